@@ -1,0 +1,50 @@
+"""Test isolation: every test gets its own DEVSHELL_HOME and XDG dirs, and no
+network beyond loopback unless it is marked `live`."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.loopback import LoopbackServer
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("/"):
+        raise RuntimeError(f"test tried to reach {host!r}; only loopback is allowed (mark it live)")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def isolated(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    home = tmp_path / "devshell-home"
+    monkeypatch.setenv("DEVSHELL_HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("DEVSHELL_ACTIVE", raising=False)
+    monkeypatch.delenv("DEVSHELL_DEBUG", raising=False)
+    # Loopback servers must not be reached through a proxy the machine sets.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    if request.node.get_closest_marker("live") is None:
+        monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    yield
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    srv = LoopbackServer().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -1,0 +1,109 @@
+"""A loopback HTTP server for tests: serves bytes the tests build, and faults.
+
+Routes map a path to a `Route`: the body, and optionally a list of faults to
+play before serving it normally (`500`, `404`, `truncate`, `stall`). Every
+request is counted so tests can assert "downloaded once".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+__all__ = ["LoopbackServer", "Route"]
+
+
+@dataclass
+class Route:
+    body: bytes
+    faults: list[str] = field(default_factory=list)
+    content_type: str = "application/octet-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class LoopbackServer:
+    """ThreadingHTTPServer on 127.0.0.1 with an ephemeral port."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.hits: Counter[str] = Counter()
+        self.stall_seconds = 5.0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                self._serve(head=True)
+
+            def do_GET(self) -> None:
+                self._serve(head=False)
+
+            def _serve(self, head: bool) -> None:
+                path = self.path.split("?", 1)[0]
+                server.hits[path] += 1
+                route = server.routes.get(path)
+                if route is None:
+                    self._status(404)
+                    return
+                fault = route.faults.pop(0) if route.faults and not head else None
+                if fault in ("500", "503", "404", "429"):
+                    self._status(int(fault))
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", route.content_type)
+                self.send_header("Content-Length", str(len(route.body)))
+                for k, v in route.headers.items():
+                    self.send_header(k, v)
+                if fault in ("truncate", "stall"):
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                if head:
+                    return
+                if fault == "truncate":
+                    self.wfile.write(route.body[: len(route.body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                if fault == "stall":
+                    self.wfile.write(route.body[:10])
+                    self.wfile.flush()
+                    time.sleep(server.stall_seconds)
+                    self.close_connection = True
+                    return
+                self.wfile.write(route.body)
+
+            def _status(self, code: int) -> None:
+                body = f"status {code}\n".encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add(self, path: str, body: bytes, **kw: object) -> str:
+        """Serve `body` at `path`; return its full URL."""
+        self.routes[path] = Route(body, **kw)  # type: ignore[arg-type]
+        return self.url + path
+
+    def start(self) -> LoopbackServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
