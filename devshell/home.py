@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from devshell.locations import data_root
 
 __all__ = ["Home", "home"]
 
@@ -50,11 +52,6 @@ class Home:
         return self.locks / f"{key}.lock"
 
 
-def home(environ: dict[str, str] | None = None) -> Home:
+def home(environ: Mapping[str, str] | None = None) -> Home:
     """$DEVSHELL_HOME, else $XDG_DATA_HOME/devshell, else ~/.local/share/devshell."""
-    env = os.environ if environ is None else environ
-    explicit = env.get("DEVSHELL_HOME")
-    if explicit:
-        return Home(Path(explicit).absolute())
-    data = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Home(Path(data).absolute() / "devshell")
+    return Home(Path(data_root(environ)))

@@ -1,0 +1,103 @@
+"""The per-project activation record: the hot path's only input.
+
+It is keyed by the stat signature of devshell.toml and devshell.lock and
+stored in a format `str.split` reads: NUL-separated `key=value` fields.
+This module imports nothing heavy; `hot.py` reads it on every `run`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from devshell.environment import Record
+
+__all__ = ["project_dir", "read", "signature", "write"]
+
+_MAGIC = "devshell-activation-1"
+
+
+def project_dir(state_root: str, root: str) -> str:
+    digest = hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return os.path.join(state_root, "projects", digest)
+
+
+def signature(root: str) -> str:
+    """inode, size and mtime of the spec and lock; "" if either is missing."""
+    parts = []
+    for name in ("devshell.toml", "devshell.lock"):
+        try:
+            st = os.stat(os.path.join(root, name))
+        except OSError:
+            return ""
+        parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
+    return "/".join(parts)
+
+
+def encode(record: Record) -> str:
+    fields = [
+        _MAGIC,
+        f"signature={record.signature}",
+        f"root={record.root}",
+        f"name={record.name}",
+        f"isolation={record.isolation}",
+        f"profile={record.profile}",
+        f"host_bin={record.host_bin}",
+    ]
+    fields += [f"keep={k}" for k in record.keep_env]
+    fields += [f"tool_env={k}={v}" for k, v in record.tool_env]
+    fields += [f"spec_env={k}={v}" for k, v in record.spec_env]
+    fields += [f"script={k}={v}" for k, v in record.scripts]
+    return "\0".join(fields)
+
+
+def decode(text: str) -> Record | None:
+    fields = text.split("\0")
+    if not fields or fields[0] != _MAGIC:
+        return None
+    one: dict[str, str] = {}
+    lists: dict[str, list[str]] = {"keep": [], "tool_env": [], "spec_env": [], "script": []}
+    for field in fields[1:]:
+        key, _, value = field.partition("=")
+        if key in lists:
+            lists[key].append(value)
+        else:
+            one[key] = value
+
+    def pairs(items: list[str]) -> tuple[tuple[str, str], ...]:
+        return tuple((k, v) for k, _, v in (i.partition("=") for i in items))
+
+    try:
+        return Record(
+            root=one["root"], name=one["name"], isolation=one["isolation"],
+            profile=one["profile"], host_bin=one["host_bin"],
+            keep_env=tuple(lists["keep"]), tool_env=pairs(lists["tool_env"]),
+            spec_env=pairs(lists["spec_env"]), scripts=pairs(lists["script"]),
+            signature=one["signature"],
+        )
+    except KeyError:
+        return None
+
+
+def read(state_root: str, root: str) -> Record | None:
+    """The record if it is still valid: signature unchanged, profile present."""
+    try:
+        with open(os.path.join(project_dir(state_root, root), "activation"), encoding="utf-8") as f:
+            record = decode(f.read())
+    except OSError:
+        return None
+    if record is None or record.root != root:
+        return None
+    if not record.signature or record.signature != signature(root):
+        return None
+    if not os.path.isdir(record.profile):
+        return None
+    return record
+
+
+def write(state_root: str, record: Record) -> None:
+    from pathlib import Path
+
+    from devshell import atomic
+
+    atomic.write_text(Path(project_dir(state_root, record.root)) / "activation", encode(record))

@@ -1,0 +1,54 @@
+"""The command line: wires `commands/*` together and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:
+        from devshell import hot
+
+        hot.try_serve(args_list)  # returns only when the record cannot serve
+
+    import argparse
+
+    from devshell import __version__
+    from devshell.commands import COMMANDS
+    from devshell.errors import DevshellError
+
+    parser = argparse.ArgumentParser(
+        prog="devshell",
+        description="Reproducible development shells: pinned tools, locked by hash.",
+    )
+    parser.add_argument("--version", action="version", version=f"devshell {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    args = parser.parse_args(args_list)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except DevshellError as exc:
+        if os.environ.get("DEVSHELL_DEBUG") == "1":
+            raise
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: say so in one line, not a traceback
+        if os.environ.get("DEVSHELL_DEBUG") == "1":
+            raise
+        print(
+            f"devshell: internal error: {exc.__class__.__name__}: {exc}\n"
+            "  hint: run again with DEVSHELL_DEBUG=1 for a traceback, and report it",
+            file=sys.stderr,
+        )
+        return 70

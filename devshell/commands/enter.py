@@ -1,0 +1,38 @@
+"""`devshell enter`: exec an interactive shell; no Python process stays behind."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from devshell import environment, project, shells
+
+__all__ = ["register", "run"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("enter", help="start an interactive shell with only the pinned tools")
+    p.add_argument("--locked", action="store_true", help="fail if devshell.lock is missing or stale")
+    p.add_argument("--shell", help="bash, zsh, fish, or a path (default: pinned, else $SHELL)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    proj, record = project.prepare(args.locked)
+    host = dict(os.environ)
+    env = environment.compute(record, host)
+    shell = shells.pick(args.shell, record.profile, host)
+    argv = shells.command(shell, record.isolation, env, host)
+    if proj.spec.hooks:
+        print(
+            "devshell: [hooks] not run: hooks run only in trusted projects, "
+            "and this devshell cannot record trust yet",
+            file=sys.stderr,
+        )
+    print(f"devshell: entering {record.name} ({os.path.basename(shell)}, {record.isolation}); `exit` to leave",
+          file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(shell, argv, env)

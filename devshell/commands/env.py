@@ -1,0 +1,28 @@
+"""`devshell env --format sh|fish|json|github|dotenv`: print the environment."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from devshell import envformat, environment, project
+
+__all__ = ["register", "run"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("env", help="print the devshell's environment for scripts and CI")
+    p.add_argument("--format", choices=sorted(envformat.FORMATS), default="sh")
+    p.add_argument("--locked", action="store_true", help="fail if devshell.lock is missing or stale")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    _, record = project.prepare(args.locked)
+    exported = environment.exported(record, environment.compute(record, os.environ))
+    if args.format == "github" and envformat.write_github(exported, record.path_entries):
+        return 0
+    sys.stdout.write(envformat.render(args.format, exported))
+    return 0

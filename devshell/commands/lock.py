@@ -1,0 +1,32 @@
+"""`devshell lock [--update [TOOL…]]`: resolve the spec and write devshell.lock."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from devshell import project
+from devshell.home import home
+
+__all__ = ["register", "run"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("lock", help="resolve devshell.toml and write devshell.lock")
+    p.add_argument(
+        "--update", nargs="*", metavar="TOOL", default=None,
+        help="move these tools (all when none are named) to the newest allowed version",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    proj = project.find()
+    if args.update is None:
+        update: tuple[str, ...] = ()
+    else:
+        update = tuple(args.update) or tuple(t.name for t in proj.spec.tools)
+    lock = project.relock(proj, home(), update)
+    print(f"devshell: locked {len(lock.tools)} tools in {proj.lock_path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,54 @@
+"""`devshell status`: tools, versions, store paths, lock state, impure host tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from devshell import platforms, project
+from devshell import lock as lockfile
+from devshell.home import home
+from devshell.lock import Unavailable
+
+__all__ = ["register", "run"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("status", help="show tools, versions, store paths and lock state")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    proj = project.find()
+    spec = proj.spec
+    lock = lockfile.load(proj.lock_path)
+    plat = platforms.host()
+    if lock is None:
+        state = "missing (run `devshell lock`)"
+    elif lock.spec_hash != lockfile.spec_hash(spec.resolution_inputs()):
+        state = "stale: devshell.toml changed since it was locked (run `devshell lock`)"
+    else:
+        state = "up to date"
+    out = sys.stdout
+    out.write(f"devshell {spec.shell.name} at {proj.root}\n")
+    out.write(f"  isolation: {spec.shell.isolation}   platform: {plat}\n")
+    out.write(f"  lock: {state}\n")
+    out.write("  tools:\n")
+    store_root = home().store
+    for tool in spec.tools:
+        locked = lock.tool(tool.name) if lock else None
+        if locked is None:
+            out.write(f"    {tool.name:<16} {tool.constraint:<12} not locked\n")
+            continue
+        artifact = locked.artifact(plat)
+        if artifact is None or isinstance(artifact, Unavailable):
+            where = "unavailable on this platform"
+        else:
+            path = store_root / artifact.output
+            where = str(path) if path.is_dir() else f"not fetched yet ({artifact.output})"
+        out.write(f"    {tool.name:<16} {locked.version:<12} {where}\n")
+    if spec.shell.host_tools:
+        out.write("  impure host tools (from this machine's PATH, not pinned): "
+                  + ", ".join(spec.shell.host_tools) + "\n")
+    return 0

@@ -1,0 +1,93 @@
+"""The hot path of `run` and `env`: a valid activation record → exec/print.
+
+It imports only `os`, `sys` and devshell's light modules (no argparse, json,
+tomllib or requests). Anything it does not recognise returns to the full CLI,
+which does the same job the slow way and refreshes the record.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from devshell import activation, environment
+from devshell.locations import data_root
+
+__all__ = ["exec_command", "try_serve"]
+
+
+def _find_root(start: str) -> str | None:
+    here = start
+    while True:
+        if os.path.isfile(os.path.join(here, "devshell.toml")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def try_serve(argv: list[str]) -> None:
+    """Serve `run …` / `env …` from the record and never return; else return."""
+    if not argv or argv[0] not in ("run", "env") or os.environ.get("DEVSHELL_NO_HOT"):
+        return
+    args = [a for a in argv[1:] if a != "--locked"]
+    try:
+        root = _find_root(os.getcwd())
+    except OSError:
+        return
+    if root is None:
+        return
+    record = activation.read(os.path.join(data_root(), "state"), root)
+    if record is None:
+        return
+    if argv[0] == "run":
+        if not args or (args[0].startswith("-") and args[0] != "--"):
+            return
+        exec_command(record, args[1:] if args[0] == "--" else args, args[0] != "--")
+    fmt = "sh"
+    if args[:1] == ["--format"] and len(args) == 2:
+        fmt = args[1]
+    elif len(args) == 1 and args[0].startswith("--format="):
+        fmt = args[0].partition("=")[2]
+    elif args:
+        return
+    from devshell import envformat
+
+    if fmt not in envformat.FORMATS:
+        return
+    full = environment.compute(record, os.environ)
+    exported = environment.exported(record, full)
+    if fmt == "github" and envformat.write_github(exported, record.path_entries):
+        sys.exit(0)
+    sys.stdout.write(envformat.render(fmt, exported))
+    sys.stdout.flush()
+    sys.exit(0)
+
+
+def exec_command(record: environment.Record, cmd: list[str], scripts_first: bool) -> None:
+    """Replace this process with `cmd` (or the named script) in the devshell."""
+    if not cmd:
+        print("devshell: error: run needs a command: devshell run -- CMD [ARGS…]", file=sys.stderr)
+        sys.exit(2)
+    env = environment.compute(record, os.environ)
+    scripts = dict(record.scripts)
+    if scripts_first and cmd[0] in scripts:
+        body = scripts[cmd[0]]
+        if len(cmd) > 1:
+            body += ' "$@"'
+        cmd = ["/bin/sh", "-c", body, cmd[0], *cmd[1:]]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(cmd[0], cmd, env)
+    except FileNotFoundError:
+        print(
+            f"devshell: error: {cmd[0]}: command not found in this devshell\n"
+            f"  hint: add it to [tools] in devshell.toml, or to shell.host-tools to let the host's through",
+            file=sys.stderr,
+        )
+        sys.exit(127)
+    except PermissionError as exc:
+        print(f"devshell: error: {cmd[0]}: {exc.strerror}", file=sys.stderr)
+        sys.exit(126)

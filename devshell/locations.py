@@ -1,0 +1,18 @@
+"""Where $DEVSHELL_HOME is, computed with nothing but `os` (for the hot path)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+__all__ = ["data_root"]
+
+
+def data_root(environ: Mapping[str, str] | None = None) -> str:
+    """$DEVSHELL_HOME, else $XDG_DATA_HOME/devshell, else ~/.local/share/devshell."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("DEVSHELL_HOME")
+    if explicit:
+        return os.path.abspath(explicit)
+    data = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(os.path.abspath(data), "devshell")

@@ -1,0 +1,281 @@
+"""devshell.toml → a typed `Spec`, with errors that name the key path.
+
+Every error says which file, which key (`tools.node.version`), what was wrong
+and what is accepted; unknown keys get a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devshell import platforms
+from devshell.errors import SpecError
+from devshell.versions import parse_constraint
+
+__all__ = ["SPEC_NAME", "ShellSpec", "Spec", "ToolSpec", "find_root", "load", "parse"]
+
+SPEC_NAME = "devshell.toml"
+ISOLATIONS = ("pure", "inherit")
+SOURCES = ("url",)
+FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
+
+_TOP_KEYS = ("shell", "tools", "env", "scripts", "hooks")
+_SHELL_KEYS = ("name", "isolation", "keep-env", "host-tools", "platforms")
+_TOOL_KEYS = (
+    "version", "source", "url", "sha256", "checksums", "os", "arch",
+    "bin", "format", "strip", "env",
+)
+_HOOK_KEYS = ("on-enter",)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One `[tools]` entry. Fields beyond name/constraint/source belong to the
+    source that reads them (today: `url`)."""
+
+    name: str
+    constraint: str
+    source: str
+    url: str | None = None
+    sha256: tuple[tuple[str, str], ...] = ()
+    checksums: str | None = None
+    os_names: tuple[tuple[str, str], ...] = ()
+    arch_names: tuple[tuple[str, str], ...] = ()
+    bin: tuple[str, ...] | None = None
+    format: str | None = None
+    strip: int | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+    def inputs(self) -> dict[str, Any]:
+        """Everything resolution reads, as plain JSON-able data (for hashing)."""
+        return {
+            "constraint": self.constraint,
+            "source": self.source,
+            "url": self.url,
+            "sha256": dict(self.sha256),
+            "checksums": self.checksums,
+            "os": dict(self.os_names),
+            "arch": dict(self.arch_names),
+            "bin": list(self.bin) if self.bin is not None else None,
+            "format": self.format,
+            "strip": self.strip,
+            "env": dict(self.env),
+        }
+
+
+@dataclass(frozen=True)
+class ShellSpec:
+    name: str
+    isolation: str = "pure"
+    keep_env: tuple[str, ...] = ()
+    host_tools: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = platforms.ALL
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: Path
+    shell: ShellSpec
+    tools: tuple[ToolSpec, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    scripts: tuple[tuple[str, str], ...] = ()
+    hooks: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def tool(self, name: str) -> ToolSpec | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+    def resolution_inputs(self) -> dict[str, Any]:
+        """What `spec-hash` covers: the tools and the platforms, nothing else."""
+        return {
+            "platforms": list(self.shell.platforms),
+            "tools": {t.name: t.inputs() for t in self.tools},
+        }
+
+
+def find_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` holding a devshell.toml."""
+    here = start.absolute()
+    for candidate in (here, *here.parents):
+        if (candidate / SPEC_NAME).is_file():
+            return candidate
+    return None
+
+
+def load(path: Path) -> Spec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            f"{path}: no such file", hint="run `devshell init` to create one"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot be read: {exc}") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Spec:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(
+            f"{path}: invalid TOML: {exc}",
+            hint="fix the syntax at that line and column",
+        ) from None
+    p = _Parser(path)
+    p.check_keys(data, _TOP_KEYS, "")
+    shell = p.shell(p.table(data, "shell"), default_name=path.parent.name)
+    tools = tuple(
+        p.tool(name, value) for name, value in p.table(data, "tools").items()
+    )
+    env = p.string_table(p.table(data, "env"), "env")
+    scripts = p.string_table(p.table(data, "scripts"), "scripts")
+    hooks_table = p.table(data, "hooks")
+    p.check_keys(hooks_table, _HOOK_KEYS, "hooks")
+    hooks = p.string_table(hooks_table, "hooks")
+    return Spec(path, shell, tools, env, scripts, hooks)
+
+
+class _Parser:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, what: str, hint: str | None = None) -> SpecError:
+        return SpecError(f"{self.path}: {key}: {what}", hint=hint)
+
+    def check_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+        for key in table:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1)
+            keypath = f"{where}.{key}" if where else key
+            hint = f"did you mean {close[0]!r}?" if close else None
+            accepted = ", ".join(allowed)
+            raise self.fail(keypath, f"unknown key (accepted: {accepted})", hint)
+
+    def table(self, data: Mapping[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, not {_kind(value)}", f"write it as [{key}]")
+        return value
+
+    def string(self, value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, not {_kind(value)}")
+        return value
+
+    def string_list(self, value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "must be a list of strings", 'e.g. ["a", "b"]')
+        return tuple(value)
+
+    def string_table(self, table: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+        return tuple((k, self.string(v, f"{where}.{k}")) for k, v in table.items())
+
+    def shell(self, table: dict[str, Any], default_name: str) -> ShellSpec:
+        self.check_keys(table, _SHELL_KEYS, "shell")
+        name = self.string(table.get("name", default_name), "shell.name")
+        isolation = self.string(table.get("isolation", "pure"), "shell.isolation")
+        if isolation not in ISOLATIONS:
+            raise self.fail(
+                "shell.isolation", f"{isolation!r} is not an isolation mode",
+                'use "pure" (only pinned tools) or "inherit" (host PATH kept)',
+            )
+        plats = self.string_list(table.get("platforms", list(platforms.ALL)), "shell.platforms")
+        for plat in plats:
+            if plat not in platforms.ALL:
+                close = difflib.get_close_matches(plat, platforms.ALL, n=1)
+                raise self.fail(
+                    "shell.platforms", f"{plat!r} is not a platform (accepted: {', '.join(platforms.ALL)})",
+                    f"did you mean {close[0]!r}?" if close else None,
+                )
+        if not plats:
+            raise self.fail("shell.platforms", "must name at least one platform")
+        return ShellSpec(
+            name=name,
+            isolation=isolation,
+            keep_env=self.string_list(table.get("keep-env", []), "shell.keep-env"),
+            host_tools=self.string_list(table.get("host-tools", []), "shell.host-tools"),
+            platforms=tuple(sorted(set(plats), key=platforms.ALL.index)),
+        )
+
+    def tool(self, name: str, value: Any) -> ToolSpec:
+        key = f"tools.{name}"
+        if isinstance(value, str):
+            value = {"version": value}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a version string or a table, not {_kind(value)}",
+                            'e.g. jq = "1.7.1" or jq = { version = "1.7.1", url = "…" }')
+        self.check_keys(value, _TOOL_KEYS, key)
+        if "version" not in value:
+            raise self.fail(key, "has no version", 'add version = "…" (exact, a prefix like "20", a specifier, or "latest")')
+        constraint = self.string(value["version"], f"{key}.version")
+        try:
+            parse_constraint(constraint)
+        except ValueError as exc:
+            raise self.fail(
+                f"{key}.version", str(exc),
+                'accepted: an exact version "1.2.3", a prefix "20", a specifier ">=1.22,<1.24", or "latest"',
+            ) from None
+        source = self.string(value.get("source", "url" if "url" in value else ""), f"{key}.source")
+        if not source:
+            raise self.fail(
+                key, f"{name!r} is not in the catalogue and names no source",
+                'give it a url: { version = "…", url = "https://…/{version}/…", sha256 = {…} }',
+            )
+        if source not in SOURCES:
+            raise self.fail(f"{key}.source", f"unknown source {source!r} (accepted: {', '.join(SOURCES)})")
+        fmt = value.get("format")
+        if fmt is not None and self.string(fmt, f"{key}.format") not in FORMATS:
+            raise self.fail(f"{key}.format", f"unknown format {fmt!r} (accepted: {', '.join(FORMATS)})")
+        strip = value.get("strip")
+        if strip is not None and (not isinstance(strip, int) or isinstance(strip, bool) or strip < 0):
+            raise self.fail(f"{key}.strip", "must be a whole number of leading directories to drop, e.g. 1")
+        tool = ToolSpec(
+            name=name,
+            constraint=constraint,
+            source=source,
+            url=self.string(value["url"], f"{key}.url") if "url" in value else None,
+            sha256=self.string_table(self.table(value, "sha256"), f"{key}.sha256"),
+            checksums=self.string(value["checksums"], f"{key}.checksums") if "checksums" in value else None,
+            os_names=self.string_table(self.table(value, "os"), f"{key}.os"),
+            arch_names=self.string_table(self.table(value, "arch"), f"{key}.arch"),
+            bin=self.string_list(value["bin"], f"{key}.bin") if "bin" in value else None,
+            format=fmt,
+            strip=strip,
+            env=self.string_table(self.table(value, "env"), f"{key}.env"),
+        )
+        self.check_url_tool(tool, key)
+        return tool
+
+    def check_url_tool(self, tool: ToolSpec, key: str) -> None:
+        if tool.url is None:
+            raise self.fail(key, "a url tool needs url = \"https://…\" with {version}, {os}, {arch} or {platform}")
+        for plat, digest in tool.sha256:
+            if plat not in platforms.ALL:
+                raise self.fail(f"{key}.sha256.{plat}", f"{plat!r} is not a platform (accepted: {', '.join(platforms.ALL)})")
+            if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
+                raise self.fail(f"{key}.sha256.{plat}", "must be 64 hex digits (the output of sha256sum)")
+        if not tool.sha256 and tool.checksums is None:
+            raise self.fail(
+                key, "has no way to verify its download",
+                'add sha256 = { "x86_64-linux" = "<sha256sum of the file>" } or checksums = "https://…/SHA256SUMS"',
+            )
+        if parse_constraint(tool.constraint).kind != "version":
+            raise self.fail(
+                f"{key}.version", f"{tool.constraint!r}: a url tool needs one exact version",
+                "the url source cannot list versions; write the version you want, e.g. \"1.2.3\"",
+            )
+
+
+def _kind(value: Any) -> str:
+    return {str: "a string", int: "a number", float: "a number", bool: "a boolean",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)

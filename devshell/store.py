@@ -1,0 +1,168 @@
+"""The store's one write path, and reading what it holds.
+
+key → lock → check again → temp dir inside store/ → populate → normalise →
+manifest → read-only → rename. A process killed at any moment leaves either
+nothing under the output's name or a complete output; leftovers are hidden
+`.tmp-*` directories, swept by the next process that takes the same lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devshell import atomic
+from devshell.errors import StoreError
+from devshell.home import Home
+from devshell.lock import Artifact
+
+__all__ = ["add", "add_artifact", "build_manifest", "make_writable", "remove_tree"]
+
+_EPOCH = 1  # like Nix: one fixed mtime, so outputs are identical everywhere
+
+
+def add(home: Home, name: str, populate: Callable[[Path], None]) -> Path:
+    """Add output `name`, filled by `populate(tmpdir)`, unless it is already there."""
+    final = home.store / name
+    if final.is_dir():
+        return final
+    from filelock import FileLock
+
+    home.store.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(home.lock_file(name))):
+        if final.is_dir():
+            return final
+        _sweep(home, name)
+        tmp = home.store / f".tmp-{name}-{os.getpid()}"
+        tmp.mkdir()
+        try:
+            populate(tmp)
+            _normalise(tmp)
+            manifest = build_manifest(tmp)
+            atomic.write_text(
+                home.meta / f"{name.split('-', 1)[0]}.json",
+                json.dumps({"name": name, **manifest}, indent=2, sort_keys=True) + "\n",
+            )
+            _read_only(tmp)
+            os.rename(tmp, final)
+        except BaseException:
+            remove_tree(tmp)
+            raise
+    return final
+
+
+def add_artifact(home: Home, artifact: Artifact, label: str) -> Path:
+    """Fetch, verify and unpack one locked artifact into the store."""
+
+    def populate(tmp: Path) -> None:
+        from devshell.fetch import Download, fetch
+        from devshell.unpack import unpack
+
+        archive = fetch(home, Download(artifact.url, artifact.integrity, artifact.size, label))
+        binary_name = artifact.bin[0].rsplit("/", 1)[-1] if artifact.bin else label.split()[0]
+        unpack(archive, artifact.format, tmp, strip=artifact.strip, binary_name=binary_name)
+        for entry in artifact.bin:
+            target = tmp / entry
+            if not target.is_file():
+                found = sorted(
+                    str(p.relative_to(tmp)) for p in tmp.rglob("*")
+                    if p.is_file() and os.access(p, os.X_OK)
+                )[:10]
+                raise StoreError(
+                    f"{label}: bin entry {entry!r} is not in the archive",
+                    hint="executables it has: " + (", ".join(found) or "none")
+                    + "; fix bin = [...] in devshell.toml and run `devshell lock`",
+                )
+
+    return add(home, artifact.output, populate)
+
+
+def _sweep(home: Home, name: str) -> None:
+    """Remove temp dirs of earlier, killed attempts (we hold the output's lock)."""
+    prefix = f".tmp-{name}-"
+    for entry in os.scandir(home.store):
+        if entry.name.startswith(prefix):
+            remove_tree(Path(entry.path))
+
+
+def _normalise(root: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                os.utime(path, (_EPOCH, _EPOCH), follow_symlinks=False)
+                continue
+            if stat.S_ISREG(st.st_mode):
+                executable = st.st_mode & 0o111
+                os.chmod(path, 0o755 if executable else 0o644)
+            elif stat.S_ISDIR(st.st_mode):
+                os.chmod(path, 0o755)
+            else:
+                raise StoreError(f"refusing to store {path}: not a file, directory or link")
+
+
+def _read_only(root: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.lstat(path).st_mode & 0o555)
+                os.utime(path, (_EPOCH, _EPOCH))
+        for name in dirnames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o555)
+                os.utime(path, (_EPOCH, _EPOCH))
+    os.chmod(root, 0o555)
+    os.utime(root, (_EPOCH, _EPOCH))
+
+
+def make_writable(root: Path) -> None:
+    for dirpath, dirnames, _ in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for name in dirnames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o755)
+
+
+def remove_tree(root: Path) -> None:
+    if not os.path.lexists(root):
+        return
+    make_writable(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def build_manifest(root: Path) -> dict[str, Any]:
+    """Every entry's path, type, mode and sha256 (or link target), and one hash
+    over all of it: what `verify` compares against."""
+    files: list[dict[str, Any]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                files.append({"path": rel, "type": "symlink", "target": os.readlink(path)})
+            elif stat.S_ISDIR(st.st_mode):
+                files.append({"path": rel, "type": "dir"})
+            else:
+                h = hashlib.sha256()
+                with open(path, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+                files.append({
+                    "path": rel, "type": "file", "mode": "0755" if st.st_mode & 0o111 else "0644",
+                    "sha256": h.hexdigest(), "size": st.st_size,
+                })
+    files.sort(key=lambda e: e["path"])
+    whole = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    return {"files": files, "sha256": whole}
