@@ -1,0 +1,77 @@
+"""Building blocks for tests: archives, projects, and the real console script."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from tests.loopback import LoopbackServer
+
+DEVSHELL = str(Path(sys.executable).with_name("devshell"))
+
+
+def tarball(files: dict[str, str | bytes], top: str | None = "pkg", mode: str = "w:gz") -> bytes:
+    """A tar archive of `files` (path → content; paths under bin/ are executable)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tar:  # type: ignore[call-overload]
+        for path, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(f"{top}/{path}" if top else path)
+            info.size = len(data)
+            info.mode = 0o755 if path.startswith("bin/") or content_is_script(data) else 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def content_is_script(data: bytes) -> bool:
+    return data.startswith(b"#!")
+
+
+def script(text: str) -> str:
+    return "#!/bin/sh\n" + text + "\n"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def serve_tool(server: LoopbackServer, name: str, version: str, files: dict[str, str | bytes],
+               platform: str = "x86_64-linux") -> tuple[str, str]:
+    """Serve a tarball for `name` at /<name>-<version>-<platform>.tar.gz; return
+    (url template, sha256 of the archive)."""
+    body = tarball(files, top=f"{name}-{version}")
+    server.add(f"/{name}-{version}-{platform}.tar.gz", body)
+    return f"{server.url}/{name}-{{version}}-{{platform}}.tar.gz", sha256(body)
+
+
+def url_tool(name: str, version: str, url: str, sha: dict[str, str], **extra: str) -> str:
+    """One `[tools]` line for a url tool."""
+    table = ", ".join(f'"{p}" = "{h}"' for p, h in sha.items())
+    more = "".join(f", {k} = {v}" for k, v in extra.items())
+    return f'{name} = {{ version = "{version}", url = "{url}", sha256 = {{ {table} }}{more} }}\n'
+
+
+def write_spec(root: Path, tools: str, extra: str = "", platforms: str = '["x86_64-linux"]') -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    text = f"[shell]\nplatforms = {platforms}\n{extra}\n[tools]\n{tools}"
+    path = root / "devshell.toml"
+    path.write_text(text)
+    return path
+
+
+def devshell(*args: str, cwd: Path, env: dict[str, str] | None = None,
+             timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the real console script, as a user would."""
+    full = dict(os.environ)
+    full["DEVSHELL_PLATFORM"] = "x86_64-linux"
+    full.update(env or {})
+    proc = subprocess.run([DEVSHELL, *args], cwd=cwd, env=full, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"devshell {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc

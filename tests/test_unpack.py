@@ -1,0 +1,499 @@
+"""Unpacking: every format extracts, strip works, and every evil archive is refused
+before anything is written. Archives are built here, in tmp_path."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from devshell.errors import StoreError, UnsafeArchiveError
+from devshell.unpack import DEFAULT_MAX_BYTES, FORMATS, auto_strip, detect_format, unpack
+
+TAR_FORMATS = ["tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst"]
+MiB = 1024 * 1024
+
+Member = tuple[tarfile.TarInfo, bytes]
+
+
+# --- archive builders -------------------------------------------------------
+
+
+def reg(name: str, data: bytes = b"", mode: int = 0o644) -> Member:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    return info, data
+
+
+def tdir(name: str, mode: int = 0o755) -> Member:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, mode
+    return info, b""
+
+
+def link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> Member:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info, b""
+
+
+def special(name: str, kind: bytes) -> Member:
+    info = tarfile.TarInfo(name)
+    info.type, info.devmajor, info.devminor = kind, 1, 3
+    return info, b""
+
+
+def build_tar(path: Path, members: list[Member], fmt: str = "tar.gz") -> Path:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    raw = buf.getvalue()
+    compress = {
+        "tar.gz": gzip.compress, "tgz": gzip.compress, "tar.xz": lzma.compress,
+        "tar.bz2": bz2.compress, "tar.zst": zstandard.ZstdCompressor().compress,
+    }[fmt]
+    path.write_bytes(compress(raw))
+    return path
+
+
+def build_zip(path: Path, entries: list[tuple[str, bytes, int | None]]) -> Path:
+    """Entries are (name, data, unix mode with file type, or None for no unix mode)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.compress_type = zipfile.ZIP_DEFLATED
+            if mode is not None:
+                info.external_attr = mode << 16
+            zf.writestr(info, data)
+    return path
+
+
+def zfile(name: str, data: bytes = b"", mode: int = 0o644) -> tuple[str, bytes, int]:
+    return name, data, stat.S_IFREG | mode
+
+
+def zlink(name: str, target: str) -> tuple[str, bytes, int]:
+    return name, target.encode(), stat.S_IFLNK | 0o777
+
+
+def evil_tar(tmp_path: Path, *members: Member) -> Path:
+    """A tar.gz whose first member is harmless, so "nothing written" means checked first."""
+    return build_tar(tmp_path / "evil.tar.gz", [reg("pkg/ok", b"fine"), *members])
+
+
+def evil_zip(tmp_path: Path, *entries: tuple[str, bytes, int | None]) -> Path:
+    return build_zip(tmp_path / "evil.zip", [zfile("pkg/ok", b"fine"), *entries])
+
+
+@pytest.fixture
+def dest(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    out.mkdir()
+    return out
+
+
+def refused(archive: Path, fmt: str, dest: Path, rule: str, **kwargs: int) -> str:
+    """Unpack must refuse naming `rule`, and leave `dest` empty; returns the message."""
+    with pytest.raises(UnsafeArchiveError) as info:
+        unpack(archive, fmt, dest, **kwargs)  # type: ignore[arg-type]
+    assert rule in info.value.message
+    assert info.value.hint
+    assert list(dest.iterdir()) == []
+    return info.value.message
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+# --- detect_format and auto_strip ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("node-v20.11.1-linux-x64.tar.gz", "tar.gz"),
+        ("https://example.org/dl/tool-1.0.tgz?token=abc", "tgz"),
+        ("go1.22.linux-amd64.tar.xz", "tar.xz"),
+        ("thing.txz", "tar.xz"),
+        ("thing.tar.bz2", "tar.bz2"),
+        ("THING.TBZ2", "tar.bz2"),
+        ("thing.tar.zst", "tar.zst"),
+        ("thing.tzst", "tar.zst"),
+        ("https://example.org/ruff.zip#frag", "zip"),
+        ("https://example.org/jq-linux64", "binary"),
+        ("https://example.org/get?file=x.tar.gz", "binary"),
+        ("tool-1.0.gz", "binary"),
+    ],
+)
+def test_format_is_detected_from_the_name_ignoring_the_query(name: str, fmt: str) -> None:
+    assert detect_format(name) == fmt
+    assert detect_format(name) in FORMATS
+
+
+@pytest.mark.parametrize(
+    ("names", "strip"),
+    [
+        (["pkg/", "pkg/bin/tool", "pkg/README"], 1),
+        (["./pkg/bin/tool", "./pkg/README", "./"], 1),
+        (["pkg/bin/tool", "other/README"], 0),
+        (["tool"], 0),
+        (["pkg", "README"], 0),
+        ([], 0),
+    ],
+)
+def test_auto_strip_counts_one_only_for_a_single_top_directory(
+    names: list[str], strip: int
+) -> None:
+    assert auto_strip(names) == strip
+
+
+def test_default_size_limit_is_four_gibibytes() -> None:
+    assert DEFAULT_MAX_BYTES == 4 * 1024**3
+
+
+# --- every format extracts ------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", TAR_FORMATS)
+def test_tar_formats_extract_files_links_and_modes(tmp_path: Path, dest: Path, fmt: str) -> None:
+    archive = build_tar(tmp_path / f"a.{fmt}", [
+        tdir("pkg-1.0/"), tdir("pkg-1.0/bin/", 0o700),
+        reg("pkg-1.0/bin/tool", b"#!/bin/sh\necho hi\n", 0o775),
+        reg("pkg-1.0/README", b"read me", 0o444),
+        link("pkg-1.0/bin/alias", "tool"),
+        link("pkg-1.0/bin/tool2", "pkg-1.0/bin/tool", tarfile.LNKTYPE),
+    ], fmt)
+    unpack(archive, fmt, dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["README", "bin"]
+    assert (dest / "bin/tool").read_bytes() == b"#!/bin/sh\necho hi\n"
+    assert mode_of(dest / "bin/tool") == 0o755
+    assert mode_of(dest / "README") == 0o644
+    assert mode_of(dest / "bin") == 0o755
+    assert os.readlink(dest / "bin/alias") == "tool"
+    assert (dest / "bin/tool2").stat().st_ino == (dest / "bin/tool").stat().st_ino
+
+
+def test_zip_extracts_files_symlinks_and_keeps_the_exec_bit(tmp_path: Path, dest: Path) -> None:
+    archive = build_zip(tmp_path / "a.zip", [
+        ("ruff-0.6/", b"", stat.S_IFDIR | 0o700),
+        zfile("ruff-0.6/ruff", b"\x7fELF", 0o755),
+        zfile("ruff-0.6/LICENSE", b"MIT", 0o664),
+        zlink("ruff-0.6/bin", "ruff"),
+    ])
+    unpack(archive, "zip", dest)
+    assert (dest / "ruff").read_bytes() == b"\x7fELF"
+    assert mode_of(dest / "ruff") == 0o755
+    assert mode_of(dest / "LICENSE") == 0o644
+    assert os.readlink(dest / "bin") == "ruff"
+
+
+def test_zip_entries_without_a_unix_mode_get_default_modes(tmp_path: Path, dest: Path) -> None:
+    archive = build_zip(tmp_path / "a.zip", [
+        ("docs/", b"", None), ("docs/a.txt", b"a", None), ("top.txt", b"t", None),
+    ])
+    unpack(archive, "zip", dest)
+    assert mode_of(dest / "docs") == 0o755
+    assert mode_of(dest / "docs/a.txt") == 0o644
+    assert (dest / "top.txt").read_bytes() == b"t"
+
+
+def test_binary_is_copied_under_its_name_and_made_executable(tmp_path: Path, dest: Path) -> None:
+    archive = tmp_path / "jq-linux64"
+    archive.write_bytes(b"\x7fELF binary")
+    archive.chmod(0o600)
+    unpack(archive, "binary", dest, binary_name="jq")
+    assert [p.name for p in dest.iterdir()] == ["jq"]
+    assert (dest / "jq").read_bytes() == b"\x7fELF binary"
+    assert mode_of(dest / "jq") == 0o755
+
+
+@pytest.mark.parametrize("name", [None, "", "../jq", "bin/jq", ".."])
+def test_binary_needs_a_plain_file_name(tmp_path: Path, dest: Path, name: str | None) -> None:
+    archive = tmp_path / "jq-linux64"
+    archive.write_bytes(b"x")
+    with pytest.raises(StoreError, match="plain file name"):
+        unpack(archive, "binary", dest, binary_name=name)
+    assert list(dest.iterdir()) == []
+
+
+# --- strip ---------------------------------------------------------------------
+
+
+def test_two_top_directories_are_not_stripped(tmp_path: Path, dest: Path) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [reg("bin/tool", b"x"), reg("share/doc", b"y")])
+    unpack(archive, "tar.gz", dest)
+    assert (dest / "bin/tool").read_bytes() == b"x"
+    assert (dest / "share/doc").read_bytes() == b"y"
+
+
+def test_single_file_archive_is_not_stripped_away(tmp_path: Path, dest: Path) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [reg("tool", b"x", 0o755)])
+    unpack(archive, "tar.gz", dest)
+    assert (dest / "tool").read_bytes() == b"x"
+
+
+def test_explicit_strip_drops_leading_components_and_applies_to_hardlinks(
+    tmp_path: Path, dest: Path
+) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [
+        tdir("a/"), tdir("a/b/"), reg("a/b/tool", b"x"), reg("a/top-level", b"skipped"),
+        link("a/b/same", "a/b/tool", tarfile.LNKTYPE),
+    ])
+    unpack(archive, "tar.gz", dest, strip=2)
+    assert sorted(p.name for p in dest.iterdir()) == ["same", "tool"]
+    assert (dest / "same").stat().st_ino == (dest / "tool").stat().st_ino
+
+
+def test_strip_zero_keeps_the_top_directory(tmp_path: Path, dest: Path) -> None:
+    archive = build_zip(tmp_path / "a.zip", [zfile("pkg/tool", b"x")])
+    unpack(archive, "zip", dest, strip=0)
+    assert (dest / "pkg/tool").read_bytes() == b"x"
+
+
+def test_strip_that_leaves_nothing_is_an_error(tmp_path: Path, dest: Path) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [reg("tool", b"x")])
+    with pytest.raises(StoreError, match="nothing left"):
+        unpack(archive, "tar.gz", dest, strip=1)
+    assert list(dest.iterdir()) == []
+
+
+@pytest.mark.parametrize("strip", [-1, "two", True])
+def test_invalid_strip_is_an_error(tmp_path: Path, dest: Path, strip: int | str) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [reg("pkg/tool", b"x")])
+    with pytest.raises(StoreError, match="invalid strip"):
+        unpack(archive, "tar.gz", dest, strip=strip)
+
+
+# --- evil archives: each rule, tar and zip ----------------------------------------
+
+
+def test_tar_absolute_path_is_refused_and_nothing_is_written(tmp_path: Path, dest: Path) -> None:
+    archive = evil_tar(tmp_path, reg(str(tmp_path / "evil"), b"pwned"))
+    refused(archive, "tar.gz", dest, "absolute path")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_zip_absolute_path_is_refused_and_nothing_is_written(tmp_path: Path, dest: Path) -> None:
+    archive = evil_zip(tmp_path, zfile(str(tmp_path / "evil"), b"pwned"))
+    refused(archive, "zip", dest, "absolute path")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_tar_slip_is_refused_and_nothing_is_written(tmp_path: Path, dest: Path) -> None:
+    archive = evil_tar(tmp_path, reg("pkg/../../evil", b"pwned"))
+    message = refused(archive, "tar.gz", dest, "path traversal")
+    assert "'pkg/../../evil' would be written outside the output" in message
+    assert not (tmp_path / "evil").exists()
+
+
+def test_zip_slip_is_refused_and_nothing_is_written(tmp_path: Path, dest: Path) -> None:
+    archive = evil_zip(tmp_path, zfile("pkg/../../evil", b"pwned"))
+    refused(archive, "zip", dest, "path traversal")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_zip_slip_with_backslashes_is_refused(tmp_path: Path, dest: Path) -> None:
+    archive = evil_zip(tmp_path, zfile("pkg\\..\\..\\evil", b"pwned"))
+    refused(archive, "zip", dest, "path traversal")
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../../outside", "../.."])
+def test_tar_symlink_escaping_the_output_is_refused(
+    tmp_path: Path, dest: Path, target: str
+) -> None:
+    archive = evil_tar(tmp_path, link("pkg/bin/escape", target))
+    refused(archive, "tar.gz", dest, "symlink escape")
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../../outside"])
+def test_zip_symlink_escaping_the_output_is_refused(
+    tmp_path: Path, dest: Path, target: str
+) -> None:
+    archive = evil_zip(tmp_path, zlink("pkg/bin/escape", target))
+    refused(archive, "zip", dest, "symlink escape")
+
+
+def test_symlink_escaping_through_another_symlink_is_refused(tmp_path: Path, dest: Path) -> None:
+    # pkg/a/up -> .. stays inside, but pkg/a/esc -> up/.. climbs out through it.
+    archive = evil_tar(tmp_path, link("pkg/a/up", ".."), link("pkg/a/esc", "up/.."))
+    refused(archive, "tar.gz", dest, "symlink escape")
+
+
+def test_symlink_loop_is_refused(tmp_path: Path, dest: Path) -> None:
+    archive = evil_tar(tmp_path, link("pkg/a", "b"), link("pkg/b", "a/x"))
+    refused(archive, "tar.gz", dest, "symlink escape")
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_member_written_through_a_symlink_is_refused(tmp_path: Path, dest: Path, fmt: str) -> None:
+    if fmt == "zip":
+        archive = evil_zip(tmp_path, zlink("pkg/lib", "."), zfile("pkg/lib/x", b"x"))
+    else:
+        archive = evil_tar(tmp_path, link("pkg/lib", "."), reg("pkg/lib/x", b"x"))
+    refused(archive, fmt, dest, "write through link")
+
+
+@pytest.mark.parametrize(
+    ("target", "rule"),
+    [
+        ("/etc/passwd", "absolute path"),
+        ("pkg/../../etc/passwd", "path traversal"),
+        ("pkg/not-in-archive", "hard link escape"),
+        ("pkg/later", "hard link escape"),
+        ("pkg/dir", "hard link escape"),
+        ("pkg/sym", "hard link escape"),
+    ],
+)
+def test_tar_hardlink_escaping_the_output_is_refused(
+    tmp_path: Path, dest: Path, target: str, rule: str
+) -> None:
+    archive = evil_tar(
+        tmp_path, tdir("pkg/dir/"), link("pkg/sym", "ok"),
+        link("pkg/hard", target, tarfile.LNKTYPE), reg("pkg/later", b"x"),
+    )
+    refused(archive, "tar.gz", dest, rule)
+
+
+def test_hardlink_whose_target_is_stripped_away_is_refused(tmp_path: Path, dest: Path) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [
+        reg("top", b"x"), reg("pkg/ok", b"y"), link("pkg/hard", "top", tarfile.LNKTYPE),
+    ])
+    refused(archive, "tar.gz", dest, "hard link escape", strip=1)
+
+
+@pytest.mark.parametrize("kind", [tarfile.CHRTYPE, tarfile.BLKTYPE])
+def test_tar_device_file_is_refused(tmp_path: Path, dest: Path, kind: bytes) -> None:
+    archive = evil_tar(tmp_path, special("pkg/dev/null", kind))
+    refused(archive, "tar.gz", dest, "device file")
+
+
+@pytest.mark.parametrize("kind", [stat.S_IFCHR, stat.S_IFBLK])
+def test_zip_device_file_is_refused(tmp_path: Path, dest: Path, kind: int) -> None:
+    archive = evil_zip(tmp_path, ("pkg/dev/null", b"", kind | 0o666))
+    refused(archive, "zip", dest, "device file")
+
+
+def test_tar_fifo_is_refused(tmp_path: Path, dest: Path) -> None:
+    archive = evil_tar(tmp_path, special("pkg/pipe", tarfile.FIFOTYPE))
+    refused(archive, "tar.gz", dest, "FIFO")
+
+
+def test_zip_fifo_is_refused(tmp_path: Path, dest: Path) -> None:
+    archive = evil_zip(tmp_path, ("pkg/pipe", b"", stat.S_IFIFO | 0o644))
+    refused(archive, "zip", dest, "FIFO")
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_duplicate_member_is_refused(tmp_path: Path, dest: Path, fmt: str) -> None:
+    if fmt == "zip":
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive = evil_zip(tmp_path, zfile("pkg/x", b"a"), zlink("pkg/x", "ok"))
+    else:
+        archive = evil_tar(tmp_path, reg("pkg/x", b"a"), link("pkg/x", "ok"))
+    refused(archive, fmt, dest, "duplicate member")
+
+
+def test_tar_setuid_setgid_sticky_and_group_write_bits_are_dropped(
+    tmp_path: Path, dest: Path
+) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [
+        tdir("pkg/", 0o1777), reg("pkg/suid", b"x", 0o6755), reg("pkg/shared", b"y", 0o666),
+        reg("pkg/group-x", b"z", 0o610),
+    ])
+    unpack(archive, "tar.gz", dest, strip=0)
+    suid = (dest / "pkg/suid").lstat().st_mode
+    assert not suid & (stat.S_ISUID | stat.S_ISGID)
+    assert mode_of(dest / "pkg/suid") == 0o755
+    assert mode_of(dest / "pkg/shared") == 0o644
+    assert mode_of(dest / "pkg/group-x") == 0o700
+    assert mode_of(dest / "pkg") == 0o755
+
+
+def test_zip_setuid_setgid_bits_are_dropped(tmp_path: Path, dest: Path) -> None:
+    archive = build_zip(tmp_path / "a.zip", [zfile("pkg/suid", b"x", 0o6777)])
+    unpack(archive, "zip", dest)
+    assert (dest / "suid").read_bytes() == b"x"
+    assert not (dest / "suid").lstat().st_mode & (stat.S_ISUID | stat.S_ISGID)
+    assert mode_of(dest / "suid") == 0o755
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "tar.zst", "zip"])
+def test_expansion_bomb_is_refused_before_anything_is_written(
+    tmp_path: Path, dest: Path, fmt: str
+) -> None:
+    zeros = bytes(2 * MiB)
+    if fmt == "zip":
+        archive = evil_zip(tmp_path, zfile("pkg/bomb", zeros))
+    else:
+        archive = build_tar(tmp_path / f"bomb.{fmt}", [reg("pkg/ok", b"x"), reg("pkg/bomb", zeros)], fmt)
+    assert archive.stat().st_size < 64 * 1024
+    message = refused(archive, fmt, dest, "size limit", max_bytes=MiB)
+    assert f"over the limit of {MiB}" in message
+
+
+def test_binary_over_the_limit_is_refused(tmp_path: Path, dest: Path) -> None:
+    archive = tmp_path / "big"
+    archive.write_bytes(bytes(2 * MiB))
+    with pytest.raises(UnsafeArchiveError, match="size limit"):
+        unpack(archive, "binary", dest, binary_name="big", max_bytes=MiB)
+    assert list(dest.iterdir()) == []
+
+
+def test_member_yielding_more_than_its_header_says_is_stopped_at_the_limit(
+    tmp_path: Path, dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [reg("pkg/a", b"small"), reg("pkg/b", b"tiny")])
+    # A header that lies: the reader hands over far more than the size it declared.
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", lambda self, info: io.BytesIO(bytes(2 * MiB)))
+    refused(archive, "tar.gz", dest, "size limit", max_bytes=MiB)
+
+
+# --- corrupt and unknown -------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", [*TAR_FORMATS, "zip"])
+def test_corrupt_archive_is_a_store_error(tmp_path: Path, dest: Path, fmt: str) -> None:
+    archive = tmp_path / f"bad.{fmt}"
+    archive.write_bytes(b"this is not an archive at all" * 40)
+    with pytest.raises(StoreError) as info:
+        unpack(archive, fmt, dest)
+    assert type(info.value) is StoreError
+    assert f"is not a valid {fmt} archive" in info.value.message
+    assert list(dest.iterdir()) == []
+
+
+def test_truncated_archive_is_a_store_error_and_leaves_nothing(tmp_path: Path, dest: Path) -> None:
+    noise = os.urandom(256 * 1024)
+    whole = build_tar(tmp_path / "a.tar.gz", [reg("pkg/ok", b"x"), reg("pkg/noise", noise)])
+    whole.write_bytes(whole.read_bytes()[: 128 * 1024])
+    with pytest.raises(StoreError) as info:
+        unpack(whole, "tar.gz", dest)
+    assert type(info.value) is StoreError
+    assert list(dest.iterdir()) == []
+
+
+def test_unknown_format_is_a_store_error(tmp_path: Path, dest: Path) -> None:
+    archive = tmp_path / "a.rar"
+    archive.write_bytes(b"Rar!")
+    with pytest.raises(StoreError, match="unknown archive format 'rar'"):
+        unpack(archive, "rar", dest)
+
+
+def test_unpacking_into_a_non_empty_directory_is_an_error(tmp_path: Path, dest: Path) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [reg("pkg/tool", b"x")])
+    (dest / "already-here").write_text("x")
+    with pytest.raises(StoreError, match="empty directory"):
+        unpack(archive, "tar.gz", dest)
+    assert [p.name for p in dest.iterdir()] == ["already-here"]
