@@ -12,7 +12,7 @@ import os
 
 from devshell.environment import Record
 
-__all__ = ["project_dir", "read", "signature", "write"]
+__all__ = ["file_signature", "project_dir", "read", "signature", "write"]
 
 _MAGIC = "devshell-activation-1"
 
@@ -22,16 +22,23 @@ def project_dir(state_root: str, root: str) -> str:
     return os.path.join(state_root, "projects", digest)
 
 
-def signature(root: str) -> str:
-    """inode, size and mtime of the spec and lock; "" if either is missing."""
-    parts = []
-    for name in ("devshell.toml", "devshell.lock"):
-        try:
-            st = os.stat(os.path.join(root, name))
-        except OSError:
-            return ""
-        parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
-    return "/".join(parts)
+def file_signature(path: str) -> str:
+    """inode, size and mtime of one file; "" if it is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def signature(root: str, spec_signature: str | None = None) -> str:
+    """The spec's and the lock's file signatures; "" if either is missing.
+
+    Callers that read the spec pass the signature they took *before* reading
+    it, so an edit made meanwhile can never be recorded as seen."""
+    spec = file_signature(os.path.join(root, "devshell.toml")) if spec_signature is None else spec_signature
+    lock = file_signature(os.path.join(root, "devshell.lock"))
+    return f"{spec}/{lock}" if spec and lock else ""
 
 
 def encode(record: Record) -> str:

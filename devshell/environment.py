@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 __all__ = ["ALLOWED", "Record", "compute", "expand", "is_allowed"]
 
@@ -24,20 +23,49 @@ def is_allowed(name: str) -> bool:
     return name in ALLOWED or name.startswith("LC_")
 
 
-@dataclass(frozen=True)
 class Record:
-    """What realising a project leaves for every later `run`/`env`/`enter`."""
+    """What realising a project leaves for every later `run`/`env`/`enter`.
 
-    root: str
-    name: str
-    isolation: str
-    profile: str
-    host_bin: str  # "" when the spec lets no host tool through
-    keep_env: tuple[str, ...] = ()
-    tool_env: tuple[tuple[str, str], ...] = ()  # already pointing into the store
-    spec_env: tuple[tuple[str, str], ...] = ()  # as written; `$VAR` expanded at use
-    scripts: tuple[tuple[str, str], ...] = ()
-    signature: str = ""
+    A plain class, not a dataclass: `dataclasses` imports `inspect`, which
+    alone costs the hot path several milliseconds.
+    """
+
+    __slots__ = (
+        "host_bin", "isolation", "keep_env", "name", "profile", "root",
+        "scripts", "signature", "spec_env", "tool_env",
+    )
+
+    def __init__(
+        self,
+        *,
+        root: str,
+        name: str,
+        isolation: str,
+        profile: str,
+        host_bin: str,  # "" when the spec lets no host tool through
+        keep_env: tuple[str, ...] = (),
+        tool_env: tuple[tuple[str, str], ...] = (),  # already pointing into the store
+        spec_env: tuple[tuple[str, str], ...] = (),  # as written; `$VAR` expanded at use
+        scripts: tuple[tuple[str, str], ...] = (),
+        signature: str = "",
+    ) -> None:
+        self.root = root
+        self.name = name
+        self.isolation = isolation
+        self.profile = profile
+        self.host_bin = host_bin
+        self.keep_env = keep_env
+        self.tool_env = tool_env
+        self.spec_env = spec_env
+        self.scripts = scripts
+        self.signature = signature
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def path_entries(self) -> list[str]:

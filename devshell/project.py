@@ -27,6 +27,7 @@ __all__ = ["Project", "ci_locked", "find", "fresh_lock", "realise", "relock"]
 class Project:
     root: Path
     spec: Spec
+    spec_signature: str  # taken before the spec was read
 
     @property
     def lock_path(self) -> Path:
@@ -41,7 +42,9 @@ def find(cwd: Path | None = None) -> Project:
             f"no {specfile.SPEC_NAME} in {start} or any directory above it",
             hint="run `devshell init` to create one, or cd into a project",
         )
-    return Project(root, specfile.load(root / specfile.SPEC_NAME))
+    spec_path = root / specfile.SPEC_NAME
+    signature = activation.file_signature(str(spec_path))
+    return Project(root, specfile.load(spec_path), signature)
 
 
 def ci_locked(flag: bool) -> bool:
@@ -101,7 +104,7 @@ def realise(project: Project, home: Home, lock: Lock) -> Record:
                 hint=f'add "{plat}" to shell.platforms, or give the tool an artifact for it, then `devshell lock`',
             )
         artifacts.append((f"{tool.name} {tool.version} ({plat})", artifact))
-    signature = activation.signature(str(project.root))
+    signature = activation.signature(str(project.root), project.spec_signature)
     with ThreadPoolExecutor(max_workers=4) as pool:
         paths = list(pool.map(lambda la: store.add_artifact(home, la[1], la[0]), artifacts))
     prof = profile.build(home, project.spec.shell.name, [a for _, a in artifacts])
