@@ -16,8 +16,15 @@ from pathlib import Path
 import pytest
 import zstandard
 
+import devshell.unpack as unpack_module
 from devshell.errors import StoreError, UnsafeArchiveError
-from devshell.unpack import DEFAULT_MAX_BYTES, FORMATS, auto_strip, detect_format, unpack
+from devshell.unpack import (
+    DEFAULT_MAX_BYTES,
+    FORMATS,
+    auto_strip,
+    detect_format,
+    unpack,
+)
 
 TAR_FORMATS = ["tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst"]
 MiB = 1024 * 1024
@@ -71,10 +78,12 @@ def build_zip(path: Path, entries: list[tuple[str, bytes, int | None]]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data, mode in entries:
             info = zipfile.ZipInfo(name)
-            info.create_system = 3
             info.compress_type = zipfile.ZIP_DEFLATED
             if mode is not None:
-                info.external_attr = mode << 16
+                info.create_system, info.external_attr = 3, mode << 16
+            else:  # as a Windows tool writes it: MS-DOS attributes only
+                info.create_system = 0
+                info.external_attr = 0x10 if name.endswith("/") else 0x20
             zf.writestr(info, data)
     return path
 
@@ -185,6 +194,17 @@ def test_tar_formats_extract_files_links_and_modes(tmp_path: Path, dest: Path, f
     assert (dest / "bin/tool2").stat().st_ino == (dest / "bin/tool").stat().st_ino
 
 
+def test_tar_zst_made_of_several_frames_extracts(tmp_path: Path, dest: Path) -> None:
+    plain = build_tar(tmp_path / "a.tar.gz", [reg("pkg/a", b"a" * 5000), reg("pkg/b", b"b")])
+    raw = gzip.decompress(plain.read_bytes())
+    zstd = zstandard.ZstdCompressor()
+    archive = tmp_path / "a.tar.zst"
+    archive.write_bytes(zstd.compress(raw[:1024]) + zstd.compress(raw[1024:]))
+    unpack(archive, "tar.zst", dest)
+    assert (dest / "a").read_bytes() == b"a" * 5000
+    assert (dest / "b").read_bytes() == b"b"
+
+
 def test_zip_extracts_files_symlinks_and_keeps_the_exec_bit(tmp_path: Path, dest: Path) -> None:
     archive = build_zip(tmp_path / "a.zip", [
         ("ruff-0.6/", b"", stat.S_IFDIR | 0o700),
@@ -236,6 +256,7 @@ def test_two_top_directories_are_not_stripped(tmp_path: Path, dest: Path) -> Non
     unpack(archive, "tar.gz", dest)
     assert (dest / "bin/tool").read_bytes() == b"x"
     assert (dest / "share/doc").read_bytes() == b"y"
+    assert mode_of(dest / "bin") == 0o755  # made implicitly, still normalised
 
 
 def test_single_file_archive_is_not_stripped_away(tmp_path: Path, dest: Path) -> None:
@@ -417,7 +438,7 @@ def test_tar_setuid_setgid_sticky_and_group_write_bits_are_dropped(
     assert not suid & (stat.S_ISUID | stat.S_ISGID)
     assert mode_of(dest / "pkg/suid") == 0o755
     assert mode_of(dest / "pkg/shared") == 0o644
-    assert mode_of(dest / "pkg/group-x") == 0o700
+    assert mode_of(dest / "pkg/group-x") == 0o710
     assert mode_of(dest / "pkg") == 0o755
 
 
@@ -460,6 +481,17 @@ def test_member_yielding_more_than_its_header_says_is_stopped_at_the_limit(
     refused(archive, "tar.gz", dest, "size limit", max_bytes=MiB)
 
 
+def test_member_yielding_less_than_its_header_says_is_a_store_error(
+    tmp_path: Path, dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", [reg("pkg/a", b"a" * 100), reg("pkg/b", b"b")])
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", lambda self, info: io.BytesIO(b"a"))
+    with pytest.raises(StoreError, match="holds 1 bytes, its header says 100") as info:
+        unpack(archive, "tar.gz", dest)
+    assert type(info.value) is StoreError
+    assert list(dest.iterdir()) == []
+
+
 # --- corrupt and unknown -------------------------------------------------------
 
 
@@ -497,3 +529,30 @@ def test_unpacking_into_a_non_empty_directory_is_an_error(tmp_path: Path, dest: 
     with pytest.raises(StoreError, match="empty directory"):
         unpack(archive, "tar.gz", dest)
     assert [p.name for p in dest.iterdir()] == ["already-here"]
+
+
+EVIL_CASES = {
+    "tar slip": lambda t: (evil_tar(t, reg("pkg/../../evil", b"x")), "tar.gz"),
+    "zip slip": lambda t: (evil_zip(t, zfile("pkg/../../evil", b"x")), "zip"),
+    "zip symlink escape": lambda t: (evil_zip(t, zlink("pkg/esc", "../../x")), "zip"),
+    "tar write through symlink": lambda t: (
+        evil_tar(t, link("pkg/lib", "."), reg("pkg/lib/x", b"x")), "tar.gz"),
+    "tar fifo": lambda t: (evil_tar(t, special("pkg/pipe", tarfile.FIFOTYPE)), "tar.gz"),
+    "zip device": lambda t: (evil_zip(t, ("pkg/null", b"", stat.S_IFCHR | 0o666)), "zip"),
+    "tar hardlink": lambda t: (
+        evil_tar(t, link("pkg/h", "pkg/missing", tarfile.LNKTYPE)), "tar.gz"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EVIL_CASES))
+def test_evil_archive_is_refused_before_the_first_write(
+    tmp_path: Path, dest: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # Emptying dest after a failed write would also leave it empty; this proves
+    # the refusal came from the check pass, with not one member written first.
+    archive, fmt = EVIL_CASES[case](tmp_path)
+    writes: list[str] = []
+    monkeypatch.setattr(unpack_module._Writer, "write", lambda self, m, opener: writes.append(m.name))
+    with pytest.raises(UnsafeArchiveError):
+        unpack(archive, fmt, dest)
+    assert writes == []
