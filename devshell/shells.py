@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,8 +46,13 @@ def command(shell: str, isolation: str, env: dict[str, str], host: Mapping[str, 
     env["DEVSHELL_ISOLATION"] = isolation
     pure = isolation == "pure"
     if kind == "bash":
-        argv = [shell, "--noprofile", "--rcfile", str(_DATA / "bashrc"), "-i"]
-        return argv
+        rcfile = str(_DATA / "bashrc")
+        if pure:
+            # --rcfile would still read /etc/bash.bashrc on Debian; --norc reads
+            # nothing, and the rc file comes in before the first prompt.
+            env["PROMPT_COMMAND"] = f". {shlex.quote(rcfile)}"
+            return [shell, "--noprofile", "--norc", "-i"]
+        return [shell, "--noprofile", "--rcfile", rcfile, "-i"]
     if kind == "zsh":
         if "ZDOTDIR" in host:
             env["DEVSHELL_USER_ZDOTDIR"] = host["ZDOTDIR"]

@@ -1,16 +1,26 @@
-# devshell's fish start-up, run with --init-command (after the user's config
-# in an inherit shell; with --no-config in a pure one).
+# devshell's fish start-up, run with --init-command: after the user's config
+# in an inherit shell, alone (--no-config) in a pure one.
 if test "$DEVSHELL_ISOLATION" = inherit
+    # The user's config may have put its own directories first; pinned tools win.
     set -gx PATH $DEVSHELL_PROFILE/bin $PATH
-end
-if functions -q fish_prompt
-    functions -c fish_prompt __devshell_user_prompt
-else
-    function __devshell_user_prompt
-        printf '%s> ' (prompt_pwd)
+    if functions -q fish_prompt
+        functions -c fish_prompt __devshell_user_prompt
     end
 end
+if not functions -q __devshell_user_prompt
+    # Not fish's stock prompt: it runs host programs (uname, git) that a pure
+    # PATH does not have.
+    function __devshell_user_prompt
+        printf '%s@%s %s> ' $USER (prompt_hostname) (prompt_pwd)
+    end
+end
+function __devshell_status
+    return $argv[1]
+end
 function fish_prompt
+    set -l last_status $status
     printf '(devshell:%s) ' $DEVSHELL_NAME
+    # The user's prompt may show the last command's status: give it back.
+    __devshell_status $last_status
     __devshell_user_prompt
 end

@@ -1,10 +1,13 @@
 # devshell's zsh start-up file. A pure shell reads only this; an inherit
-# shell reads the user's .zshrc first, then this.
+# shell reads the user's .zshrc first, then the rest of this.
 if [[ "${DEVSHELL_ISOLATION:-}" == inherit ]]; then
   if [[ -f "${DEVSHELL_USER_ZDOTDIR:-$HOME}/.zshrc" ]]; then
     source "${DEVSHELL_USER_ZDOTDIR:-$HOME}/.zshrc"
   fi
+  # The user's rc may have put its own directories first; pinned tools win.
   path=("$DEVSHELL_PROFILE/bin" $path)
+else
+  PROMPT='%n@%m:%~%# '
 fi
 # Give nested zsh processes the user's own start-up directory back.
 if [[ -n "${DEVSHELL_USER_ZDOTDIR:-}" ]]; then
@@ -13,4 +16,11 @@ else
   unset ZDOTDIR
 fi
 unset DEVSHELL_USER_ZDOTDIR
-PROMPT="(devshell:${DEVSHELL_NAME}) ${PROMPT:-%n@%m:%~%# }"
+# The name comes from devshell.toml or a directory name: show it, never run it.
+# Its % signs are doubled for prompt expansion; under prompt_subst the
+# reference expands to the name without expanding it again.
+if [[ -o prompt_subst ]]; then
+  PROMPT='(devshell:${DEVSHELL_NAME//\%/%%}) '"$PROMPT"
+else
+  PROMPT="(devshell:${DEVSHELL_NAME//\%/%%}) $PROMPT"
+fi
