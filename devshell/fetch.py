@@ -1,0 +1,188 @@
+"""Download artifacts into the download cache, verified against the lock.
+
+Bytes are hashed while they stream into a private temp file under
+`cache/tmp`; only bytes that match the lock's integrity (and size) are moved,
+atomically, to `cache/downloads/<algo>-<hex>` and made read-only. A mismatch
+keeps nothing. Imports requests (through devshell.http): not for the hot path.
+
+Environment: DEVSHELL_OFFLINE=1 (cache only), DEVSHELL_PROGRESS=0 (no bars),
+and the DEVSHELL_HTTP_* settings of devshell.http.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+
+from devshell import http, integrity
+from devshell.errors import FetchError, IntegrityError
+from devshell.home import Home
+
+__all__ = ["CHUNK_SIZE", "Download", "cached_path", "fetch", "fetch_all"]
+
+CHUNK_SIZE = 256 * 1024
+# Ask for the bytes as stored, so the bytes hashed are the bytes served.
+_HEADERS = {"Accept-Encoding": "identity"}
+
+
+@dataclass(frozen=True)
+class Download:
+    """One artifact the lock names: where it is and what it must hash to."""
+
+    url: str
+    integrity: str  # SRI: "sha256-<base64>" or "sha512-<base64>"
+    size: int | None  # expected size in bytes, if the upstream said
+    label: str  # for progress bars and errors, e.g. "node 20.11.1 (x86_64-linux)"
+
+    def __post_init__(self) -> None:
+        try:
+            integrity.parse(self.integrity)
+        except ValueError as exc:
+            raise FetchError(
+                f"{self.label}: {exc}",
+                hint="the lock file looks damaged; run `devshell lock` again",
+            ) from exc
+
+
+def cached_path(home: Home, integrity_: str) -> Path:
+    """Where verified bytes with this integrity live: downloads/<algo>-<hex>."""
+    return home.downloads / integrity.to_hex(integrity_)
+
+
+def fetch(home: Home, download: Download) -> Path:
+    """The cache path of verified bytes for `download`, downloading if needed."""
+    target = cached_path(home, download.integrity)
+    if target.exists():
+        return target
+    if http.offline():
+        raise FetchError(
+            f"{download.label} ({download.url}) is not in the download cache "
+            "and DEVSHELL_OFFLINE=1 forbids the network",
+            hint="unset DEVSHELL_OFFLINE, or fetch it once on a connected machine",
+        )
+    tmpdir = home.cache / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"{target.name[:24]}.", suffix=".part", dir=tmpdir)
+    tmp = Path(name)
+    bar = _progress_bar(download.label)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            digest, count = http.read_body(
+                download.url,
+                lambda resp: _stream_to(f, resp, download, bar),
+                headers=_HEADERS,
+                label=download.label,
+            )
+            f.flush()
+            os.fsync(f.fileno())
+        _verify(download, digest, count)
+        tmp.chmod(0o444)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Another process may have won the race: both wrote identical bytes.
+        tmp.replace(target)
+    finally:
+        if bar is not None:
+            bar.close()
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def fetch_all(home: Home, downloads: Sequence[Download], jobs: int = 4) -> dict[str, Path]:
+    """Fetch every distinct integrity at most once, `jobs` at a time.
+
+    Returns integrity -> cache path. The first failure is raised once the
+    downloads already running have finished; those not started are cancelled.
+    """
+    unique: dict[str, Download] = {}
+    for d in downloads:
+        unique.setdefault(d.integrity, d)
+    if not unique:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(unique)))) as pool:
+        futures: dict[Future[Path], str] = {
+            pool.submit(fetch, home, d): key for key, d in unique.items()
+        }
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if failed:
+            for f in pending:
+                f.cancel()
+            wait(pending)
+            exc = failed[0].exception()
+            assert exc is not None
+            raise exc
+    return {key: f.result() for f, key in futures.items()}
+
+
+def _stream_to(
+    f: IO[bytes], resp: requests.Response, download: Download, bar: Any
+) -> tuple[bytes, int]:
+    """Write the body to `f` from its start, hashing as it goes."""
+    announced = _content_length(resp)
+    if download.size is not None and announced is not None and announced != download.size:
+        _size_mismatch(download, announced, "the server announces")
+    f.seek(0)
+    f.truncate()
+    if bar is not None:
+        bar.reset(total=download.size if download.size is not None else announced)
+    h = integrity.hasher(download.integrity)
+    count = 0
+    # raw.stream, not iter_content: never let requests decode what it was sent.
+    for chunk in resp.raw.stream(CHUNK_SIZE, decode_content=False):
+        count += len(chunk)
+        if download.size is not None and count > download.size:
+            _size_mismatch(download, count, "more than that arrived:")
+        h.update(chunk)
+        f.write(chunk)
+        if bar is not None:
+            bar.update(len(chunk))
+    if announced is not None and count < announced:
+        raise http.CutShort(f"{count} of {announced} bytes")
+    return h.digest(), count
+
+
+def _content_length(resp: requests.Response) -> int | None:
+    value = resp.headers.get("Content-Length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _size_mismatch(download: Download, actual: int, what: str) -> None:
+    raise IntegrityError(
+        f"size mismatch for {download.label} from {download.url}: the lock expects "
+        f"{download.size} bytes, {what} {actual}",
+        hint="the upstream changed the file or the download was tampered with; nothing was kept",
+    )
+
+
+def _verify(download: Download, digest: bytes, count: int) -> None:
+    if download.size is not None and count != download.size:
+        _size_mismatch(download, count, "got")
+    algo, expected = integrity.parse(download.integrity)
+    if digest != expected:
+        raise IntegrityError(
+            f"hash mismatch for {download.label} from {download.url}: expected "
+            f"{download.integrity}, got {integrity.sri(algo, digest)}",
+            hint="the upstream changed the file or the download was tampered with; "
+            "nothing was kept. If you trust the change, run `devshell lock` again",
+        )
+
+
+def _progress_bar(label: str) -> Any:
+    """A tqdm bar on stderr when a person is watching, else None (silence)."""
+    stderr = sys.stderr
+    if stderr is None or not stderr.isatty() or os.environ.get("DEVSHELL_PROGRESS") == "0":
+        return None
+    from tqdm import tqdm  # only when a bar is drawn: it costs import time
+
+    return tqdm(
+        total=None, unit="B", unit_scale=True, unit_divisor=1024,
+        desc=label, leave=False, file=stderr,
+    )

@@ -1,0 +1,266 @@
+"""The one HTTP session: timeouts, bounded retries with backoff, clear errors.
+
+Everything that touches the network goes through here, so proxy and CA
+settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, …) are honoured in one
+place and every failure becomes a `FetchError` that names the URL. Importing
+this module costs ~90 ms (requests): the hot path must not import it.
+
+Environment: DEVSHELL_HTTP_TIMEOUT ("connect,read" or one number, seconds),
+DEVSHELL_HTTP_RETRIES (default 3), DEVSHELL_HTTP_BACKOFF (default 0.2),
+DEVSHELL_OFFLINE=1 (no request is made at all).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import TypeVar
+
+import requests
+import urllib3.exceptions as u3
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+import devshell
+from devshell.errors import FetchError, UsageError
+
+__all__ = ["BODY_ERRORS", "CutShort", "backoff", "get", "get_text", "offline"]
+__all__ += ["read_body", "retries", "session", "timeouts"]
+
+T = TypeVar("T")
+
+_NETWORK_HINT = "check the network and the proxy settings (HTTPS_PROXY, NO_PROXY)"
+_RETRY_AFTER_CAP = 60.0  # a server asking us to wait an hour should not hang a CLI
+
+
+class CutShort(Exception):
+    """A body ended before the Content-Length the server announced."""
+
+
+#: Errors while reading a body that mean "start the transfer again".
+BODY_ERRORS: tuple[type[BaseException], ...] = (
+    CutShort, requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout, u3.ProtocolError, u3.ReadTimeoutError, http.client.IncompleteRead,
+)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    with contextlib.suppress(ValueError):
+        if (value := float(raw)) >= 0:
+            return value
+    raise UsageError(f"{name}={raw!r} is not a number of at least 0", hint=f"unset {name}")
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds; DEVSHELL_HTTP_TIMEOUT="connect,read" or one number."""
+    raw = os.environ.get("DEVSHELL_HTTP_TIMEOUT", "").strip()
+    if not raw:
+        return (10.0, 60.0)
+    values: list[float] = []
+    with contextlib.suppress(ValueError):
+        values = [float(p) for p in raw.split(",")]
+    if len(values) not in (1, 2) or min(values) <= 0:
+        raise UsageError(
+            f"DEVSHELL_HTTP_TIMEOUT={raw!r} is not a timeout",
+            hint='give seconds as "connect,read" (e.g. "10,60") or one number for both',
+        )
+    return (values[0], values[-1])
+
+
+def retries() -> int:
+    """How often a failed request or transfer is tried again: DEVSHELL_HTTP_RETRIES."""
+    return int(_env_float("DEVSHELL_HTTP_RETRIES", 3))
+
+
+def backoff() -> float:
+    """The backoff factor between retries, in seconds: DEVSHELL_HTTP_BACKOFF."""
+    return _env_float("DEVSHELL_HTTP_BACKOFF", 0.2)
+
+
+def offline() -> bool:
+    """True when DEVSHELL_OFFLINE asks devshell never to touch the network."""
+    value = os.environ.get("DEVSHELL_OFFLINE", "").strip().lower()
+    return value in ("1", "true", "yes", "on")
+
+
+class _Retry(Retry):
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), _RETRY_AFTER_CAP)
+
+
+_lock = threading.Lock()
+_cached: tuple[tuple[int, float], requests.Session] | None = None
+
+
+def session() -> requests.Session:
+    """The process's one Session, built on first use (and again only if
+    DEVSHELL_HTTP_RETRIES or DEVSHELL_HTTP_BACKOFF changed: tests do that)."""
+    global _cached
+    key = (retries(), backoff())
+    with _lock:
+        if _cached is None or _cached[0] != key:
+            _cached = (key, _build(*key))
+        return _cached[1]
+
+
+def _build(n: int, factor: float) -> requests.Session:
+    retry = _Retry(
+        total=n, connect=n, read=n, status=n, backoff_factor=factor,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        raise_on_status=False, respect_retry_after_header=True,
+    )
+    s = requests.Session()  # trust_env stays True: the user's proxies and CA bundles
+    s.headers["User-Agent"] = f"devshell/{devshell.__version__}"
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=32)
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    return s
+
+
+def _shown(url: str) -> str:
+    """The URL without any user:password (mirror URLs may carry them), for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _reason(exc: BaseException) -> str:
+    """A few words on what went wrong, from the chain of causes (through urllib3's
+    MaxRetryError and requests' wrapping), without urllib3's pool reprs."""
+    e: BaseException | None = exc
+    for _ in range(32):  # chains are a handful long; the bound only guards a cycle
+        if e is None:
+            break
+        if isinstance(e, u3.NameResolutionError):
+            return "its host name could not be resolved"
+        # NewConnectionError subclasses ConnectTimeoutError; its cause says more.
+        if isinstance(e, u3.ConnectTimeoutError) and not isinstance(e, u3.NewConnectionError):
+            return f"connecting timed out after {timeouts()[0]:g}s"
+        if isinstance(e, u3.ReadTimeoutError | requests.exceptions.ReadTimeout):
+            return f"no data arrived for {timeouts()[1]:g}s"
+        if isinstance(e, u3.IncompleteRead | http.client.IncompleteRead | CutShort):
+            return "the connection closed before the whole body arrived"
+        if isinstance(e, OSError) and e.strerror:  # the socket's words: "Connection refused"
+            return e.strerror[:1].lower() + e.strerror[1:]
+        if isinstance(e, u3.MaxRetryError) and e.reason:
+            e = e.reason
+        elif e.__cause__ or e.__context__:
+            e = e.__cause__ or e.__context__
+        else:
+            e = e.args[0] if e.args and isinstance(e.args[0], BaseException) else None
+    return type(exc).__name__
+
+
+_BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema)
+
+
+def _connection_error(url: str, exc: requests.RequestException) -> FetchError:
+    shown = _shown(url)
+    if isinstance(exc, _BAD_URL):
+        return FetchError(f"not a URL devshell can fetch: {shown}",
+                          hint="check the URL in devshell.toml or the catalogue")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return FetchError(f"the TLS certificate of {shown} could not be verified",
+                          hint="if a proxy or a private CA sits in between, point "
+                          "REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) at its certificate")
+    what = "through the proxy " if isinstance(exc, requests.exceptions.ProxyError) else ""
+    tries = _plural(retries() + 1, "time")
+    return FetchError(f"could not fetch {shown} {what}({_reason(exc)}; tried {tries})",
+                      hint=_NETWORK_HINT)
+
+
+_GONE = "check the tool's name and version; the upstream may have removed this file"
+_DENIED = "the server or a proxy refused the request; " + _NETWORK_HINT
+_STATUS = {404: ("not found", _GONE), 410: ("gone", _GONE)}
+_STATUS |= dict.fromkeys((401, 403, 407), ("access denied", _DENIED))
+_STATUS[429] = ("rate limited", "the server asks for fewer requests; try again later")
+
+
+def _status_error(url: str, code: int) -> FetchError:
+    failed = ("the server failed", "the server failed; try again later")
+    what, hint = _STATUS.get(code) or (failed if code >= 500 else ("HTTP error", _NETWORK_HINT))
+    after = f" after {retries()} retries" if code == 429 or code >= 500 else ""
+    return FetchError(f"{what} (HTTP {code}){after}: {_shown(url)}", hint=hint)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _open(url: str, headers: dict[str, str] | None) -> requests.Response:
+    """A streaming GET whose status is 2xx; the caller closes it."""
+    if offline():
+        raise FetchError(f"cannot fetch {_shown(url)}: DEVSHELL_OFFLINE=1 forbids the network",
+                         hint="unset DEVSHELL_OFFLINE to allow downloads")
+    try:
+        resp = session().get(url, stream=True, headers=headers, timeout=timeouts())
+    except requests.RequestException as exc:
+        raise _connection_error(url, exc) from exc
+    if not 200 <= resp.status_code < 300:
+        resp.close()
+        raise _status_error(url, resp.status_code)
+    return resp
+
+
+def read_body(url: str, consume: Callable[[requests.Response], T], *,
+              headers: dict[str, str] | None = None, label: str | None = None) -> T:
+    """GET `url` and hand the streaming response to `consume`.
+
+    If the body is cut short (`consume` raises one of BODY_ERRORS) the whole
+    transfer starts again, at most DEVSHELL_HTTP_RETRIES more times, so
+    `consume` must start from scratch each time it is called.
+    """
+    attempts = retries() + 1
+    for attempt in range(1, attempts + 1):
+        with _open(url, headers) as resp:
+            try:
+                return consume(resp)
+            except BODY_ERRORS as exc:
+                if attempt == attempts:
+                    what = f"download of {label} from" if label else "download of"
+                    raise FetchError(
+                        f"{what} {_shown(url)} was cut short after "
+                        f"{_plural(attempts, 'attempt')} ({_reason(exc)})",
+                        hint="the connection kept dropping mid-transfer; " + _NETWORK_HINT,
+                    ) from exc
+        time.sleep(backoff() * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _load(resp: requests.Response) -> requests.Response:
+    _ = resp.content  # urllib3 enforces Content-Length: a short body raises here
+    return resp
+
+
+def get(
+    url: str, *, stream: bool = False, headers: dict[str, str] | None = None
+) -> requests.Response:
+    """GET with timeouts and retries; a FetchError for anything but 2xx.
+
+    With `stream=True` the body is left unread and the caller must close the
+    response (use it as a context manager); otherwise the body is read, and
+    fetched again if it was cut short.
+    """
+    if stream:
+        return _open(url, headers)
+    return read_body(url, _load, headers=headers)
+
+
+def get_text(url: str) -> str:
+    """A small document (a SHA256SUMS file, an index) as text: UTF-8 unless
+    the server names a charset (requests would guess Latin-1)."""
+    resp = get(url)
+    named = "charset=" in resp.headers.get("Content-Type", "").lower()
+    return resp.content.decode(resp.encoding if named and resp.encoding else "utf-8", "replace")
