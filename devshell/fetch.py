@@ -26,7 +26,7 @@ from devshell import http, integrity
 from devshell.errors import FetchError, IntegrityError
 from devshell.home import Home
 
-__all__ = ["CHUNK_SIZE", "Download", "cached_path", "fetch", "fetch_all"]
+__all__ = ["CHUNK_SIZE", "Download", "cached_path", "fetch", "fetch_all", "sweep_scratch"]
 
 CHUNK_SIZE = 256 * 1024
 # Ask for the bytes as stored, so the bytes hashed are the bytes served.
@@ -70,7 +70,10 @@ def fetch(home: Home, download: Download) -> Path:
         )
     tmpdir = home.cache / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f"{target.name[:24]}.", suffix=".part", dir=tmpdir)
+    sweep_scratch(tmpdir)
+    fd, name = tempfile.mkstemp(
+        prefix=f"{target.name[:24]}.{os.getpid()}.", suffix=".part", dir=tmpdir
+    )
     tmp = Path(name)
     bar = _progress_bar(download.label)
     try:
@@ -93,6 +96,37 @@ def fetch(home: Home, download: Download) -> Path:
             bar.close()
         tmp.unlink(missing_ok=True)
     return target
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_scratch(tmpdir: Path) -> None:
+    """Remove what killed processes left in cache/tmp: names carry the
+    writer's pid (`<key>.<pid>.<random>.part`, `inspect-<pid>-<random>`), and
+    only files of processes that no longer run are touched."""
+    import shutil
+
+    for entry in os.scandir(tmpdir):
+        if entry.name.endswith(".part"):
+            parts = entry.name.split(".")
+            pid_text = parts[1] if len(parts) >= 4 else ""
+        elif entry.name.startswith("inspect-"):
+            pid_text = entry.name.split("-")[1]
+        else:
+            continue
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def fetch_all(home: Home, downloads: Sequence[Download], jobs: int = 4) -> dict[str, Path]:

@@ -199,9 +199,6 @@ def test_install_killed_mid_download_leaves_nothing_and_the_next_install_works(
     assert trickle.hits[ARTIFACT] == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fetch.py never sweeps cache/tmp: a killed download's .part file stays there "
-    "forever, up to the artifact's full size per kill"))
 def test_a_killed_download_does_not_outlive_the_next_install(
         tmp_path: Path, trickle: _Trickle) -> None:
     root = _hello_project(tmp_path / "proj", trickle.url + ARTIFACT, sha256(trickle.body))

@@ -121,7 +121,7 @@ class UrlSource:
         plat, url, sri = next((f for f in found if f[0] == host), found[0])
         archive = fetch(home, Download(url, sri, None, f"{tool.name} {tool.constraint} ({plat})"))
         (home.cache / "tmp").mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="inspect-", dir=home.cache / "tmp"))
+        scratch = Path(tempfile.mkdtemp(prefix=f"inspect-{os.getpid()}-", dir=home.cache / "tmp"))
         try:
             unpack(archive, fmt, scratch, strip=strip, binary_name=tool.name)
             bindir = scratch / "bin"
