@@ -74,18 +74,25 @@ class LockedTool:
     version: str
     inputs: str  # hash of the tool's spec entry: a changed entry is re-resolved
     platforms: tuple[tuple[str, Artifact | Unavailable], ...]
+    package: str | None = None  # the upstream's package name, when not the tool's
+    needs: tuple[str, ...] = ()  # other tools of the spec it runs on (e.g. node)
 
     def artifact(self, platform: str) -> Artifact | Unavailable | None:
         return dict(self.platforms).get(platform)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "constraint": self.constraint,
             "source": self.source,
             "version": self.version,
             "inputs": self.inputs,
             "platforms": {p: a.to_json() for p, a in self.platforms},
         }
+        if self.package is not None:
+            data["package"] = self.package
+        if self.needs:
+            data["needs"] = list(self.needs)
+        return data
 
 
 @dataclass(frozen=True)
@@ -172,5 +179,7 @@ def _from_json(data: dict[str, Any]) -> Lock:
             version=str(t["version"]),
             inputs=str(t["inputs"]),
             platforms=tuple(plats),
+            package=t.get("package"),
+            needs=tuple(t.get("needs", ())),
         ))
     return Lock(spec_hash=str(data["spec-hash"]), tools=tuple(tools))

@@ -54,9 +54,22 @@ def resolve(
             locked.append(old)
         else:
             locked.append(sources.get(tool.source).resolve(tool, spec.shell.platforms, home))
+    _check_needs(spec, locked)
     _check_conflicts(spec, locked)
     new = Lock(lockfile.spec_hash(spec.resolution_inputs()), tuple(sorted(locked, key=lambda t: t.name)))
     return new, _changes(previous, new), _warnings(new)
+
+
+def _check_needs(spec: Spec, tools: list[LockedTool]) -> None:
+    names = {t.name for t in tools}
+    for tool in tools:
+        for need in tool.needs:
+            if need not in names:
+                raise SpecError(
+                    f"{spec.path}: tools.{tool.name}: {tool.name} runs on {need}, "
+                    f"which the spec does not pin",
+                    hint=f'add {need} to [tools], e.g. `devshell add {need}` or {need} = "latest"',
+                )
 
 
 def _check_conflicts(spec: Spec, tools: list[LockedTool]) -> None:

@@ -20,29 +20,42 @@ _DATA = Path(__file__).parent / "shells"
 def pick(requested: str | None, profile: str, host: Mapping[str, str]) -> str:
     """An absolute shell path: --shell, else a pinned bash/zsh/fish, else the
     user's $SHELL, else bash from the host."""
+    pinned_bin = Path(profile, "bin")
     if requested:
-        if os.path.isabs(requested):
+        if Path(requested).is_absolute():
+            if not (Path(requested).is_file() and os.access(requested, os.X_OK)):
+                raise UsageError(
+                    f"--shell {requested}: no such executable file",
+                    hint="name bash, zsh or fish, or give the absolute path of a shell",
+                )
             return requested
         if requested not in SHELLS:
             raise UsageError(f"unknown shell {requested!r}", hint="use bash, zsh or fish")
-        pinned = os.path.join(profile, "bin", requested)
-        found = pinned if os.path.exists(pinned) else shutil.which(requested, path=host.get("PATH"))
+        pinned = pinned_bin / requested
+        found = str(pinned) if pinned.exists() else shutil.which(requested, path=host.get("PATH"))
         if not found:
-            raise UsageError(f"{requested} is neither pinned in this devshell nor installed on this machine")
+            raise UsageError(
+                f"{requested} is neither pinned in this devshell nor installed on this machine",
+                hint=f"add {requested} to [tools] in devshell.toml, or install it",
+            )
         return found
     for name in SHELLS:
-        pinned = os.path.join(profile, "bin", name)
-        if os.path.exists(pinned):
-            return pinned
+        if (pinned_bin / name).exists():
+            return str(pinned_bin / name)
     user = host.get("SHELL", "")
-    if user and os.path.isabs(user) and os.path.basename(user) in SHELLS and os.access(user, os.X_OK):
+    if user and Path(user).is_absolute() and Path(user).name in SHELLS and os.access(user, os.X_OK):
         return user
     return shutil.which("bash", path=host.get("PATH")) or "/bin/sh"
 
 
 def command(shell: str, isolation: str, env: dict[str, str], host: Mapping[str, str]) -> list[str]:
-    """The argv that starts `shell` interactively; may add variables to `env`."""
-    kind = os.path.basename(shell)
+    """The argv that starts `shell` interactively; may add variables to `env`.
+
+    Each rc file reads `DEVSHELL_ISOLATION` to know whether to read the user's
+    own files first, then puts the pinned tools back in front and the marker
+    in the prompt.
+    """
+    kind = Path(shell).name
     env["DEVSHELL_ISOLATION"] = isolation
     pure = isolation == "pure"
     if kind == "bash":
@@ -54,9 +67,12 @@ def command(shell: str, isolation: str, env: dict[str, str], host: Mapping[str, 
             return [shell, "--noprofile", "--norc", "-i"]
         return [shell, "--noprofile", "--rcfile", rcfile, "-i"]
     if kind == "zsh":
+        # zsh reads devshell's .zshenv and .zshrc from here; they read the
+        # user's from DEVSHELL_USER_ZDOTDIR (else HOME) in an inherit shell.
         if "ZDOTDIR" in host:
             env["DEVSHELL_USER_ZDOTDIR"] = host["ZDOTDIR"]
         env["ZDOTDIR"] = str(_DATA / "zsh")
+        # -d: no /etc/zsh/zshrc and friends (/etc/zsh/zshenv is always read).
         return [shell, "-d", "-i"] if pure else [shell, "-i"]
     if kind == "fish":
         init = f"source {_quote_fish(str(_DATA / 'devshell.fish'))}"

@@ -21,15 +21,16 @@ __all__ = ["SPEC_NAME", "ShellSpec", "Spec", "ToolSpec", "find_root", "load", "p
 
 SPEC_NAME = "devshell.toml"
 ISOLATIONS = ("pure", "inherit")
-SOURCES = ("url",)
+SOURCES = ("url", "pypi", "npm")
 FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
 
 _TOP_KEYS = ("shell", "tools", "env", "scripts", "hooks")
 _SHELL_KEYS = ("name", "isolation", "keep-env", "host-tools", "platforms")
 _TOOL_KEYS = (
-    "version", "source", "url", "sha256", "checksums", "os", "arch",
+    "version", "source", "package", "url", "sha256", "checksums", "os", "arch",
     "bin", "format", "strip", "env",
 )
+_URL_ONLY = ("url", "sha256", "checksums", "os", "arch", "format", "strip")
 _HOOK_KEYS = ("on-enter",)
 
 
@@ -41,6 +42,7 @@ class ToolSpec:
     name: str
     constraint: str
     source: str
+    package: str | None = None  # pypi/npm: the upstream's name (default: the catalogue's)
     url: str | None = None
     sha256: tuple[tuple[str, str], ...] = ()
     checksums: str | None = None
@@ -56,6 +58,7 @@ class ToolSpec:
         return {
             "constraint": self.constraint,
             "source": self.source,
+            "package": self.package,
             "url": self.url,
             "sha256": dict(self.sha256),
             "checksums": self.checksums,
@@ -207,32 +210,51 @@ class _Parser:
             platforms=tuple(sorted(set(plats), key=platforms.ALL.index)),
         )
 
-    def tool(self, name: str, value: Any) -> ToolSpec:
-        key = f"tools.{name}"
+    def tool(self, key_name: str, value: Any) -> ToolSpec:
+        from devshell import catalog
+
+        key = f"tools.{key_name}"
         if isinstance(value, str):
             value = {"version": value}
         if not isinstance(value, dict):
             raise self.fail(key, f"must be a version string or a table, not {_kind(value)}",
-                            'e.g. jq = "1.7.1" or jq = { version = "1.7.1", url = "…" }')
+                            'e.g. ruff = "0.6" or jq = { version = "1.7.1", url = "…" }')
         self.check_keys(value, _TOOL_KEYS, key)
+        name, source, package = key_name, value.get("source"), value.get("package")
+        prefix, colon, rest = key_name.partition(":")
+        if colon and prefix in ("pypi", "npm"):
+            name, source, package = rest.rsplit("/", 1)[-1], prefix, rest
         if "version" not in value:
             raise self.fail(key, "has no version", 'add version = "…" (exact, a prefix like "20", a specifier, or "latest")')
         constraint = self.string(value["version"], f"{key}.version")
         try:
-            parse_constraint(constraint)
+            kind = parse_constraint(constraint).kind
         except ValueError as exc:
             raise self.fail(
                 f"{key}.version", str(exc),
-                'accepted: an exact version "1.2.3", a prefix "20", a specifier ">=1.22,<1.24", or "latest"',
+                'accepted: an exact version "1.2.3", a prefix "20", a specifier ">=1.22,<1.24", '
+                'an npm range "^1.2", or "latest"',
             ) from None
-        source = self.string(value.get("source", "url" if "url" in value else ""), f"{key}.source")
-        if not source:
-            raise self.fail(
-                key, f"{name!r} is not in the catalogue and names no source",
-                'give it a url: { version = "…", url = "https://…/{version}/…", sha256 = {…} }',
-            )
+        if source is None:
+            source = "url" if "url" in value else None
+        if source is None:
+            entry = catalog.get(name)
+            if entry is None:
+                close = catalog.suggest(name)
+                raise self.fail(
+                    key, f"{name!r} is not in the catalogue and names no source",
+                    (f"did you mean {close[0]!r}? " if close else "")
+                    + f'or name it directly: "pypi:{name}" / "npm:{name}", or give it a url',
+                )
+            source = entry.source
+        source = self.string(source, f"{key}.source")
         if source not in SOURCES:
             raise self.fail(f"{key}.source", f"unknown source {source!r} (accepted: {', '.join(SOURCES)})")
+        if kind == "tag" and source != "npm":
+            raise self.fail(f"{key}.version", f"{constraint!r} is not a version",
+                            "tags like this exist only on npm; write a version, a prefix or a range")
+        if package is not None:
+            package = self.string(package, f"{key}.package")
         fmt = value.get("format")
         if fmt is not None and self.string(fmt, f"{key}.format") not in FORMATS:
             raise self.fail(f"{key}.format", f"unknown format {fmt!r} (accepted: {', '.join(FORMATS)})")
@@ -243,6 +265,7 @@ class _Parser:
             name=name,
             constraint=constraint,
             source=source,
+            package=package,
             url=self.string(value["url"], f"{key}.url") if "url" in value else None,
             sha256=self.string_table(self.table(value, "sha256"), f"{key}.sha256"),
             checksums=self.string(value["checksums"], f"{key}.checksums") if "checksums" in value else None,
@@ -253,7 +276,13 @@ class _Parser:
             strip=strip,
             env=self.string_table(self.table(value, "env"), f"{key}.env"),
         )
-        self.check_url_tool(tool, key)
+        if source == "url" and (tool.url is not None or catalog.get(name) is None):
+            self.check_url_tool(tool, key)
+        elif source != "url":
+            extra = [k for k in _URL_ONLY if k in value]
+            if extra:
+                raise self.fail(f"{key}.{extra[0]}", f"only url tools take {extra[0]!r}",
+                                f"the {source} source gets artifacts and hashes from its upstream")
         return tool
 
     def check_url_tool(self, tool: ToolSpec, key: str) -> None:

@@ -1,4 +1,6 @@
-"""Version constraints: exact, prefix (`"20"`), PEP 440 specifier, or `"latest"`.
+"""Version constraints: exact, prefix (`"20"`), PEP 440 specifier, or `"latest"`;
+npm-style ranges (`^1.2`, `~1.2.3`, `1.x`, `>=1 <2`) become specifiers, and a
+bare word (`lts`, `next`) is a tag, for sources that have tags.
 
 A bare version is both exact and a prefix: when a candidate equals it, that
 candidate wins; otherwise the newest candidate whose release starts with it.
@@ -20,19 +22,53 @@ _SPECIFIER_CHARS = frozenset("<>=!~,")
 
 @dataclass(frozen=True)
 class Constraint:
-    text: str
-    kind: str  # "latest" | "version" | "specifier"
+    text: str  # for "specifier", the PEP 440 form
+    kind: str  # "latest" | "version" | "specifier" | "tag"
 
     @property
     def is_exact_version(self) -> bool:
         return self.kind == "version"
 
 
+def _bump(parts: list[int], index: int) -> str:
+    head = parts[:index] + [parts[index] + 1]
+    return ".".join(str(p) for p in head)
+
+
+def _npm_range(text: str) -> str | None:
+    """`^`, `~`, `x`-ranges and space-separated comparators → a PEP 440
+    specifier, or None when `text` is not one of those."""
+    if text.startswith(("^", "~")) and not text.startswith("~="):
+        raw = text[1:].strip().lstrip("v")
+        try:
+            parts = [int(p) for p in raw.split(".")]
+        except ValueError:
+            return None
+        if not 1 <= len(parts) <= 3:
+            return None
+        if text[0] == "~":
+            index = min(1, len(parts) - 1)
+        else:
+            nonzero = [i for i, p in enumerate(parts) if p != 0]
+            index = nonzero[0] if nonzero else len(parts) - 1
+        return f">={raw},<{_bump(parts, index)}"
+    if " " in text and "," not in text and "||" not in text:
+        return ",".join(text.split())
+    return None
+
+
 def parse_constraint(text: str) -> Constraint:
     """Classify a constraint; ValueError names what is accepted."""
     stripped = text.strip()
-    if stripped == "latest":
-        return Constraint(stripped, "latest")
+    if stripped in ("latest", "*", "x", "X"):
+        return Constraint("latest", "latest")
+    if stripped.endswith((".x", ".X", ".*")) and "=" not in stripped and "<" not in stripped:
+        return parse_constraint(stripped[:-2])
+    npm = _npm_range(stripped)
+    if npm is not None:
+        stripped = npm
+    if stripped.isidentifier() and not stripped[0].isdigit() and stripped[0] not in "vV":
+        return Constraint(stripped, "tag")
     if any(c in _SPECIFIER_CHARS for c in stripped):
         try:
             SpecifierSet(stripped)
@@ -61,6 +97,8 @@ def _parse_all(candidates: Iterable[str]) -> list[tuple[Version, str]]:
 def choose(constraint: Constraint, candidates: Iterable[str]) -> str | None:
     """The newest candidate the constraint admits, or None."""
     parsed = _parse_all(candidates)
+    if constraint.kind == "tag":
+        return None  # tags are the source's business (npm dist-tags)
     if constraint.kind == "latest":
         stable = [p for p in parsed if not p[0].is_prerelease]
         return max(stable or parsed, default=(None, None))[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from devshell import environment, project, shells
@@ -31,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
             "and this devshell cannot record trust yet",
             file=sys.stderr,
         )
-    print(f"devshell: entering {record.name} ({os.path.basename(shell)}, {record.isolation}); `exit` to leave",
+    print(f"devshell: entering {record.name} ({Path(shell).name}, {record.isolation}); `exit` to leave",
           file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(shell, argv, env)
+    os.execve(shell, argv, env)  # noqa: S606 - the shell replaces this process

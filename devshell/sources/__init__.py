@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from devshell.lock import LockedTool
     from devshell.spec import ToolSpec
 
-__all__ = ["Source", "get"]
+__all__ = ["REGISTRY", "Source", "get"]
 
 
 class Source(Protocol):
@@ -23,8 +23,17 @@ class Source(Protocol):
         """Pick one version and pin it, with an artifact per platform."""
 
 
-def get(name: str) -> Source:
-    from devshell.sources import url
+# source name → (module, class); modules are imported only when used.
+REGISTRY = {
+    "url": ("devshell.sources.url", "UrlSource"),
+    "pypi": ("devshell.sources.pypi", "PypiSource"),
+    "npm": ("devshell.sources.npm", "NpmSource"),
+}
 
-    registry: dict[str, Source] = {"url": url.UrlSource()}
-    return registry[name]
+
+def get(name: str) -> Source:
+    import importlib
+
+    module, cls = REGISTRY[name]
+    source: Source = getattr(importlib.import_module(module), cls)()
+    return source

@@ -7,12 +7,14 @@ import os
 import shutil
 import stat
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from devshell import integrity, platforms
 from devshell.errors import SpecError
 from devshell.home import Home
-from devshell.lock import Artifact, LockedTool, Unavailable, output_name, tool_inputs_hash
+from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
+from devshell.sources.common import artifact
 from devshell.spec import ToolSpec
 
 __all__ = ["UrlSource", "parse_checksums", "render"]
@@ -56,6 +58,33 @@ def parse_checksums(text: str) -> dict[str, str]:
     return sums
 
 
+def with_catalogue(tool: ToolSpec) -> ToolSpec:
+    """A catalogue url tool (terraform…) with its vendor's URL and checksum
+    file filled in, each rewritten through the user's configured mirrors."""
+    from devshell import catalog
+
+    entry = catalog.get(tool.name) if tool.url is None else None
+    if entry is None:
+        return replace(tool, url=mirror(tool.url or ""), checksums=mirror(tool.checksums))
+    return replace(
+        tool,
+        url=mirror(entry.package),
+        checksums=mirror(entry.checksums),
+        os_names=tool.os_names or entry.os_names,
+        arch_names=tool.arch_names or entry.arch_names,
+        format=tool.format or entry.format,
+        strip=tool.strip if tool.strip is not None else entry.strip,
+        bin=tool.bin if tool.bin is not None else (entry.bin or None),
+        env=tool.env or entry.env,
+    )
+
+
+def mirror(url: str | None) -> str | None:
+    from devshell.config import rewrite
+
+    return None if url is None else rewrite(url)
+
+
 class UrlSource:
     def versions(self, tool: ToolSpec) -> list[str]:
         return [tool.constraint]
@@ -63,7 +92,9 @@ class UrlSource:
     def resolve(self, tool: ToolSpec, plats: tuple[str, ...], home: Home) -> LockedTool:
         from devshell.unpack import detect_format
 
-        assert tool.url is not None  # the spec parser guarantees it
+        inputs = tool_inputs_hash(tool.inputs())
+        tool = with_catalogue(tool)
+        assert tool.url is not None  # the spec parser or the catalogue guarantees it
         table = dict(tool.sha256)
         sums_cache: dict[str, dict[str, str]] = {}
         found: list[tuple[str, str, str]] = []  # platform, url, integrity
@@ -93,17 +124,16 @@ class UrlSource:
             bins = (tool.name,) if fmt == "binary" else self._discover_bins(tool, found, fmt, strip, home)
         entries: dict[str, Artifact | Unavailable] = {p: Unavailable(r) for p, r in missing.items()}
         for plat, url, sri in found:
-            shape = {"integrity": sri, "format": fmt, "strip": strip, "bin": list(bins), "fixups": []}
-            entries[plat] = Artifact(
-                url=url, integrity=sri, size=None, format=fmt, strip=strip, bin=bins,
-                env=tuple(sorted(tool.env)), output=output_name(tool.name, tool.constraint, shape),
+            entries[plat] = artifact(
+                tool.name, tool.constraint, url=url, integrity=sri, size=None,
+                format=fmt, strip=strip, bin=bins, env=tool.env,
             )
         return LockedTool(
             name=tool.name,
             constraint=tool.constraint,
             source="url",
             version=tool.constraint,
-            inputs=tool_inputs_hash(tool.inputs()),
+            inputs=inputs,
             platforms=tuple((p, entries[p]) for p in plats),
         )
 

@@ -1,0 +1,172 @@
+"""Where each upstream lives, read from the machine's own configuration.
+
+No upstream host is written in devshell. The Python package index comes from
+devshell's config, `PIP_INDEX_URL`, pip's config files, or pip's own default;
+the npm registry from devshell's config, `npm_config_registry`, `.npmrc` files,
+or `npm config get registry`. Each answer says where it came from, for
+`devshell doctor`.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from devshell.errors import DevshellError
+
+__all__ = ["Upstream", "devshell_config_path", "npm_registry", "pypi_index", "rewrite"]
+
+
+@dataclass(frozen=True)
+class Upstream:
+    url: str
+    origin: str  # where the value was found, e.g. "PIP_INDEX_URL" or a file path
+
+
+def devshell_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "devshell" / "config.toml"
+
+
+def _own(key: str, env_name: str) -> Upstream | None:
+    if os.environ.get(env_name):
+        return Upstream(os.environ[env_name], env_name)
+    path = devshell_config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DevshellError(f"{path}: cannot be read: {exc}") from None
+    value = data.get("upstreams", {}).get(key)
+    if isinstance(value, str) and value:
+        return Upstream(value, f"{path} (upstreams.{key})")
+    return None
+
+
+def _own_table(key: str) -> dict[str, str]:
+    path = devshell_config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DevshellError(f"{path}: cannot be read: {exc}") from None
+    table = data.get(key, {})
+    return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+
+
+def rewrite(url: str) -> str:
+    """Apply `[mirrors]` from devshell's config: the longest matching prefix
+    is replaced (`"https://vendor.example/" = "https://mirror.corp/vendor/"`)."""
+    mirrors = _own_table("mirrors")
+    best = max((p for p in mirrors if url.startswith(p)), key=len, default=None)
+    return url if best is None else mirrors[best] + url[len(best):]
+
+
+def _pip_config_files() -> list[Path]:
+    """pip's config files, lowest precedence first (global, user, site)."""
+    if os.environ.get("PIP_CONFIG_FILE"):
+        return [Path(os.environ["PIP_CONFIG_FILE"])]
+    dirs = os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(":")
+    files = [Path(d) / "pip" / "pip.conf" for d in reversed(dirs) if d]
+    files.append(Path("/etc/pip.conf"))
+    files.append(Path.home() / ".pip" / "pip.conf")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    files.append(Path(xdg) / "pip" / "pip.conf")
+    if os.environ.get("VIRTUAL_ENV"):
+        files.append(Path(os.environ["VIRTUAL_ENV"]) / "pip.conf")
+    return files
+
+
+def pypi_index() -> Upstream:
+    """The simple-API base URL (ending in /) of the Python package index."""
+    found = _own("pypi", "DEVSHELL_PYPI_INDEX_URL")
+    if found is None and os.environ.get("PIP_INDEX_URL"):
+        found = Upstream(os.environ["PIP_INDEX_URL"], "PIP_INDEX_URL")
+    if found is None:
+        for path in reversed(_pip_config_files()):
+            parser = configparser.RawConfigParser()
+            try:
+                parser.read(path, encoding="utf-8")
+            except (OSError, configparser.Error):
+                continue
+            for section in ("install", "global"):
+                for key in ("index-url", "index_url"):
+                    if parser.has_option(section, key):
+                        found = Upstream(parser.get(section, key).strip(), f"{path} ({section}.{key})")
+                        break
+                if found:
+                    break
+            if found:
+                break
+    if found is None:
+        found = _pip_default()
+    return Upstream(found.url.rstrip("/") + "/", found.origin)
+
+
+def _pip_default() -> Upstream:
+    try:
+        from pip._internal.models.index import PyPI
+    except ImportError:
+        raise DevshellError(
+            "cannot tell where the Python package index is: no PIP_INDEX_URL, no index-url in pip's config, and pip is not installed",
+            hint="set PIP_INDEX_URL, or `upstreams.pypi` in " + str(devshell_config_path()),
+        ) from None
+    return Upstream(str(PyPI.simple_url), "pip's built-in default")
+
+
+def _npmrc_registry(path: Path) -> str | None:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "registry":
+            return value.strip().strip('"')
+    return None
+
+
+def npm_registry(project_root: Path | None = None) -> Upstream:
+    """The npm registry's base URL (ending in /)."""
+    found = _own("npm", "DEVSHELL_NPM_REGISTRY")
+    for name in ("npm_config_registry", "NPM_CONFIG_REGISTRY"):
+        if found is None and os.environ.get(name):
+            found = Upstream(os.environ[name], name)
+    if found is None:
+        candidates = []
+        if project_root is not None:
+            candidates.append(project_root / ".npmrc")
+        candidates.append(Path(os.environ.get("NPM_CONFIG_USERCONFIG") or Path.home() / ".npmrc"))
+        if os.environ.get("NPM_CONFIG_GLOBALCONFIG"):
+            candidates.append(Path(os.environ["NPM_CONFIG_GLOBALCONFIG"]))
+        for path in candidates:
+            url = _npmrc_registry(path)
+            if url:
+                found = Upstream(url, str(path))
+                break
+    if found is None:
+        found = _npm_default()
+    return Upstream(found.url.rstrip("/") + "/", found.origin)
+
+
+def _npm_default() -> Upstream:
+    npm = shutil.which("npm")
+    if npm:
+        try:
+            out = subprocess.run([npm, "config", "get", "registry"], capture_output=True,
+                                 text=True, timeout=30, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        if out.startswith(("http://", "https://")):
+            return Upstream(out, "`npm config get registry`")
+    raise DevshellError(
+        "cannot tell where the npm registry is: no npm_config_registry, no registry in .npmrc, and no npm to ask",
+        hint="set npm_config_registry, or `upstreams.npm` in " + str(devshell_config_path()),
+    )
