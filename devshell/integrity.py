@@ -10,11 +10,11 @@ from typing import Any
 
 __all__ = [
     "ALGORITHMS",
+    "digest_of",
     "from_hex",
     "hasher",
     "nix_base32",
     "parse",
-    "digest_of",
     "sri",
     "to_hex",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "dumps",
     "load",
     "output_name",
+    "program",
     "spec_hash",
     "write",
 ]
@@ -38,9 +39,13 @@ class Artifact:
     size: int | None
     format: str
     strip: int | str  # a number of leading directories, or "auto"
-    bin: tuple[str, ...]  # paths inside the output; the program name is the basename
+    bin: tuple[str, ...]  # "path" (named by its basename) or "name=path", inside the output
     env: tuple[tuple[str, str], ...]  # `{out}` stands for the output's store path
     output: str
+
+    def programs(self) -> list[tuple[str, str]]:
+        """(program name, path inside the output) for every `bin` entry."""
+        return [program(entry) for entry in self.bin]
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -54,6 +59,14 @@ class Artifact:
         if self.size is not None:
             data["size"] = self.size
         return data
+
+
+def program(entry: str) -> tuple[str, str]:
+    """A `bin` entry → (name, path): `"bin/node"` → node; `"prettier=bin/prettier.cjs"`."""
+    name, sep, path = entry.partition("=")
+    if sep:
+        return name, path
+    return entry.rsplit("/", 1)[-1], entry
 
 
 @dataclass(frozen=True)

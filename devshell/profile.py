@@ -23,9 +23,9 @@ def _safe(name: str) -> str:
 
 def build(home: Home, shell_name: str, artifacts: list[Artifact]) -> Path:
     links = sorted(
-        (path.rsplit("/", 1)[-1], f"../../{artifact.output}/{path}")
+        (name, f"../../{artifact.output}/{path}")
         for artifact in artifacts
-        for path in artifact.bin
+        for name, path in artifact.programs()
     )
     name = f"{integrity.digest_of({'profile': links})}-profile-{_safe(shell_name)}"
 

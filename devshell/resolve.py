@@ -79,8 +79,7 @@ def _check_conflicts(spec: Spec, tools: list[LockedTool]) -> None:
             artifact = tool.artifact(plat)
             if artifact is None or isinstance(artifact, Unavailable):
                 continue
-            for path in artifact.bin:
-                prog = path.rsplit("/", 1)[-1]
+            for prog, _ in artifact.programs():
                 if prog in owner and owner[prog] != tool.name:
                     raise SpecError(
                         f"{spec.path}: tools {owner[prog]} and {tool.name} both expose "

@@ -61,15 +61,22 @@ def add_artifact(home: Home, artifact: Artifact, label: str) -> Path:
     """Fetch, verify and unpack one locked artifact into the store."""
 
     def populate(tmp: Path) -> None:
-        from devshell.fetch import Download, fetch
+        from devshell import locate
+        from devshell.fetch import Download, cached_path, fetch
         from devshell.unpack import unpack
 
-        archive = fetch(home, Download(artifact.url, artifact.integrity, artifact.size, label))
-        binary_name = artifact.bin[0].rsplit("/", 1)[-1] if artifact.bin else label.split()[0]
+        cached = cached_path(home, artifact.integrity).exists()
+        url = artifact.url if cached else locate.concrete(artifact.url)
+        archive = fetch(home, Download(url, artifact.integrity, artifact.size, label))
+        programs = artifact.programs()
+        binary_name = programs[0][1] if programs else label.split()[0]
         unpack(archive, artifact.format, tmp, strip=artifact.strip, binary_name=binary_name)
-        for entry in artifact.bin:
+        for _, entry in programs:
             target = tmp / entry
-            if not target.is_file():
+            if target.is_file():
+                # npm and some archives ship programs without the x bit.
+                target.chmod(target.stat().st_mode | 0o111)
+            else:
                 found = sorted(
                     str(p.relative_to(tmp)) for p in tmp.rglob("*")
                     if p.is_file() and os.access(p, os.X_OK)

@@ -2,8 +2,9 @@
 npm-style ranges (`^1.2`, `~1.2.3`, `1.x`, `>=1 <2`) become specifiers, and a
 bare word (`lts`, `next`) is a tag, for sources that have tags.
 
-A bare version is both exact and a prefix: when a candidate equals it, that
-candidate wins; otherwise the newest candidate whose release starts with it.
+A bare version is both exact and a prefix: when a candidate is written the
+same way, that candidate wins; otherwise the newest candidate whose release
+starts with it.
 So `"0.6.9"` pins 0.6.9 and `"20"` takes the newest 20.x.y, as mise does.
 """
 
@@ -31,7 +32,7 @@ class Constraint:
 
 
 def _bump(parts: list[int], index: int) -> str:
-    head = parts[:index] + [parts[index] + 1]
+    head = [*parts[:index], parts[index] + 1]
     return ".".join(str(p) for p in head)
 
 
@@ -108,7 +109,9 @@ def choose(constraint: Constraint, candidates: Iterable[str]) -> str | None:
         return max(ok, default=(None, None))[1]
     wanted = Version(constraint.text)
     for version, raw in parsed:
-        if version == wanted:
+        # "0.6" must not pin 0.6.0 (equal under PEP 440): only a candidate
+        # written with as many components is the exact one.
+        if version == wanted and len(version.release) == len(wanted.release):
             return raw
     prefix = wanted.release
     allow_pre = wanted.is_prerelease

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from devshell import platforms, project
 from devshell import lock as lockfile
+from devshell import platforms, project
 from devshell.home import home
 from devshell.lock import Unavailable
 

@@ -1,0 +1,217 @@
+"""The `pypi` source: binary wheels from a Python package index.
+
+Speaks the simple repository API: PEP 691 JSON, falling back to PEP 503
+HTML, so mirrors and private indexes work too. The index's per-file sha256
+becomes the lock's integrity; yanked files are skipped unless pinned exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urldefrag, urljoin
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from devshell import catalog, config, integrity, platforms
+from devshell.errors import FetchError, SpecError
+from devshell.home import Home
+from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
+from devshell.sources import wheels
+from devshell.sources.common import artifact, pick_version
+from devshell.spec import ToolSpec
+
+__all__ = ["IndexFile", "PypiSource", "read_index"]
+
+_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, "
+    "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+)
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    filename: str
+    url: str
+    sha256: str | None
+    yanked: bool
+    size: int | None
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[dict[str, str | None]] = []
+        self._current: dict[str, str | None] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._current = dict(attrs)
+            self._current["#text"] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._current["#text"] = (self._current["#text"] or "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._current is not None:
+            self.found.append(self._current)
+            self._current = None
+
+
+def _from_json(page: str, base: str) -> list[IndexFile]:
+    data = json.loads(page)
+    return [
+        IndexFile(
+            filename=f["filename"],
+            url=urljoin(base, f["url"]),
+            sha256=f.get("hashes", {}).get("sha256"),
+            yanked=bool(f.get("yanked", False)),
+            size=f.get("size"),
+        )
+        for f in data.get("files", [])
+    ]
+
+
+def _from_html(page: str, base: str) -> list[IndexFile]:
+    parser = _Anchors()
+    parser.feed(page)
+    files = []
+    for a in parser.found:
+        href = a.get("href")
+        if not href:
+            continue
+        url, fragment = urldefrag(urljoin(base, href))
+        algo, _, digest = fragment.partition("=")
+        files.append(IndexFile(
+            filename=(a.get("#text") or url.rsplit("/", 1)[-1]).strip(),
+            url=url,
+            sha256=digest if algo == "sha256" else None,
+            yanked="data-yanked" in a,
+            size=None,
+        ))
+    return files
+
+
+def read_index(project: str) -> list[IndexFile]:
+    """Every file the configured index lists for `project`."""
+    from devshell import http
+
+    base = config.pypi_index().url
+    page_url = f"{base}{canonicalize_name(project)}/"
+    try:
+        resp = http.get(page_url, headers={"Accept": _ACCEPT})
+    except FetchError as exc:
+        if "404" in exc.message:
+            raise SpecError(
+                f"the Python package index has no project {project!r} ({page_url})",
+                hint="check the name (`devshell search`), or the index in pip's config",
+            ) from None
+        raise
+    kind = resp.headers.get("Content-Type", "")
+    if "json" in kind:
+        return _from_json(resp.text, page_url)
+    return _from_html(resp.text, page_url)
+
+
+class PypiSource:
+    def __init__(self) -> None:
+        self._pages: dict[str, list[IndexFile]] = {}
+
+    def _files(self, project: str) -> list[IndexFile]:
+        if project not in self._pages:
+            self._pages[project] = read_index(project)
+        return self._pages[project]
+
+    def _project(self, tool: ToolSpec) -> tuple[str, catalog.Entry | None]:
+        entry = catalog.get(tool.name) if tool.package is None else None
+        if entry is not None and entry.source == "pypi":
+            return entry.package, entry
+        return tool.package or tool.name, None
+
+    def _wheels(self, tool: ToolSpec, project: str) -> dict[str, list[IndexFile]]:
+        """Binary tool wheels by version; yanked ones only when pinned exactly."""
+        by_version: dict[str, list[IndexFile]] = {}
+        for f in self._files(project):
+            if not f.filename.endswith(".whl") or f.sha256 is None:
+                continue
+            tags = wheels.wheel_tags(f.filename)
+            if tags is None or not wheels.is_tool_wheel(tags):
+                continue
+            version = str(parse_wheel_filename(f.filename)[1])
+            if f.yanked and not _pinned(tool.constraint, version):
+                continue
+            by_version.setdefault(version, []).append(f)
+        return by_version
+
+    def versions(self, tool: ToolSpec) -> list[str]:
+        project, _ = self._project(tool)
+        return sorted(self._wheels(tool, project), key=Version)
+
+    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], home: Home) -> LockedTool:
+        project, entry = self._project(tool)
+        by_version = self._wheels(tool, project)
+        if not by_version and self._files(project):
+            raise SpecError(
+                f"tools.{tool.name}: {project} has no binary wheels that run without Python",
+                hint="devshell takes tools shipped as py3-none-<platform> wheels (ruff, uv, cmake…)",
+            )
+        version = pick_version(tool, by_version, where=f"{project} on the Python package index")
+        chosen: dict[str, IndexFile] = {}
+        for plat in plats:
+            ranked = [
+                (key, f.filename, f) for f in by_version[version]
+                if (key := wheels.platform_key(wheels.wheel_tags(f.filename) or frozenset(), plat)) is not None
+            ]
+            if ranked:
+                chosen[plat] = min(ranked, key=lambda r: (r[0], r[1]))[2]
+        bins = tool.bin or (entry.bin if entry else None)
+        env = tool.env or (entry.env if entry else ())
+        entries: dict[str, Artifact | Unavailable] = {}
+        for plat in plats:
+            f = chosen.get(plat)
+            if f is None:
+                entries[plat] = Unavailable(f"{project} {version} has no wheel for {plat}")
+                continue
+            data_dir = "-".join(f.filename.split("-", 2)[:2]) + ".data"
+            programs = bins if bins is not None else self._scripts(home, tool, version, chosen)
+            entries[plat] = artifact(
+                tool.name, version, url=f"pypi:{project}/{f.filename}",
+                integrity=integrity.from_hex("sha256", f.sha256 or ""), size=f.size,
+                format="zip", strip=0,
+                bin=tuple(p.replace("{data}", data_dir) for p in programs), env=env,
+            )
+        return LockedTool(
+            name=tool.name, constraint=tool.constraint, source="pypi", version=version,
+            inputs=tool_inputs_hash(tool.inputs()),
+            platforms=tuple((p, entries[p]) for p in plats),
+            package=project if project != tool.name else None,
+        )
+
+    def _scripts(self, home: Home, tool: ToolSpec, version: str, chosen: dict[str, IndexFile]) -> tuple[str, ...]:
+        """No catalogue entry and no `bin`: look inside one wheel (the host's if
+        the spec covers it) for the programs in its .data/scripts/."""
+        from devshell.fetch import Download, fetch
+
+        plat = platforms.host() if platforms.host() in chosen else next(iter(chosen))
+        f = chosen[plat]
+        path = fetch(home, Download(f.url, integrity.from_hex("sha256", f.sha256 or ""), f.size,
+                                    f"{tool.name} {version} ({plat})"))
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if ".data/scripts/" in n and not n.endswith("/")]
+        if not names:
+            raise SpecError(
+                f"tools.{tool.name}: {f.filename} ships no programs in .data/scripts/",
+                hint='name the programs to expose: bin = ["path/in/wheel"]',
+            )
+        return tuple("{data}/scripts/" + n.rsplit("/", 1)[-1] for n in sorted(names))
+
+
+def _pinned(constraint: str, version: str) -> bool:
+    try:
+        return Version(constraint) == Version(version)
+    except InvalidVersion:
+        return False
