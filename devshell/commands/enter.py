@@ -36,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(shell, argv, env)  # noqa: S606 - the shell replaces this process
+    os.execve(shell, argv, env)
