@@ -23,6 +23,15 @@ def sh(env: Mapping[str, str]) -> str:
     return "".join(f"export {k}={_sh_quote(v)}\n" for k, v in env.items())
 
 
+def direnv(env: Mapping[str, str], pinned_path: list[str] | None = None) -> str:
+    """For direnv's `use devshell`: like `sh`, but PATH is prepended to the
+    user's own (direnv applies it to their shell, not a pure one)."""
+    paths = pinned_path if pinned_path is not None else env.get("PATH", "").split(":")
+    lines = [f"export {k}={_sh_quote(v)}\n" for k, v in env.items() if k != "PATH"]
+    lines.append("export PATH=" + _sh_quote(":".join(paths)) + '"${PATH:+:$PATH}"\n')
+    return "".join(lines)
+
+
 def fish(env: Mapping[str, str]) -> str:
     lines = []
     for k, v in env.items():
@@ -80,6 +89,7 @@ def write_github(env: Mapping[str, str], pinned_path: list[str]) -> bool:
 
 FORMATS: dict[str, Callable[[Mapping[str, str]], str]] = {
     "sh": sh,
+    "direnv": direnv,
     "fish": fish,
     "json": json_format,
     "dotenv": dotenv,
@@ -87,5 +97,7 @@ FORMATS: dict[str, Callable[[Mapping[str, str]], str]] = {
 }
 
 
-def render(fmt: str, env: Mapping[str, str]) -> str:
+def render(fmt: str, env: Mapping[str, str], pinned_path: list[str]) -> str:
+    if fmt in ("direnv", "github"):
+        return direnv(env, pinned_path) if fmt == "direnv" else github(env, pinned_path)
     return FORMATS[fmt](env)

@@ -60,7 +60,7 @@ def try_serve(argv: list[str]) -> None:
     exported = environment.exported(record, full)
     if fmt == "github" and envformat.write_github(exported, record.path_entries):
         sys.exit(0)
-    sys.stdout.write(envformat.render(fmt, exported))
+    sys.stdout.write(envformat.render(fmt, exported, record.path_entries))
     sys.stdout.flush()
     sys.exit(0)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from devshell.commands import enter, env, install, lock, run, status, store
+from devshell.commands import enter, env, hook, install, lock, run, status, store
 
 __all__ = ["COMMANDS"]
 
-COMMANDS = (lock, install, enter, run, env, status, store)
+COMMANDS = (lock, install, enter, run, env, status, store, hook)

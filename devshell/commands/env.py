@@ -24,5 +24,5 @@ def run(args: argparse.Namespace) -> int:
     exported = environment.exported(record, environment.compute(record, os.environ))
     if args.format == "github" and envformat.write_github(exported, record.path_entries):
         return 0
-    sys.stdout.write(envformat.render(args.format, exported))
+    sys.stdout.write(envformat.render(args.format, exported, record.path_entries))
     return 0
