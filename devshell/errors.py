@@ -58,6 +58,10 @@ class FetchError(DevshellError):
 
     exit_code = 5
 
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status  # the HTTP status, when the server answered with an error
+
 
 class IntegrityError(FetchError):
     """Downloaded bytes do not match the hash the lock names."""

@@ -192,7 +192,7 @@ def _status_error(url: str, code: int) -> FetchError:
     failed = ("the server failed", "the server failed; try again later")
     what, hint = _STATUS.get(code) or (failed if code >= 500 else ("HTTP error", _NETWORK_HINT))
     after = f" after {retries()} retries" if code == 429 or code >= 500 else ""
-    return FetchError(f"{what} (HTTP {code}){after}: {_shown(url)}", hint=hint)
+    return FetchError(f"{what} (HTTP {code}){after}: {_shown(url)}", hint=hint, status=code)
 
 
 def _plural(n: int, word: str) -> str:

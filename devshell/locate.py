@@ -20,7 +20,12 @@ _listed: dict[str, dict[str, str]] = {}
 def concrete(url: str) -> str:
     """The URL to download from, asking the configured upstream if needed."""
     if url.startswith("npm:"):
-        return config.npm_registry().url + url[len("npm:"):]
+        from pathlib import Path
+
+        from devshell.spec import find_root
+
+        # The project's own .npmrc counts, as it did when locking.
+        return config.npm_registry(find_root(Path.cwd())).url + url[len("npm:"):]
     if url.startswith("pypi:"):
         project, _, filename = url[len("pypi:"):].partition("/")
         if project not in _listed:

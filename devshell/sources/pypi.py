@@ -105,7 +105,7 @@ def read_index(project: str) -> list[IndexFile]:
     try:
         resp = http.get(page_url, headers={"Accept": _ACCEPT})
     except FetchError as exc:
-        if "404" in exc.message:
+        if exc.status == 404:
             raise SpecError(
                 f"the Python package index has no project {project!r} ({page_url})",
                 hint="check the name (`devshell search`), or the index in pip's config",
