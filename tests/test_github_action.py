@@ -1,0 +1,83 @@
+"""The setup-devshell action's script, run against a fake GitHub runner
+environment: it realises the lock --locked and exports the environment so a
+later step finds the pinned tools."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.helpers import DEVSHELL, devshell, script, serve_tool, url_tool, write_spec
+from tests.loopback import LoopbackServer
+
+SETUP = Path(__file__).resolve().parent.parent / ".github" / "actions" / "setup-devshell" / "setup.sh"
+
+
+def _runner_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "CI": "true",
+        "DEVSHELL_PLATFORM": "x86_64-linux",
+        "DEVSHELL_SPEC": "",  # devshell is already installed: the test's own
+        "PATH": f"{Path(DEVSHELL).parent}:{env['PATH']}",
+        "RUNNER_TEMP": str(tmp_path / "runner-temp"),
+    })
+    for name in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT"):
+        path = tmp_path / name.lower()
+        path.write_text("")
+        env[name] = str(path)
+    return env
+
+
+def _later_step(env: dict[str, str]) -> dict[str, str]:
+    """What the runner gives the next step: GITHUB_PATH lines prepended (each
+    new line goes in front), GITHUB_ENV assignments (with heredocs) applied."""
+    step = dict(env)
+    for line in Path(env["GITHUB_PATH"]).read_text().splitlines():
+        step["PATH"] = f"{line}:{step['PATH']}"
+    lines = iter(Path(env["GITHUB_ENV"]).read_text().splitlines())
+    for line in lines:
+        if "<<" in line:
+            name, delim = line.split("<<", 1)
+            value = []
+            for more in lines:
+                if more == delim:
+                    break
+                value.append(more)
+            step[name] = "\n".join(value)
+        else:
+            name, _, value = line.partition("=")
+            step[name] = value
+    return step
+
+
+def test_setup_script_realises_locked_and_exports(tmp_path: Path, server: LoopbackServer) -> None:
+    url, sha = serve_tool(server, "hello", "1.0", {"bin/hello": script('echo "hello 1.0 $*"')})
+    root = tmp_path / "repo"
+    write_spec(root, url_tool("hello", "1.0", url, {"x86_64-linux": sha}),
+               extra='[env]\nNOTE = "line one\\nline two"\n')
+    devshell("lock", cwd=root, check=True)
+    env = _runner_env(tmp_path)
+    proc = subprocess.run(["bash", str(SETUP)], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    output = Path(env["GITHUB_OUTPUT"]).read_text()
+    assert output.startswith("profile=") and "-profile-repo" in output
+    step = _later_step(env)
+    assert step["NOTE"] == "line one\nline two"
+    assert step["DEVSHELL_ACTIVE"] == "1"
+    ran = subprocess.run(["hello", "from", "ci"], env=step, capture_output=True, text=True, timeout=30)
+    assert ran.stdout == "hello 1.0 from ci\n"
+
+
+def test_setup_script_refuses_a_stale_lock(tmp_path: Path, server: LoopbackServer) -> None:
+    url, sha = serve_tool(server, "hello", "1.0", {"bin/hello": script("echo hi")})
+    root = tmp_path / "repo"
+    write_spec(root, url_tool("hello", "1.0", url, {"x86_64-linux": sha}))
+    env = _runner_env(tmp_path)
+    proc = subprocess.run(["bash", str(SETUP)], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 4
+    assert "devshell lock" in proc.stderr
+    assert Path(env["GITHUB_PATH"]).read_text() == ""
