@@ -124,6 +124,9 @@ def realise(project: Project, home: Home, lock: Lock) -> Record:
         signature=signature,
     )
     activation.write(str(home.state), record)
+    from devshell import generations
+
+    generations.record(home, project.root, prof.name, [a.output for _, a in artifacts])
     return record
 
 
