@@ -105,6 +105,14 @@ def realise(project: Project, home: Home, lock: Lock) -> Record:
             )
         artifacts.append((f"{tool.name} {tool.version} ({plat})", artifact))
     signature = activation.signature(str(project.root), project.spec_signature)
+    from devshell import gcroots
+
+    # gc waits while any realisation runs, so nothing is collected half-used.
+    with gcroots.guard(home, exclusive=False):
+        return _realise(project, home, artifacts, signature)
+
+
+def _realise(project: Project, home: Home, artifacts: list[tuple[str, Artifact]], signature: str) -> Record:
     with ThreadPoolExecutor(max_workers=4) as pool:
         paths = list(pool.map(lambda la: store.add_artifact(home, la[1], la[0]), artifacts))
     prof = profile.build(home, project.spec.shell.name, [a for _, a in artifacts])

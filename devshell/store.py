@@ -27,8 +27,13 @@ __all__ = ["add", "add_artifact", "build_manifest", "make_writable", "remove_tre
 _EPOCH = 1  # like Nix: one fixed mtime, so outputs are identical everywhere
 
 
-def add(home: Home, name: str, populate: Callable[[Path], None]) -> Path:
-    """Add output `name`, filled by `populate(tmpdir)`, unless it is already there."""
+def add(
+    home: Home, name: str, populate: Callable[[Path], None], about: dict[str, Any] | None = None
+) -> Path:
+    """Add output `name`, filled by `populate(tmpdir)`, unless it is already there.
+
+    `about` goes into the manifest beside the file list (e.g. the artifact's
+    integrity and URL, which `gc` and `verify --repair` read)."""
     final = home.store / name
     if final.is_dir():
         return final
@@ -47,7 +52,7 @@ def add(home: Home, name: str, populate: Callable[[Path], None]) -> Path:
             manifest = build_manifest(tmp)
             atomic.write_text(
                 home.meta / f"{name.split('-', 1)[0]}.json",
-                json.dumps({"name": name, **manifest}, indent=2, sort_keys=True) + "\n",
+                json.dumps({"name": name, **(about or {}), **manifest}, indent=2, sort_keys=True) + "\n",
             )
             _read_only(tmp)
             os.rename(tmp, final)
@@ -87,7 +92,7 @@ def add_artifact(home: Home, artifact: Artifact, label: str) -> Path:
                     + "; fix bin = [...] in devshell.toml and run `devshell lock`",
                 )
 
-    return add(home, artifact.output, populate)
+    return add(home, artifact.output, populate, about={"integrity": artifact.integrity, "url": artifact.url})
 
 
 def _sweep(home: Home, name: str) -> None:

@@ -1,11 +1,13 @@
-"""`devshell store path TOOL`: the store path of a pinned tool's output."""
+"""`devshell store path|pin|unpin TOOL`: a pinned tool's store output."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from devshell import platforms, project
+from devshell import atomic, platforms, project
+from devshell import lock as lockfile
 from devshell.errors import UsageError
 from devshell.home import home
 from devshell.lock import Unavailable
@@ -14,18 +16,21 @@ __all__ = ["register", "run"]
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("store", help="query the store")
+    p = sub.add_parser("store", help="query the store, and pin outputs against gc")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    path = actions.add_parser("path", help="print the store path of a tool's output (realising it)")
-    path.add_argument("tool")
-    path.add_argument("--locked", action="store_true")
+    for name, text in (
+        ("path", "print the store path of a tool's output (realising it)"),
+        ("pin", "keep a tool's output through every gc"),
+        ("unpin", "let gc collect it again once nothing else uses it"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("tool")
+        action.add_argument("--locked", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     proj, _ = project.prepare(args.locked)
-    from devshell import lock as lockfile
-
     lock = lockfile.load(proj.lock_path)
     tool = lock.tool(args.tool) if lock else None
     if tool is None:
@@ -33,5 +38,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.tool!r} is not a tool of this devshell", hint=f"its tools: {names}")
     artifact = tool.artifact(platforms.host())
     assert artifact is not None and not isinstance(artifact, Unavailable)  # prepare() checked
-    print(home().store / artifact.output)
+    h = home()
+    pin = h.roots / "pins" / artifact.output
+    if args.action == "pin":
+        atomic.write_text(pin, f"{tool.name} {tool.version}\n")
+        print(f"devshell: pinned {artifact.output}", file=sys.stderr)
+    elif args.action == "unpin":
+        pin.unlink(missing_ok=True)
+        print(f"devshell: unpinned {artifact.output}", file=sys.stderr)
+    else:
+        print(h.store / artifact.output)
     return 0

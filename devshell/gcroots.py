@@ -1,0 +1,117 @@
+"""What the garbage collector must keep: generations within --keep, pinned
+outputs, and the profiles of shells and commands running right now.
+
+Running processes are found through /proc (their DEVSHELL_PROFILE); a
+realisation in progress holds a shared lock that `gc` waits on exclusively.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from devshell import generations
+from devshell.home import Home
+
+__all__ = ["guard", "live_profiles", "pins", "profile_outputs", "roots"]
+
+
+@contextlib.contextmanager
+def guard(home: Home, exclusive: bool) -> Iterator[None]:
+    """Shared while realising, exclusive while collecting (fcntl.flock)."""
+    path = home.lock_file("gc")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def pins(home: Home) -> set[str]:
+    pin_dir = home.roots / "pins"
+    return {p.name for p in pin_dir.iterdir()} if pin_dir.is_dir() else set()
+
+
+def live_profiles(home: Home) -> set[str]:
+    """Store names of profiles in the environment of any running process."""
+    prefix = f"DEVSHELL_PROFILE={home.store}/".encode()
+    found = set()
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        for entry in environ.split(b"\0"):
+            if entry.startswith(prefix):
+                found.add(entry[len(prefix):].decode(errors="replace").split("/", 1)[0])
+    return found
+
+
+def profile_outputs(home: Home, profile: str) -> set[str]:
+    """The outputs a profile's bin/ links point into."""
+    bindir = home.store / profile / "bin"
+    outputs = set()
+    if bindir.is_dir():
+        for link in os.scandir(bindir):
+            target = os.readlink(link.path) if link.is_symlink() else ""
+            parts = target.split("/")
+            if len(parts) > 2 and parts[0] == ".." and parts[1] == "..":
+                outputs.add(parts[2])
+    return outputs
+
+
+def roots(home: Home, keep: int | None, older_than_days: float | None) -> tuple[set[str], list[Path]]:
+    """Store names to keep, and the state dirs of projects that have gone."""
+    live: set[str] = set()
+    gone: list[Path] = []
+    projects = home.state / "projects"
+    cutoff = time.time() - older_than_days * 86400 if older_than_days is not None else None
+    for state in sorted(projects.iterdir()) if projects.is_dir() else []:
+        try:
+            root = Path((state / "root").read_text().strip())
+        except OSError:
+            root = None
+        if root is None or not (root / "devshell.toml").is_file():
+            gone.append(state)
+            continue
+        gens = generations.list_all(state)
+        now = generations.current(state)
+        kept = gens[-keep:] if keep is not None and keep > 0 else list(gens)
+        if cutoff is not None:
+            kept = [g for g in kept if g.time >= cutoff]
+        if now is not None and now not in kept:
+            kept.append(now)  # the current generation is never collected
+        for gen in kept:
+            live.add(gen.profile)
+            live.update(gen.outputs)
+        live.update(_record_profile(state))
+    for profile in pins(home) | live_profiles(home):
+        live.add(profile)
+    for profile in [n for n in live if "-profile-" in n]:
+        live.update(profile_outputs(home, profile))
+    return live, gone
+
+
+def _record_profile(state: Path) -> set[str]:
+    """The profile the activation record points at (the hot path uses it)."""
+    try:
+        text = (state / "activation").read_text()
+    except OSError:
+        return set()
+    for field in text.split("\0"):
+        if field.startswith("profile="):
+            return {os.path.basename(field[len("profile="):])}
+    return set()
+
+
+def drop_project(state: Path) -> None:
+    shutil.rmtree(state, ignore_errors=True)
