@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # collections.abc costs the hot path ~2 ms at run time
+    from collections.abc import Sequence
 
 __all__ = ["main"]
 

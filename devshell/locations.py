@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # collections.abc costs the hot path ~2 ms at run time
+    from collections.abc import Mapping
 
 __all__ = ["data_root"]
 

@@ -18,6 +18,7 @@ __all__ = [
     "Lock",
     "LockedTool",
     "Unavailable",
+    "artifact_from_json",
     "dumps",
     "load",
     "output_name",
@@ -163,6 +164,20 @@ def load(path: Path) -> Lock | None:
         ) from None
 
 
+def artifact_from_json(a: dict[str, Any]) -> Artifact:
+    integrity.parse(a["integrity"])
+    return Artifact(
+        url=str(a["url"]),
+        integrity=a["integrity"],
+        size=a.get("size"),
+        format=str(a["unpack"]["format"]),
+        strip=a["unpack"]["strip"],
+        bin=tuple(a["bin"]),
+        env=tuple(sorted(a["env"].items())),
+        output=str(a["output"]),
+    )
+
+
 def _from_json(data: dict[str, Any]) -> Lock:
     version = data["lock-version"]
     if version != LOCK_VERSION:
@@ -174,17 +189,7 @@ def _from_json(data: dict[str, Any]) -> Lock:
             if "unavailable" in a:
                 plats.append((plat, Unavailable(str(a["unavailable"]))))
                 continue
-            integrity.parse(a["integrity"])
-            plats.append((plat, Artifact(
-                url=str(a["url"]),
-                integrity=a["integrity"],
-                size=a.get("size"),
-                format=str(a["unpack"]["format"]),
-                strip=a["unpack"]["strip"],
-                bin=tuple(a["bin"]),
-                env=tuple(sorted(a["env"].items())),
-                output=str(a["output"]),
-            )))
+            plats.append((plat, artifact_from_json(a)))
         tools.append(LockedTool(
             name=name,
             constraint=str(t["constraint"]),

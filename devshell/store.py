@@ -22,7 +22,7 @@ from devshell.errors import StoreError
 from devshell.home import Home
 from devshell.lock import Artifact
 
-__all__ = ["add", "add_artifact", "build_manifest", "make_writable", "remove_tree"]
+__all__ = ["add", "add_artifact", "artifact_populator", "build_manifest", "make_writable", "remove_tree", "replace"]
 
 _EPOCH = 1  # like Nix: one fixed mtime, so outputs are identical everywhere
 
@@ -32,8 +32,8 @@ def add(
 ) -> Path:
     """Add output `name`, filled by `populate(tmpdir)`, unless it is already there.
 
-    `about` goes into the manifest beside the file list (e.g. the artifact's
-    integrity and URL, which `gc` and `verify --repair` read)."""
+    `about` goes into the manifest beside the file list (the artifact it was
+    made from, which `gc` and `verify --repair` read)."""
     final = home.store / name
     if final.is_dir():
         return final
@@ -41,29 +41,58 @@ def add(
 
     home.store.mkdir(parents=True, exist_ok=True)
     with FileLock(str(home.lock_file(name))):
-        if final.is_dir():
-            return final
-        _sweep(home, name)
-        tmp = home.store / f".tmp-{name}-{os.getpid()}"
-        tmp.mkdir()
-        try:
-            populate(tmp)
-            _normalise(tmp)
-            manifest = build_manifest(tmp)
-            atomic.write_text(
-                home.meta / f"{name.split('-', 1)[0]}.json",
-                json.dumps({"name": name, **(about or {}), **manifest}, indent=2, sort_keys=True) + "\n",
-            )
-            _read_only(tmp)
-            os.rename(tmp, final)
-        except BaseException:
-            remove_tree(tmp)
-            raise
+        if not final.is_dir():
+            _sweep(home, name)
+            os.rename(_build(home, name, populate, about), final)
     return final
+
+
+def replace(
+    home: Home, name: str, populate: Callable[[Path], None], about: dict[str, Any] | None = None
+) -> Path:
+    """Rebuild output `name` through the same write path and swap it in for
+    the damaged copy (`verify --repair`)."""
+    from filelock import FileLock
+
+    final = home.store / name
+    with FileLock(str(home.lock_file(name))):
+        _sweep(home, name)
+        fresh = _build(home, name, populate, about)
+        old = home.store / f".tmp-{name}-old-{os.getpid()}"
+        if final.exists():
+            os.rename(final, old)
+        os.rename(fresh, final)
+        remove_tree(old)
+    return final
+
+
+def _build(home: Home, name: str, populate: Callable[[Path], None], about: dict[str, Any] | None) -> Path:
+    """temp dir → populate → normalise → manifest → read-only; the caller renames."""
+    tmp = home.store / f".tmp-{name}-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        populate(tmp)
+        _normalise(tmp)
+        manifest = build_manifest(tmp)
+        atomic.write_text(
+            home.meta / f"{name.split('-', 1)[0]}.json",
+            json.dumps({"name": name, **(about or {}), **manifest}, indent=2, sort_keys=True) + "\n",
+        )
+        _read_only(tmp)
+    except BaseException:
+        remove_tree(tmp)
+        raise
+    return tmp
 
 
 def add_artifact(home: Home, artifact: Artifact, label: str) -> Path:
     """Fetch, verify and unpack one locked artifact into the store."""
+    return add(home, artifact.output, artifact_populator(home, artifact, label),
+               about={"artifact": artifact.to_json(), "label": label})
+
+
+def artifact_populator(home: Home, artifact: Artifact, label: str) -> Callable[[Path], None]:
+    """What fills a temp dir from an artifact: fetch (or the cache), unpack, check bins."""
 
     def populate(tmp: Path) -> None:
         from devshell import locate
@@ -92,7 +121,7 @@ def add_artifact(home: Home, artifact: Artifact, label: str) -> Path:
                     + "; fix bin = [...] in devshell.toml and run `devshell lock`",
                 )
 
-    return add(home, artifact.output, populate, about={"integrity": artifact.integrity, "url": artifact.url})
+    return populate
 
 
 def _sweep(home: Home, name: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pexpect
@@ -132,6 +133,10 @@ def test_interactive_bash_cd_in_edit_and_out(tmp_path: Path, server: LoopbackSer
         url, sha = serve_tool(server, "world", "2.0", {"bin/world": script("echo world 2.0")})
         with (root / "devshell.toml").open("a") as f:
             f.write(url_tool("world", "2.0", url, {"x86_64-linux": sha}))
+        # direnv notices edits by whole-second mtimes; a person edits later than
+        # the same second the directory was entered.
+        later = time.time() + 2
+        os.utime(root / "devshell.toml", (later, later))
         child.sendline("true")
         child.expect("PROMPT> ")
         child.sendline("world")

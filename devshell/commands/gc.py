@@ -43,8 +43,9 @@ def _kept_downloads(h: Home, live: set[str]) -> set[str]:
             data = json.loads(meta.read_text())
         except (OSError, ValueError):
             continue
-        if data.get("integrity"):
-            keys.add(integrity.to_hex(data["integrity"]))
+        artifact = data.get("artifact")
+        if isinstance(artifact, dict) and artifact.get("integrity"):
+            keys.add(integrity.to_hex(artifact["integrity"]))
     return keys
 
 
