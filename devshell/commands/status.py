@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from devshell import lock as lockfile
@@ -17,6 +19,12 @@ __all__ = ["register", "run"]
 def register(sub: Any) -> None:
     p = sub.add_parser("status", help="show tools, versions, store paths and lock state")
     p.set_defaults(func=run)
+
+
+def _writable(path: Path, programs: list[tuple[str, str]]) -> bool:
+    """Cheap check of the output and its programs (verify checks every file)."""
+    paths = [path] + [path / p for _, p in programs]
+    return any(p.exists() and os.stat(p).st_mode & 0o222 for p in paths)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             path = store_root / artifact.output
             where = str(path) if path.is_dir() else f"not fetched yet ({artifact.output})"
+            if path.is_dir() and _writable(path, artifact.programs()):
+                where += "\n      warning: not read-only any more; run `devshell verify`"
         out.write(f"    {tool.name:<16} {locked.version:<12} {where}\n")
     if spec.shell.host_tools:
         out.write("  impure host tools (from this machine's PATH, not pinned): "
