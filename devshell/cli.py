@@ -46,6 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a full disk, a read-only directory: say which file
+        if os.environ.get("DEVSHELL_DEBUG") == "1":
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"devshell: error: {exc.strerror or exc}{where}\n"
+              "  hint: check free space and permissions there, then run the command again",
+              file=sys.stderr)
+        return 6
     except Exception as exc:  # a bug: say so in one line, not a traceback
         if os.environ.get("DEVSHELL_DEBUG") == "1":
             raise

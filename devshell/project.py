@@ -10,6 +10,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devshell import activation, integrity, platforms, profile, store
 from devshell import lock as lockfile
@@ -19,6 +20,9 @@ from devshell.errors import LockStaleError, SpecError, StoreError
 from devshell.home import Home
 from devshell.lock import Artifact, Lock, Unavailable
 from devshell.spec import Spec
+
+if TYPE_CHECKING:
+    from filelock import FileLock as FileLockType
 
 __all__ = ["Project", "ci_locked", "find", "fresh_lock", "realise", "relock"]
 
@@ -53,13 +57,20 @@ def ci_locked(flag: bool) -> bool:
     return flag or ci not in ("", "0", "false", "no")
 
 
-def relock(project: Project, home: Home, update: tuple[str, ...] = ()) -> Lock:
-    """Resolve and write devshell.lock; print what moved and any warnings."""
+def editing(root: Path, home: Home) -> FileLockType:
+    """The project's own lock: held while devshell.toml or devshell.lock is
+    read and rewritten, so two edits (or an edit and a re-lock) never interleave."""
     from filelock import FileLock
 
+    key = os.path.basename(activation.project_dir("", str(root)))
+    return FileLock(str(home.lock_file("project-" + key)))
+
+
+def relock(project: Project, home: Home, update: tuple[str, ...] = ()) -> Lock:
+    """Resolve and write devshell.lock; print what moved and any warnings."""
     from devshell.resolve import resolve
 
-    with FileLock(str(home.lock_file("project-" + _project_key(project)))):
+    with editing(project.root, home):
         previous = lockfile.load(project.lock_path)
         new, changes, warnings = resolve(project.spec, previous, home, update)
         if previous is None or lockfile.dumps(previous) != lockfile.dumps(new):
@@ -85,10 +96,6 @@ def fresh_lock(project: Project, home: Home, locked: bool) -> Lock:
         )
     print(f"devshell: {lockfile.LOCK_NAME} is {what}; locking", file=sys.stderr)
     return relock(project, home)
-
-
-def _project_key(project: Project) -> str:
-    return os.path.basename(activation.project_dir("", str(project.root)))
 
 
 def realise(project: Project, home: Home, lock: Lock) -> Record:

@@ -1,0 +1,36 @@
+"""`devshell remove TOOL…`: drop tools from devshell.toml and from the lock.
+
+Comments stay; the edit is written only once the remaining spec resolves.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "remove", help="remove tools from devshell.toml and the lock",
+        description="Remove tools, by name (ruff) or by their key (pypi:NAME), and re-lock.",
+    )
+    p.add_argument("tools", nargs="+", metavar="TOOL")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from devshell import lock as lockfile
+    from devshell import project, specedit
+    from devshell.home import home
+
+    proj = project.find()
+    spec_path = proj.spec.path
+    where = home()
+    with specedit.editing(proj.root, where):
+        old_text = spec_path.read_text(encoding="utf-8")
+        text = specedit.remove_tools(old_text, spec_path, args.tools)
+        planned = specedit.plan(spec_path, text, lockfile.load(proj.lock_path), where)
+        specedit.write(proj.root, planned, old_text)
+    return 0
