@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # collections.abc costs the hot path ~2 ms at run time
     from collections.abc import Callable, Mapping
 
-__all__ = ["FORMATS", "render", "write_github"]
+__all__ = ["FORMATS", "render", "sh_quote", "write_github"]
 
 
-def _sh_quote(value: str) -> str:
+def sh_quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
@@ -23,15 +23,15 @@ def _fish_quote(value: str) -> str:
 
 
 def sh(env: Mapping[str, str]) -> str:
-    return "".join(f"export {k}={_sh_quote(v)}\n" for k, v in env.items())
+    return "".join(f"export {k}={sh_quote(v)}\n" for k, v in env.items())
 
 
 def direnv(env: Mapping[str, str], pinned_path: list[str] | None = None) -> str:
     """For direnv's `use devshell`: like `sh`, but PATH is prepended to the
     user's own (direnv applies it to their shell, not a pure one)."""
     paths = pinned_path if pinned_path is not None else env.get("PATH", "").split(":")
-    lines = [f"export {k}={_sh_quote(v)}\n" for k, v in env.items() if k != "PATH"]
-    lines.append("export PATH=" + _sh_quote(":".join(paths)) + '"${PATH:+:$PATH}"\n')
+    lines = [f"export {k}={sh_quote(v)}\n" for k, v in env.items() if k != "PATH"]
+    lines.append("export PATH=" + sh_quote(":".join(paths)) + '"${PATH:+:$PATH}"\n')
     return "".join(lines)
 
 

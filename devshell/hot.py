@@ -54,8 +54,8 @@ def try_serve(argv: list[str]) -> None:
         return
     from devshell import envformat
 
-    if fmt not in envformat.FORMATS:
-        return
+    if fmt not in envformat.FORMATS or fmt == "direnv":
+        return  # direnv has its own cache; its output also depends on trust
     full = environment.compute(record, os.environ)
     exported = environment.exported(record, full)
     if fmt == "github" and envformat.write_github(exported, record.path_entries):

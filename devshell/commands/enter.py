@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devshell import environment, project, shells
+from devshell import environment, project, shells, trust
+from devshell.home import home
 
 __all__ = ["register", "run"]
 
@@ -26,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
     env = environment.compute(record, host)
     shell = shells.pick(args.shell, record.profile, host)
     argv = shells.command(shell, record.isolation, env, host)
-    if proj.spec.hooks:
-        print(
-            "devshell: [hooks] not run: hooks run only in trusted projects, "
-            "and this devshell cannot record trust yet",
-            file=sys.stderr,
-        )
+    on_enter = dict(proj.spec.hooks).get("on-enter")
+    if on_enter and trust.is_trusted(home(), proj.spec):
+        env["DEVSHELL_ON_ENTER"] = on_enter  # the rc file runs it, then unsets it
+    elif on_enter:
+        print("devshell: [hooks] on-enter skipped: this project's hooks are not trusted; "
+              "read them, then run `devshell trust`", file=sys.stderr)
     print(f"devshell: entering {record.name} ({Path(shell).name}, {record.isolation}); `exit` to leave",
           file=sys.stderr)
     sys.stdout.flush()

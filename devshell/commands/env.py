@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Any
 
-from devshell import envformat, environment, project
+from devshell import envformat, environment, project, trust
+from devshell.home import home
 
 __all__ = ["register", "run"]
 
@@ -20,9 +21,18 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _, record = project.prepare(args.locked)
+    proj, record = project.prepare(args.locked)
     exported = environment.exported(record, environment.compute(record, os.environ))
     if args.format == "github" and envformat.write_github(exported, record.path_entries):
         return 0
-    sys.stdout.write(envformat.render(args.format, exported, record.path_entries))
+    text = envformat.render(args.format, exported, record.path_entries)
+    on_enter = dict(proj.spec.hooks).get("on-enter")
+    if args.format == "direnv" and on_enter:
+        # direnv runs this file each time the project is entered.
+        if trust.is_trusted(home(), proj.spec):
+            text += f"eval {envformat.sh_quote(on_enter)}\n"
+        else:
+            print("devshell: [hooks] on-enter skipped: this project's hooks are not trusted; "
+                  "read them, then run `devshell trust`", file=sys.stderr)
+    sys.stdout.write(text)
     return 0

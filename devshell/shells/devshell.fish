@@ -24,3 +24,9 @@ function fish_prompt
     __devshell_status $last_status
     __devshell_user_prompt
 end
+# A trusted [hooks] on-enter runs here, inside the shell (devshell trust).
+if set -q DEVSHELL_ON_ENTER
+    set -l __devshell_hook $DEVSHELL_ON_ENTER
+    set -e DEVSHELL_ON_ENTER
+    eval $__devshell_hook
+end

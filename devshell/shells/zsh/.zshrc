@@ -24,3 +24,11 @@ if [[ -o prompt_subst ]]; then
 else
   PROMPT="(devshell:${DEVSHELL_NAME//\%/%%}) $PROMPT"
 fi
+
+# A trusted [hooks] on-enter runs here, inside the shell (devshell trust).
+if [ -n "${DEVSHELL_ON_ENTER:-}" ]; then
+  __devshell_hook=$DEVSHELL_ON_ENTER
+  unset DEVSHELL_ON_ENTER
+  eval "$__devshell_hook"
+  unset __devshell_hook
+fi
