@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
-from devshell.commands import enter, env, hook, install, lock, run, status, store
+from devshell.commands import (
+    add,
+    diff,
+    doctor,
+    enter,
+    env,
+    gc,
+    generations,
+    hook,
+    init,
+    install,
+    lock,
+    remove,
+    rollback,
+    run,
+    search,
+    status,
+    store,
+    trust,
+    verify,
+)
 
 __all__ = ["COMMANDS"]
 
-COMMANDS = (lock, install, enter, run, env, status, store, hook)
+COMMANDS = (init, add, remove, search, lock, install, enter, run, env, status, store, hook, doctor,
+            generations, diff, rollback, gc, verify, trust)
