@@ -17,6 +17,7 @@ __all__ = [
     "Artifact",
     "Lock",
     "LockedTool",
+    "Part",
     "Unavailable",
     "artifact_from_json",
     "dumps",
@@ -32,6 +33,24 @@ LOCK_VERSION = 1
 
 
 @dataclass(frozen=True)
+class Part:
+    """One more file an artifact is made of (a .deb of a package's closure)."""
+
+    name: str
+    version: str
+    url: str
+    integrity: str
+    size: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "version": self.version, "url": self.url,
+                                "integrity": self.integrity}
+        if self.size is not None:
+            data["size"] = self.size
+        return data
+
+
+@dataclass(frozen=True)
 class Artifact:
     """One tool on one platform: where to get it, how to check it, what it exposes."""
 
@@ -43,6 +62,8 @@ class Artifact:
     bin: tuple[str, ...]  # "path" (named by its basename) or "name=path", inside the output
     env: tuple[tuple[str, str], ...]  # `{out}` stands for the output's store path
     output: str
+    closure: tuple[Part, ...] = ()  # deb: every other package unpacked into the same output
+    index_verified: bool | None = None  # deb: was the archive's Release signature checked?
 
     def programs(self) -> list[tuple[str, str]]:
         """(program name, path inside the output) for every `bin` entry."""
@@ -59,6 +80,10 @@ class Artifact:
         }
         if self.size is not None:
             data["size"] = self.size
+        if self.closure:
+            data["closure"] = [p.to_json() for p in self.closure]
+        if self.index_verified is not None:
+            data["index-verified"] = self.index_verified
         return data
 
 
@@ -175,6 +200,11 @@ def artifact_from_json(a: dict[str, Any]) -> Artifact:
         bin=tuple(a["bin"]),
         env=tuple(sorted(a["env"].items())),
         output=str(a["output"]),
+        closure=tuple(
+            Part(str(p["name"]), str(p["version"]), str(p["url"]), str(p["integrity"]), p.get("size"))
+            for p in a.get("closure", ())
+        ),
+        index_verified=a.get("index-verified"),
     )
 
 
