@@ -208,7 +208,10 @@ def _open(url: str, headers: dict[str, str] | None) -> requests.Response:
         resp = session().get(url, stream=True, headers=headers, timeout=timeouts())
     except requests.RequestException as exc:
         raise _connection_error(url, exc) from exc
-    if not 200 <= resp.status_code < 300:
+    conditional = bool(headers) and any(
+        k in headers for k in ("If-None-Match", "If-Modified-Since")  # type: ignore[operator]
+    )
+    if not 200 <= resp.status_code < 300 and not (resp.status_code == 304 and conditional):
         resp.close()
         raise _status_error(url, resp.status_code)
     return resp

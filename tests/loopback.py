@@ -7,6 +7,7 @@ request is counted so tests can assert "downloaded once".
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ class LoopbackServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
+        self.not_modified: Counter[str] = Counter()  # 304s answered, by path
         self.stall_seconds = 5.0
         server = self
 
@@ -56,7 +58,16 @@ class LoopbackServer:
                 if fault in ("500", "503", "404", "429"):
                     self._status(int(fault))
                     return
+                etag = '"' + hashlib.sha256(route.body).hexdigest()[:16] + '"'
+                if fault is None and self.headers.get("If-None-Match") == etag:
+                    server.not_modified[path] += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(200)
+                self.send_header("ETag", etag)
                 self.send_header("Content-Type", route.content_type)
                 self.send_header("Content-Length", str(len(route.body)))
                 for k, v in route.headers.items():

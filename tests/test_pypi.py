@@ -148,3 +148,16 @@ def test_user_pip_conf_is_read_when_nothing_else_says(tmp_path: Path, monkeypatc
     found = config.pypi_index()
     assert found.url == "http://127.0.0.1:1/user/"
     assert found.origin.endswith("(install.index-url)")
+
+
+def test_a_relock_asks_the_index_with_validators_and_gets_304(tmp_path: Path, index: FakeIndex) -> None:
+    root = _project(tmp_path, '"pypi:faketool" = "1.2"\n', platforms='["x86_64-linux"]')
+    env = {"PIP_INDEX_URL": index.url()}
+    devshell("lock", cwd=root, env=env, check=True)
+    page = "/json/simple/faketool/"
+    assert index.server.hits[page] == 1 and index.server.not_modified[page] == 0
+    first = (root / "devshell.lock").read_bytes()
+    devshell("lock", "--update", cwd=root, env=env, check=True)
+    assert index.server.hits[page] == 2
+    assert index.server.not_modified[page] == 1  # the body was not sent again
+    assert (root / "devshell.lock").read_bytes() == first

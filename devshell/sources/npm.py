@@ -10,13 +10,14 @@ spec's pinned node, so it must have no runtime dependencies to install.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from devshell import catalog, config, http, integrity, platforms
+from devshell import catalog, config, httpcache, integrity, platforms
 from devshell.errors import FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
@@ -136,14 +137,14 @@ def _document(tool: ToolSpec, registry: str, name: str, *, required: bool) -> Do
     url = document_url(registry, name)
     if url not in _DOCUMENTS:
         try:
-            resp = http.get(url, headers={"Accept": ACCEPT})
+            resp = httpcache.get(url, headers={"Accept": ACCEPT})
         except FetchError as exc:
             if exc.status != 404:
                 raise
             _DOCUMENTS[url] = None
         else:
             try:
-                doc = resp.json()
+                doc = json.loads(resp.body)
             except ValueError:
                 doc = None
             if not isinstance(doc, dict) or not isinstance(doc.get("versions"), dict):

@@ -97,13 +97,13 @@ def _from_html(page: str, base: str) -> list[IndexFile]:
 
 
 def read_index(project: str) -> list[IndexFile]:
-    """Every file the configured index lists for `project`."""
-    from devshell import http
+    """Every file the configured index lists for `project` (validators cached)."""
+    from devshell import httpcache
 
     base = config.pypi_index().url
     page_url = f"{base}{canonicalize_name(project)}/"
     try:
-        resp = http.get(page_url, headers={"Accept": _ACCEPT})
+        doc = httpcache.get(page_url, headers={"Accept": _ACCEPT})
     except FetchError as exc:
         if exc.status == 404:
             raise SpecError(
@@ -111,10 +111,9 @@ def read_index(project: str) -> list[IndexFile]:
                 hint="check the name (`devshell search`), or the index in pip's config",
             ) from None
         raise
-    kind = resp.headers.get("Content-Type", "")
-    if "json" in kind:
-        return _from_json(resp.text, page_url)
-    return _from_html(resp.text, page_url)
+    if "json" in doc.content_type:
+        return _from_json(doc.text, page_url)
+    return _from_html(doc.text, page_url)
 
 
 class PypiSource:
