@@ -18,6 +18,7 @@ from devshell.commands import (
     rollback,
     run,
     search,
+    shellenv,
     status,
     store,
     trust,
@@ -26,5 +27,5 @@ from devshell.commands import (
 
 __all__ = ["COMMANDS"]
 
-COMMANDS = (init, add, remove, search, lock, install, enter, run, env, status, store, hook, doctor,
+COMMANDS = (init, add, remove, search, lock, install, enter, run, env, status, store, hook, shellenv, doctor,
             generations, diff, rollback, gc, verify, trust)

@@ -1,0 +1,100 @@
+"""`devshell shellenv bash|zsh|fish`: activation on cd, from the user's rc file.
+
+`eval "$(devshell shellenv bash)"` in ~/.bashrc (zsh alike), or
+`devshell shellenv fish | source` in config.fish, installs a hook that runs
+before each prompt, with no direnv: it applies the environment of the project
+at or above $PWD and takes it back on leaving. The hook caches what
+`shellenv SHELL --env` prints, per project, and while devshell.toml and
+devshell.lock are older than that cache it runs no process at all.
+
+The cache's first line is the hook's only contract with this module:
+`#devshell-shellenv:1 STAMP NAME…`, a stamp new with every refresh (so a
+shell can tell that another one refreshed the cache) and the names of the
+variables that follow (so the hook can save their values before applying them,
+without parsing quoted shell values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from devshell.commands.hook import _self_command
+from devshell.errors import SpecError, UsageError
+
+__all__ = ["HEADER", "SHELLS", "env_text", "register", "run", "snippet"]
+
+SHELLS = ("bash", "zsh", "fish")
+HEADER = "#devshell-shellenv:1"
+_TEMPLATES = {"bash": "shellenv.bash", "zsh": "shellenv.bash", "fish": "shellenv.fish"}
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME_CHARS = _NAME_START | frozenset("0123456789")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "shellenv",
+        help="print a hook for your shell's rc file: devshells activate on cd, without direnv",
+        description='Add `eval "$(devshell shellenv bash)"` to ~/.bashrc, '
+        '`eval "$(devshell shellenv zsh)"` to ~/.zshrc, or '
+        "`devshell shellenv fish | source` to config.fish.",
+    )
+    p.add_argument("shell", choices=SHELLS)
+    # The hook's own protocol: what it caches for one project.
+    p.add_argument("--env", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--root", help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.env:
+        sys.stdout.write(env_text(args.shell, Path(args.root) if args.root else None))
+        return 0
+    if args.root:
+        raise UsageError("--root goes with --env", hint=f"devshell shellenv {args.shell}")
+    sys.stdout.write(snippet(args.shell))
+    return 0
+
+
+def snippet(shell: str, command: str | None = None) -> str:
+    """The hook for `shell`, calling `command` (sh words; default: this devshell)."""
+    command = command or _self_command()
+    if shell == "fish":
+        command = " ".join(_fish_quote(word) for word in shlex.split(command))
+    template = Path(__file__).parent.parent / "shells" / _TEMPLATES[shell]
+    text = template.read_text(encoding="utf-8")
+    return text.replace("@DEVSHELL@", command).replace("@SHELL@", shell)
+
+
+def env_text(shell: str, start: Path | None = None) -> str:
+    """The header line, then the project's variables in `shell`'s syntax, with
+    PATH prepended to the user's own (as direnv's `use devshell` does)."""
+    from devshell import envformat, environment, project
+
+    proj, record = project.prepare(False, start)
+    exported = environment.exported(record, environment.compute(record, os.environ))
+    for name in exported:
+        if not is_name(name):
+            raise SpecError(
+                f"{proj.spec.path}: this devshell sets {name!r}, which no shell can hold",
+                hint="name variables with letters, digits and underscores, not starting with a digit",
+            )
+    header = " ".join([HEADER, os.urandom(8).hex(), *exported]) + "\n"
+    if shell != "fish":
+        return header + envformat.direnv(exported, record.path_entries)
+    rest = {k: v for k, v in exported.items() if k != "PATH"}
+    pinned = envformat.fish({"PATH": ":".join(record.path_entries)}).rstrip("\n")
+    return header + envformat.fish(rest) + pinned + " $PATH\n"
+
+
+def is_name(name: str) -> bool:
+    """Whether every shell accepts `name` as a variable name."""
+    return bool(name) and name[0] in _NAME_START and all(c in _NAME_CHARS for c in name)
+
+
+def _fish_quote(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "\\'") + "'"

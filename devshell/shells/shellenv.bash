@@ -1,0 +1,153 @@
+# shellcheck shell=bash
+# devshell shellenv for bash and zsh: `eval "$(devshell shellenv bash)"` in
+# ~/.bashrc, `eval "$(devshell shellenv zsh)"` in ~/.zshrc.
+#
+# Before each prompt this finds the nearest devshell.toml at or above $PWD and
+# applies that project's environment (its pinned tools in front of the user's
+# PATH), or takes it back when the user leaves. While nothing changed it starts
+# no process at all: builtins only, with -nt comparing the cached environment
+# with devshell.toml and devshell.lock. A change goes through devshell once; if
+# that fails, the last good environment stays, with a warning.
+#
+# What it replaced lives in exported __DEVSHELL_SE_* variables, so that a
+# nested shell, or `exec $SHELL`, can still take it back.
+
+# Whether $1 can be a variable name (names reach eval).
+__devshell_name() {
+  case $1 in
+    '' | [0-9]* | *[!A-Za-z0-9_]*) return 1 ;;
+  esac
+}
+
+# Whether cache $1 is newer than project $2's devshell.toml and devshell.lock.
+__devshell_fresh() {
+  [[ -f $1 && -f $2/devshell.lock && $1 -nt $2/devshell.toml && $1 -nt $2/devshell.lock ]]
+}
+
+# Whether a failure was recorded in $1 since project $2 last changed.
+__devshell_failed() {
+  [[ -f $1 && $1 -nt $2/devshell.toml && ( ! -e $2/devshell.lock || $1 -nt $2/devshell.lock ) ]]
+}
+
+# Apply cache $1 for project $2, saving each value it replaces (and whether
+# the variable was set at all). Fails, having changed nothing, unless $1 is a
+# cache file devshell wrote.
+__devshell_load() {
+  [ -z "${ZSH_VERSION-}" ] || setopt localoptions shwordsplit
+  local IFS=$' \t\n' __ds_tag __ds_stamp __ds_names __ds_n
+  [[ -f $1 ]] || return 1
+  read -r __ds_tag __ds_stamp __ds_names <"$1" || return 1
+  [[ $__ds_tag == '#devshell-shellenv:1' && -n $__ds_stamp ]] || return 1
+  for __ds_n in $__ds_names; do
+    __devshell_name "$__ds_n" || return 1
+  done
+  for __ds_n in $__ds_names; do
+    if eval "[ -n \"\${$__ds_n+x}\" ]"; then
+      eval "export __DEVSHELL_SE_OLD_$__ds_n=\"\${$__ds_n}\""
+    else
+      unset "__DEVSHELL_SE_OLD_$__ds_n"
+    fi
+  done
+  export __DEVSHELL_SE_ROOT="$2" __DEVSHELL_SE_STAMP="$__ds_stamp" __DEVSHELL_SE_NAMES="$__ds_names"
+  # shellcheck disable=SC1090
+  . "$1"
+  return 0
+}
+
+# Put back every variable the applied environment set, or unset it.
+__devshell_unload() {
+  [ -z "${ZSH_VERSION-}" ] || setopt localoptions shwordsplit
+  local IFS=$' \t\n' __ds_n
+  for __ds_n in ${__DEVSHELL_SE_NAMES-}; do
+    __devshell_name "$__ds_n" || continue
+    if eval "[ -n \"\${__DEVSHELL_SE_OLD_$__ds_n+x}\" ]"; then
+      eval "export $__ds_n=\"\${__DEVSHELL_SE_OLD_$__ds_n}\""
+      unset "__DEVSHELL_SE_OLD_$__ds_n"
+    else
+      unset "$__ds_n"
+    fi
+  done
+  unset __DEVSHELL_SE_ROOT __DEVSHELL_SE_STAMP __DEVSHELL_SE_NAMES
+}
+
+# Ask devshell for project $1's environment, cache it in $2 and apply it; on
+# failure, apply the last good cache instead.
+__devshell_refresh() {
+  local __ds_tmp="$2.$$" __ds_tag __ds_rest
+  command mkdir -p "${2%/*}"
+  if @DEVSHELL@ shellenv @SHELL@ --env --root "$1" </dev/null >"$__ds_tmp" &&
+    read -r __ds_tag __ds_rest <"$__ds_tmp" && [[ $__ds_tag == '#devshell-shellenv:1' ]] &&
+    command mv -f "$__ds_tmp" "$2" && __devshell_load "$2" "$1"; then
+    return 0
+  fi
+  command rm -f "$__ds_tmp"
+  # Until devshell.toml or devshell.lock changes again, do not retry.
+  printf 'failed\n' >"$2.failed"
+  if __devshell_load "$2" "$1"; then
+    printf '%s\n' "devshell: could not refresh the environment of $1; keeping the last good one" >&2
+  else
+    export __DEVSHELL_SE_ROOT="$1" __DEVSHELL_SE_STAMP='' __DEVSHELL_SE_NAMES=''
+    printf '%s\n' "devshell: no environment for $1 yet; fix the error above and it is tried again" >&2
+  fi
+}
+
+# Make project $1's environment the one applied.
+__devshell_enter() {
+  local __ds_cache="${XDG_CACHE_HOME:-$HOME/.cache}/devshell/shellenv/${1//\//%}.@SHELL@"
+  local __ds_tag __ds_stamp __ds_rest
+  if [[ ${__DEVSHELL_SE_ROOT-} == "$1" ]]; then
+    if __devshell_fresh "$__ds_cache" "$1"; then
+      # The hot path: the cache this shell applied is current.
+      if [[ -d ${DEVSHELL_PROFILE-} ]] && read -r __ds_tag __ds_stamp __ds_rest <"$__ds_cache" &&
+        [[ $__ds_stamp == "${__DEVSHELL_SE_STAMP-}" ]]; then
+        return 0
+      fi
+    elif __devshell_failed "$__ds_cache.failed" "$1"; then
+      return 0  # it failed since the last change: the last good one stays
+    fi
+  fi
+  [[ -z ${__DEVSHELL_SE_ROOT+x} ]] || __devshell_unload
+  if __devshell_fresh "$__ds_cache" "$1" && __devshell_load "$__ds_cache" "$1"; then
+    [[ ! -d ${DEVSHELL_PROFILE-} ]] || return 0
+    __devshell_unload  # its profile is gone from the store: devshell rebuilds it
+  fi
+  __devshell_refresh "$1" "$__ds_cache"
+}
+
+__devshell_hook() {
+  local __ds_rc=$? __ds_dir=$PWD __ds_root=''
+  while :; do
+    if [[ -f $__ds_dir/devshell.toml ]]; then
+      __ds_root=${__ds_dir:-/}
+      break
+    fi
+    [[ -n $__ds_dir ]] || break
+    __ds_dir=${__ds_dir%/*}
+  done
+  if [[ -n $__ds_root ]]; then
+    __devshell_enter "$__ds_root"
+  elif [[ -n ${__DEVSHELL_SE_ROOT+x} ]]; then
+    __devshell_unload
+  fi
+  return "$__ds_rc"
+}
+
+# Run first, so that the user's own prompt code sees the project's tools;
+# keep whatever was there, and add the hook only once.
+if [ -n "${ZSH_VERSION-}" ]; then
+  case " ${precmd_functions[*]-} " in
+    *" __devshell_hook "*) ;;
+    *) precmd_functions=(__devshell_hook "${precmd_functions[@]}") ;;
+  esac
+elif [[ -n ${PROMPT_COMMAND+x} && ${PROMPT_COMMAND@a} == *a* ]]; then
+  case " ${PROMPT_COMMAND[*]} " in
+    *" __devshell_hook "*) ;;
+    *) PROMPT_COMMAND=(__devshell_hook "${PROMPT_COMMAND[@]}") ;;
+  esac
+else
+  # shellcheck disable=SC2128,SC2178 # a string here: arrays went above
+  case $'\n'"${PROMPT_COMMAND-}"$'\n' in
+    *$'\n'__devshell_hook$'\n'*) ;;
+    *) PROMPT_COMMAND="__devshell_hook${PROMPT_COMMAND:+$'\n'$PROMPT_COMMAND}" ;;
+  esac
+fi

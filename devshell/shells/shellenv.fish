@@ -1,0 +1,150 @@
+# devshell shellenv for fish: `devshell shellenv fish | source` in config.fish.
+#
+# Before each prompt this finds the nearest devshell.toml at or above $PWD and
+# applies that project's environment (its pinned tools in front of the user's
+# PATH), or takes it back when the user leaves. While nothing changed it starts
+# no process at all: builtins only, with `test -nt` comparing the cached
+# environment with devshell.toml and devshell.lock. A change goes through
+# devshell once; if that fails, the last good environment stays, with a warning.
+#
+# What it replaced lives in exported __DEVSHELL_SE_* variables (the same ones
+# devshell's bash and zsh code uses), so that a nested shell can take it back.
+# Locals are prefixed: a project may set any name, and `$$name` sees locals.
+
+function __devshell_name --argument-names __ds_n
+    string match -qr '^[A-Za-z_][A-Za-z0-9_]*$' -- "$__ds_n"
+end
+
+function __devshell_fresh --argument-names __ds_cache __ds_root
+    test -f $__ds_cache
+    and test -f $__ds_root/devshell.lock
+    and test $__ds_cache -nt $__ds_root/devshell.toml
+    and test $__ds_cache -nt $__ds_root/devshell.lock
+end
+
+# Whether a failure was recorded since the project last changed.
+function __devshell_failed --argument-names __ds_marker __ds_root
+    test -f $__ds_marker
+    and test $__ds_marker -nt $__ds_root/devshell.toml
+    and begin
+        not test -e $__ds_root/devshell.lock
+        or test $__ds_marker -nt $__ds_root/devshell.lock
+    end
+end
+
+# The stamp and the variable names in the first line of a cache file devshell
+# wrote; fails for any other file.
+function __devshell_header --argument-names __ds_file
+    test -f $__ds_file; or return 1
+    read -l __ds_line <$__ds_file; or return 1
+    set -l __ds_fields (string split -n ' ' -- $__ds_line)
+    test "$__ds_fields[1]" = '#devshell-shellenv:1'; and test -n "$__ds_fields[2]"; or return 1
+    string join \n -- $__ds_fields[2..-1]
+end
+
+# Apply a cache for a project, saving each value it replaces (and whether the
+# variable was set at all). Fails, having changed nothing, unless it is a cache.
+function __devshell_load --argument-names __ds_cache __ds_root
+    set -l __ds_header (__devshell_header $__ds_cache); or return 1
+    set -l __ds_names $__ds_header[2..-1]
+    for __ds_n in $__ds_names
+        __devshell_name $__ds_n; or return 1
+    end
+    for __ds_n in $__ds_names
+        if set -q $__ds_n
+            set -gx __DEVSHELL_SE_OLD_$__ds_n $$__ds_n
+        else
+            set -e -g __DEVSHELL_SE_OLD_$__ds_n
+        end
+    end
+    set -gx __DEVSHELL_SE_ROOT $__ds_root
+    set -gx __DEVSHELL_SE_STAMP $__ds_header[1]
+    set -gx __DEVSHELL_SE_NAMES "$__ds_names"
+    source $__ds_cache
+    return 0
+end
+
+# Put back every variable the applied environment set, or erase it.
+function __devshell_unload
+    for __ds_n in (string split -n ' ' -- "$__DEVSHELL_SE_NAMES")
+        __devshell_name $__ds_n; or continue
+        set -l __ds_old __DEVSHELL_SE_OLD_$__ds_n
+        if set -q $__ds_old
+            set -gx $__ds_n $$__ds_old
+            set -e -g $__ds_old
+        else
+            set -e -g $__ds_n
+        end
+    end
+    set -e -g __DEVSHELL_SE_ROOT
+    set -e -g __DEVSHELL_SE_STAMP
+    set -e -g __DEVSHELL_SE_NAMES
+end
+
+# Ask devshell for a project's environment, cache it and apply it; on failure,
+# apply the last good cache instead.
+function __devshell_refresh --argument-names __ds_root __ds_cache
+    set -l __ds_tmp $__ds_cache.$fish_pid
+    command mkdir -p (string replace -r '/[^/]*$' '' -- $__ds_cache)
+    if @DEVSHELL@ shellenv fish --env --root $__ds_root </dev/null >$__ds_tmp
+        and __devshell_header $__ds_tmp >/dev/null
+        and command mv -f $__ds_tmp $__ds_cache
+        and __devshell_load $__ds_cache $__ds_root
+        return 0
+    end
+    command rm -f $__ds_tmp
+    # Until devshell.toml or devshell.lock changes again, do not retry.
+    echo failed >$__ds_cache.failed
+    if __devshell_load $__ds_cache $__ds_root
+        echo "devshell: could not refresh the environment of $__ds_root; keeping the last good one" >&2
+    else
+        set -gx __DEVSHELL_SE_ROOT $__ds_root
+        set -gx __DEVSHELL_SE_STAMP ''
+        set -gx __DEVSHELL_SE_NAMES ''
+        echo "devshell: no environment for $__ds_root yet; fix the error above and it is tried again" >&2
+    end
+end
+
+# Make a project's environment the one applied.
+function __devshell_enter --argument-names __ds_root
+    set -l __ds_base $HOME/.cache
+    test -n "$XDG_CACHE_HOME"; and set __ds_base $XDG_CACHE_HOME
+    set -l __ds_cache $__ds_base/devshell/shellenv/(string replace -a / % -- $__ds_root).fish
+    if test "$__DEVSHELL_SE_ROOT" = "$__ds_root"; and set -q __DEVSHELL_SE_ROOT
+        if __devshell_fresh $__ds_cache $__ds_root
+            # The hot path: the cache this shell applied is current.
+            if test -d "$DEVSHELL_PROFILE"
+                set -l __ds_header (__devshell_header $__ds_cache)
+                and test "$__ds_header[1]" = "$__DEVSHELL_SE_STAMP"
+                and return 0
+            end
+        else if __devshell_failed $__ds_cache.failed $__ds_root
+            return 0 # it failed since the last change: the last good one stays
+        end
+    end
+    set -q __DEVSHELL_SE_ROOT; and __devshell_unload
+    if __devshell_fresh $__ds_cache $__ds_root; and __devshell_load $__ds_cache $__ds_root
+        test -d "$DEVSHELL_PROFILE"; and return 0
+        __devshell_unload # its profile is gone from the store: devshell rebuilds it
+    end
+    __devshell_refresh $__ds_root $__ds_cache
+end
+
+function __devshell_hook --on-event fish_prompt
+    set -l __ds_dir $PWD
+    set -l __ds_root
+    while true
+        if test -f "$__ds_dir/devshell.toml"
+            set __ds_root "$__ds_dir"
+            test -n "$__ds_root"; or set __ds_root /
+            break
+        end
+        test -n "$__ds_dir"; or break
+        set __ds_dir (string replace -r '/[^/]*$' '' -- "$__ds_dir")
+    end
+    if test -n "$__ds_root"
+        __devshell_enter $__ds_root
+    else if set -q __DEVSHELL_SE_ROOT
+        __devshell_unload
+    end
+end
