@@ -3,8 +3,9 @@
 No upstream host is written in devshell. The Python package index comes from
 devshell's config, `PIP_INDEX_URL`, pip's config files, or pip's own default;
 the npm registry from devshell's config, `npm_config_registry`, `.npmrc` files,
-or `npm config get registry`. Each answer says where it came from, for
-`devshell doctor`.
+or `npm config get registry`; the Debian archive from devshell's config, the
+project's `[sources.deb] archive`, or apt's sources. Each answer says where it
+came from, for `devshell doctor`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from pathlib import Path
 
 from devshell.errors import DevshellError
 
-__all__ = ["Upstream", "devshell_config_path", "npm_registry", "pypi_index", "rewrite"]
+__all__ = ["Upstream", "debian_archive", "devshell_config_path", "npm_registry", "pypi_index", "rewrite"]
 
 
 @dataclass(frozen=True)
 class Upstream:
     url: str
     origin: str  # where the value was found, e.g. "PIP_INDEX_URL" or a file path
+    keyring: str | None = None  # deb: the keyring file (or armored key) that signs the archive
 
 
 def devshell_config_path() -> Path:
@@ -170,3 +172,101 @@ def _npm_default() -> Upstream:
         "cannot tell where the npm registry is: no npm_config_registry, no registry in .npmrc, and no npm to ask",
         hint="set npm_config_registry, or `upstreams.npm` in " + str(devshell_config_path()),
     )
+
+
+# Suites (and archive paths) that only carry updates on top of a release: the
+# packages a lock pins come from the release itself.
+_UPDATES = ("-security", "-updates", "-backports", "-proposed-updates")
+
+
+def debian_archive(project_archive: str | None = None) -> Upstream:
+    """The Debian archive's base URL (ending in /), and the keyring apt trusts
+    for it: DEVSHELL_DEB_ARCHIVE or `upstreams.deb`, else the project's
+    `[sources.deb] archive`, else the first release entry of apt's sources.
+    DEVSHELL_DEB_KEYRING names the keyring explicitly."""
+    found = _own("deb", "DEVSHELL_DEB_ARCHIVE")
+    if found is None and project_archive:
+        found = Upstream(project_archive, "devshell.toml ([sources.deb] archive)")
+    if found is None:
+        found = _apt_archive()
+    if found is None:
+        raise DevshellError(
+            "cannot tell where the Debian archive is: no DEVSHELL_DEB_ARCHIVE, no upstreams.deb "
+            "in devshell's config, and no `deb` entry in apt's sources",
+            hint="set DEVSHELL_DEB_ARCHIVE to the archive's base URL (the directory holding dists/ "
+            "and pool/), or `upstreams.deb` in " + str(devshell_config_path()),
+        )
+    keyring = os.environ.get("DEVSHELL_DEB_KEYRING") or found.keyring
+    return Upstream(found.url.rstrip("/") + "/", found.origin, keyring)
+
+
+def _apt_source_files() -> list[Path]:
+    """apt's order: sources.list, then sources.list.d/ by name (.list and .sources)."""
+    listed = Path(os.environ.get("DEVSHELL_APT_SOURCES_LIST") or "/etc/apt/sources.list")
+    parts = Path(os.environ.get("DEVSHELL_APT_SOURCES_DIR") or "/etc/apt/sources.list.d")
+    try:
+        more = sorted(p for p in parts.iterdir() if p.suffix in (".list", ".sources"))
+    except OSError:
+        more = []
+    return [listed, *more]
+
+
+def _apt_archive() -> Upstream | None:
+    """The first enabled `deb` entry with a release suite on an http(s) URI."""
+    for path in _apt_source_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        entries = _deb822_entries(text) if path.suffix == ".sources" else _one_line_entries(text)
+        for uri, suites, signed_by in entries:
+            release = [s for s in suites if not s.endswith(_UPDATES)]
+            if release and uri.startswith(("http://", "https://")) and "security" not in uri:
+                return Upstream(uri, str(path), signed_by)
+    return None
+
+
+def _one_line_entries(text: str) -> list[tuple[str, list[str], str | None]]:
+    """`deb [signed-by=/k.gpg arch=amd64] URI SUITE COMPONENT…` lines."""
+    entries = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line.startswith("deb ") and not line.startswith("deb\t"):
+            continue
+        rest = line[3:].strip()
+        options: dict[str, str] = {}
+        if rest.startswith("["):
+            inside, _, rest = rest[1:].partition("]")
+            for opt in inside.split():
+                key, _, value = opt.partition("=")
+                options[key.rstrip("+-").lower()] = value
+        words = rest.split()
+        if len(words) >= 2:
+            entries.append((words[0], words[1:2], options.get("signed-by") or None))
+    return entries
+
+
+def _deb822_entries(text: str) -> list[tuple[str, list[str], str | None]]:
+    """deb822 stanzas (`Types: deb`, `URIs:`, `Suites:`, `Signed-By:`); an
+    embedded armored key is returned as its text."""
+    from debian import deb822
+
+    entries = []
+    for para in deb822.Deb822.iter_paragraphs(text.splitlines(keepends=True)):
+        fields = {k.lower(): v for k, v in para.items()}
+        if "deb" not in fields.get("types", "").split() or fields.get("enabled", "yes").lower() == "no":
+            continue
+        uris = fields.get("uris", "").split()
+        if uris:
+            entries.append((uris[0], fields.get("suites", "").split(), _signed_by(fields.get("signed-by", ""))))
+    return entries
+
+
+def _signed_by(value: str) -> str | None:
+    """A keyring path, an embedded key (deb822 writes its blank lines as "."),
+    or None for fingerprints alone (apt matches them against its own keys)."""
+    if "BEGIN PGP PUBLIC KEY BLOCK" in value:
+        lines = [line.strip() for line in value.strip().splitlines()]
+        return "\n".join("" if line == "." else line for line in lines) + "\n"
+    paths = [w for w in value.split() if w.startswith("/")]
+    return paths[0] if paths else None

@@ -1,7 +1,8 @@
 """Lock URLs that name an upstream rather than a host.
 
-Artifacts from the Python package index and the npm registry are recorded as
-`pypi:<project>/<file>` and `npm:<path under the registry>`, so a lock holds
+Artifacts from the Python package index, the npm registry and a Debian
+archive are recorded as `pypi:<project>/<file>`, `npm:<path under the
+registry>` and `deb:<path under the archive>` (pool/main/…), so a lock holds
 no upstream host: it is realised against whatever index or registry the
 machine is configured for (a mirror included), and every byte is still
 checked against the lock's hash.
@@ -26,6 +27,8 @@ def concrete(url: str) -> str:
 
         # The project's own .npmrc counts, as it did when locking.
         return config.npm_registry(find_root(Path.cwd())).url + url[len("npm:"):]
+    if url.startswith("deb:"):
+        return _debian_archive() + url[len("deb:"):]
     if url.startswith("pypi:"):
         project, _, filename = url[len("pypi:"):].partition("/")
         if project not in _listed:
@@ -41,3 +44,15 @@ def concrete(url: str) -> str:
             )
         return found
     return url
+
+
+def _debian_archive() -> str:
+    """The archive as the lock saw it: devshell's config, else the project's
+    `[sources.deb] archive`, else apt's sources."""
+    from pathlib import Path
+
+    from devshell import spec
+
+    root = spec.find_root(Path.cwd())
+    project = spec.load(root / spec.SPEC_NAME).deb.archive if root is not None else None
+    return config.debian_archive(project).url

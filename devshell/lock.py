@@ -157,8 +157,11 @@ def tool_inputs_hash(inputs: dict[str, Any]) -> str:
 
 
 def output_name(name: str, version: str, shape: dict[str, Any]) -> str:
-    """`<digest>-<name>-<version>`: digest over everything that shapes the output."""
-    return f"{integrity.digest_of(shape)}-{name}-{version}"
+    """`<digest>-<name>-<version>`: digest over everything that shapes the output.
+
+    A Debian epoch's `:` becomes `_`, so store paths can sit in `:`-separated
+    variables (PATH, PERL5LIB, TERMINFO_DIRS)."""
+    return f"{integrity.digest_of(shape)}-{name}-{version.replace(':', '_')}"
 
 
 def dumps(lock: Lock) -> str:

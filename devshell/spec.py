@@ -17,14 +17,16 @@ from devshell import platforms
 from devshell.errors import SpecError
 from devshell.versions import parse_constraint
 
-__all__ = ["SPEC_NAME", "ShellSpec", "Spec", "ToolSpec", "find_root", "load", "parse"]
+__all__ = ["SPEC_NAME", "DebSources", "ShellSpec", "Spec", "ToolSpec", "find_root", "load", "parse"]
 
 SPEC_NAME = "devshell.toml"
 ISOLATIONS = ("pure", "inherit")
-SOURCES = ("url", "pypi", "npm")
+SOURCES = ("url", "pypi", "npm", "deb")
+_DIRECT = ("pypi", "npm", "deb")  # "pypi:NAME" keys name an upstream package
 FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
 
-_TOP_KEYS = ("shell", "tools", "env", "scripts", "hooks")
+_TOP_KEYS = ("shell", "tools", "env", "scripts", "hooks", "sources")
+_DEB_KEYS = ("suite", "components", "archive")
 _SHELL_KEYS = ("name", "isolation", "keep-env", "host-tools", "platforms")
 _TOOL_KEYS = (
     "version", "source", "package", "url", "sha256", "checksums", "os", "arch",
@@ -32,6 +34,20 @@ _TOOL_KEYS = (
 )
 _URL_ONLY = ("url", "sha256", "checksums", "os", "arch", "format", "strip")
 _HOOK_KEYS = ("on-enter",)
+
+
+@dataclass(frozen=True)
+class DebSources:
+    """`[sources.deb]`: which Debian suite and components the deb source reads.
+    None for suite: the host's Debian release, else "stable"; None for archive:
+    devshell's config or the machine's apt sources."""
+
+    suite: str | None = None
+    components: tuple[str, ...] = ("main",)
+    archive: str | None = None
+
+    def inputs(self) -> dict[str, Any]:
+        return {"suite": self.suite, "components": list(self.components), "archive": self.archive}
 
 
 @dataclass(frozen=True)
@@ -52,10 +68,11 @@ class ToolSpec:
     format: str | None = None
     strip: int | None = None
     env: tuple[tuple[str, str], ...] = ()
+    deb: DebSources | None = None  # deb tools: the spec's [sources.deb]
 
     def inputs(self) -> dict[str, Any]:
         """Everything resolution reads, as plain JSON-able data (for hashing)."""
-        return {
+        data: dict[str, Any] = {
             "constraint": self.constraint,
             "source": self.source,
             "package": self.package,
@@ -69,6 +86,9 @@ class ToolSpec:
             "strip": self.strip,
             "env": dict(self.env),
         }
+        if self.deb is not None:  # a suite change re-resolves the deb tools
+            data["deb"] = self.deb.inputs()
+        return data
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,7 @@ class Spec:
     env: tuple[tuple[str, str], ...] = ()
     scripts: tuple[tuple[str, str], ...] = ()
     hooks: tuple[tuple[str, str], ...] = field(default=())
+    deb: DebSources = field(default_factory=DebSources)
 
     @property
     def root(self) -> Path:
@@ -97,11 +118,14 @@ class Spec:
         return next((t for t in self.tools if t.name == name), None)
 
     def resolution_inputs(self) -> dict[str, Any]:
-        """What `spec-hash` covers: the tools and the platforms, nothing else."""
-        return {
+        """What `spec-hash` covers: the tools, the platforms and `[sources]`."""
+        data: dict[str, Any] = {
             "platforms": list(self.shell.platforms),
             "tools": {t.name: t.inputs() for t in self.tools},
         }
+        if self.deb != DebSources():  # absent: the hash of specs without it stays put
+            data["sources"] = {"deb": self.deb.inputs()}
+        return data
 
 
 def find_root(start: Path) -> Path | None:
@@ -136,15 +160,16 @@ def parse(text: str, path: Path) -> Spec:
     p = _Parser(path)
     p.check_keys(data, _TOP_KEYS, "")
     shell = p.shell(p.table(data, "shell"), default_name=path.parent.name)
+    deb = p.deb_sources(p.table(data, "sources"))
     tools = tuple(
-        p.tool(name, value) for name, value in p.table(data, "tools").items()
+        p.tool(name, value, deb) for name, value in p.table(data, "tools").items()
     )
     env = p.string_table(p.table(data, "env"), "env")
     scripts = p.string_table(p.table(data, "scripts"), "scripts")
     hooks_table = p.table(data, "hooks")
     p.check_keys(hooks_table, _HOOK_KEYS, "hooks")
     hooks = p.string_table(hooks_table, "hooks")
-    return Spec(path, shell, tools, env, scripts, hooks)
+    return Spec(path, shell, tools, env, scripts, hooks, deb)
 
 
 class _Parser:
@@ -210,7 +235,21 @@ class _Parser:
             platforms=tuple(sorted(set(plats), key=platforms.ALL.index)),
         )
 
-    def tool(self, key_name: str, value: Any) -> ToolSpec:
+    def deb_sources(self, sources: dict[str, Any]) -> DebSources:
+        self.check_keys(sources, ("deb",), "sources")
+        table = self.table(sources, "deb") if "deb" in sources else {}
+        self.check_keys(table, _DEB_KEYS, "sources.deb")
+        suite = self.string(table["suite"], "sources.deb.suite") if "suite" in table else None
+        components = self.string_list(table.get("components", ["main"]), "sources.deb.components")
+        if not components:
+            raise self.fail("sources.deb.components", "must name at least one component", 'e.g. ["main"]')
+        archive = self.string(table["archive"], "sources.deb.archive") if "archive" in table else None
+        if archive is not None and not archive.startswith(("http://", "https://")):
+            raise self.fail("sources.deb.archive", f"{archive!r} is not an http(s) URL",
+                            "the archive's base URL, the directory that holds dists/ and pool/")
+        return DebSources(suite, components, archive.rstrip("/") + "/" if archive else None)
+
+    def tool(self, key_name: str, value: Any, deb: DebSources | None = None) -> ToolSpec:
         from devshell import catalog
 
         key = f"tools.{key_name}"
@@ -222,16 +261,18 @@ class _Parser:
         self.check_keys(value, _TOOL_KEYS, key)
         name, source, package = key_name, value.get("source"), value.get("package")
         prefix, colon, rest = key_name.partition(":")
-        if colon and prefix in ("pypi", "npm"):
+        if colon and prefix in _DIRECT:
             name, source, package = rest.rsplit("/", 1)[-1], prefix, rest
         if "version" not in value:
             raise self.fail(key, "has no version", 'add version = "…" (exact, a prefix like "20", a specifier, or "latest")')
         constraint = self.string(value["version"], f"{key}.version")
         try:
-            kind = parse_constraint(constraint).kind
+            kind = _deb_version(constraint) if source == "deb" else parse_constraint(constraint).kind
         except ValueError as exc:
             raise self.fail(
                 f"{key}.version", str(exc),
+                'accepted: a Debian version "1.6-2.1" (or its upstream part "1.6"), or "latest"'
+                if source == "deb" else
                 'accepted: an exact version "1.2.3", a prefix "20", a specifier ">=1.22,<1.24", '
                 'an npm range "^1.2", or "latest"',
             ) from None
@@ -244,7 +285,7 @@ class _Parser:
                 raise self.fail(
                     key, f"{name!r} is not in the catalogue and names no source",
                     (f"did you mean {close[0]!r}? " if close else "")
-                    + f'or name it directly: "pypi:{name}" / "npm:{name}", or give it a url',
+                    + f'or name it directly: "pypi:{name}" / "npm:{name}" / "deb:{name}", or give it a url',
                 )
             source = entry.source
         source = self.string(source, f"{key}.source")
@@ -275,6 +316,7 @@ class _Parser:
             format=fmt,
             strip=strip,
             env=self.string_table(self.table(value, "env"), f"{key}.env"),
+            deb=(deb or DebSources()) if source == "deb" else None,
         )
         if source == "url" and (tool.url is not None or catalog.get(name) is None):
             self.check_url_tool(tool, key)
@@ -303,6 +345,20 @@ class _Parser:
                 f"{key}.version", f"{tool.constraint!r}: a url tool needs one exact version",
                 "the url source cannot list versions; write the version you want, e.g. \"1.2.3\"",
             )
+
+
+def _deb_version(text: str) -> str:
+    """"latest" or a Debian version ([epoch:]upstream[-revision]): dpkg's
+    syntax, not PEP 440; ValueError otherwise."""
+    if text.strip() == "latest":
+        return "latest"
+    from debian.debian_support import Version
+
+    try:
+        Version(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a Debian version (e.g. \"1.6-2.1\", \"1:2.39.2-1\")") from None
+    return "version"
 
 
 def _kind(value: Any) -> str:

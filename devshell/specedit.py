@@ -48,7 +48,7 @@ __all__ = [
     "write",
 ]
 
-_DIRECT = ("pypi", "npm")  # `pypi:NAME` / `npm:NAME` keys name a package directly
+_DIRECT = ("pypi", "npm", "deb")  # `pypi:NAME` / `npm:NAME` / `deb:NAME` name a package directly
 
 
 @dataclass(frozen=True)

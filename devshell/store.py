@@ -99,12 +99,15 @@ def artifact_populator(home: Home, artifact: Artifact, label: str) -> Callable[[
         from devshell.fetch import Download, cached_path, fetch
         from devshell.unpack import unpack
 
-        cached = cached_path(home, artifact.integrity).exists()
-        url = artifact.url if cached else locate.concrete(artifact.url)
-        archive = fetch(home, Download(url, artifact.integrity, artifact.size, label))
         programs = artifact.programs()
-        binary_name = programs[0][1] if programs else label.split()[0]
-        unpack(archive, artifact.format, tmp, strip=artifact.strip, binary_name=binary_name)
+        if artifact.format == "deb":
+            _populate_deb(home, artifact, label, tmp)
+        else:
+            cached = cached_path(home, artifact.integrity).exists()
+            url = artifact.url if cached else locate.concrete(artifact.url)
+            archive = fetch(home, Download(url, artifact.integrity, artifact.size, label))
+            binary_name = programs[0][1] if programs else label.split()[0]
+            unpack(archive, artifact.format, tmp, strip=artifact.strip, binary_name=binary_name)
         for _, entry in programs:
             target = tmp / entry
             if target.is_file():
@@ -122,6 +125,27 @@ def artifact_populator(home: Home, artifact: Artifact, label: str) -> Callable[[
                 )
 
     return populate
+
+
+def _populate_deb(home: Home, artifact: Artifact, label: str, tmp: Path) -> None:
+    """A package and its closure: every .deb fetched and verified, unpacked
+    into one tree (the package first, then the closure in the lock's order),
+    then relocated to run from where the output will be."""
+    from devshell import debunpack, locate, relocate
+    from devshell.fetch import Download, cached_path, fetch_all
+
+    parts = [(label, artifact.url, artifact.integrity, artifact.size)] + [
+        (f"{p.name} {p.version}, for {label}", p.url, p.integrity, p.size)
+        for p in artifact.closure
+    ]
+    downloads = [
+        Download(url if cached_path(home, sri).exists() else locate.concrete(url), sri, size, what)
+        for what, url, sri, size in parts
+    ]
+    debs = fetch_all(home, downloads)
+    debunpack.unpack_debs([(debs[d.integrity], d.label) for d in downloads], tmp)
+    relocate.relocate(tmp, home.store / artifact.output,
+                      [entry for _, entry in artifact.programs()], label)
 
 
 def _sweep(home: Home, name: str) -> None:

@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             path = store_root / artifact.output
             where = str(path) if path.is_dir() else f"not fetched yet ({artifact.output})"
+            if artifact.index_verified is False:
+                where += "\n      warning: locked from an unverified Debian index (no keyring or gpgv then)"
             if path.is_dir() and _writable(path, artifact.programs()):
                 where += "\n      warning: not read-only any more; run `devshell verify`"
         out.write(f"    {tool.name:<16} {locked.version:<12} {where}\n")

@@ -28,6 +28,7 @@ REGISTRY = {
     "url": ("devshell.sources.url", "UrlSource"),
     "pypi": ("devshell.sources.pypi", "PypiSource"),
     "npm": ("devshell.sources.npm", "NpmSource"),
+    "deb": ("devshell.sources.deb", "DebSource"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from devshell.errors import SpecError
-from devshell.lock import Artifact, output_name
+from devshell.lock import Artifact, Part, output_name
 from devshell.spec import ToolSpec
 from devshell.versions import choose, parse_constraint
 
@@ -38,10 +38,19 @@ def artifact(
     strip: int | str,
     bin: tuple[str, ...],
     env: tuple[tuple[str, str], ...],
+    closure: tuple[Part, ...] = (),
+    fixups: tuple[str, ...] = (),
+    index_verified: bool | None = None,
 ) -> Artifact:
-    """An Artifact whose output name covers everything that shapes the output."""
-    shape = {"integrity": integrity, "format": format, "strip": strip, "bin": list(bin), "fixups": []}
+    """An Artifact whose output name covers everything that shapes the output:
+    with a closure (deb), every part's integrity, and the fix-ups applied."""
+    shape: dict[str, object] = {
+        "integrity": integrity, "format": format, "strip": strip, "bin": list(bin), "fixups": list(fixups),
+    }
+    if closure:
+        shape["closure"] = [p.integrity for p in closure]
     return Artifact(
         url=url, integrity=integrity, size=size, format=format, strip=strip, bin=bin,
         env=tuple(sorted(env)), output=output_name(name, version, shape),
+        closure=closure, index_verified=index_verified,
     )

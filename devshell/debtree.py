@@ -1,0 +1,206 @@
+"""The one tree a package closure is unpacked into, and how paths resolve in it.
+
+Packages are written one after another (already checked by devshell.unpack's
+rules, see devshell.debunpack). A later package may add to directories, also
+through a directory symlink an earlier one made (`lib -> usr/lib`), and may
+ship a file again only with the same bytes, or a symlink with the same target.
+Anything else is refused with both packages named: dpkg would need a Replaces
+or a diversion, which one immutable output cannot honour. Symlinks are followed
+as if the tree were `/`, and never out of it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import posixpath
+import stat
+import tarfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from devshell.errors import StoreError, UnsafeArchiveError
+from devshell.unpack import _file_mode, _Member, _reading
+
+__all__ = ["Tree", "resolve_inside"]
+
+_CHUNK = 1024 * 1024
+_MAX_LINK_HOPS = 40
+
+
+def resolve_inside(root: str, rel: str) -> str | None:
+    """`rel` with every symlink followed as if `root` were `/`, but refusing to
+    leave it: the physical path under `root`, or None if it escapes or loops.
+    Components that do not exist are kept as they are."""
+    done: list[str] = []
+    todo = [c for c in rel.split("/") if c not in ("", ".")]
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if not done:
+                return None
+            done.pop()
+            continue
+        done.append(part)
+        try:
+            target = os.readlink(os.path.join(root, *done))
+        except OSError:  # not a link, or not there
+            continue
+        hops += 1
+        if hops > _MAX_LINK_HOPS or target.startswith("/"):
+            return None
+        done.pop()
+        todo = [c for c in target.split("/") if c not in ("", ".")] + todo
+    return "/".join(done)
+
+
+class Tree:
+    """The shared output: packages written one after another, refusing clashes."""
+
+    def __init__(self, root: str, max_bytes: int) -> None:
+        self.root, self.max_bytes = root, max_bytes
+        self.owner: dict[str, str] = {}  # physical path -> the package that wrote it
+        self.written = 0  # bytes of the package being added
+        self.dirs: set[str] = {""}  # physical directories known to exist
+
+    def add(self, label: str, deb: Path, tar_path: Path,
+            members: Sequence[_Member | None]) -> None:
+        """Write package `label`: the uncompressed data.tar at `tar_path`, whose
+        members were checked as `members` (None: nothing to write)."""
+        if not any(members):
+            return
+        self.written = 0
+        placed: dict[str, str] = {}  # member path -> physical path (hard link sources)
+        with _reading(deb, "deb"), tarfile.open(tar_path, "r:") as tar:
+            for info, m in zip(tar.getmembers(), members, strict=True):
+                if m is not None:
+                    placed[m.path] = self._write(label, m, placed,
+                                                 functools.partial(tar.extractfile, info))
+
+    def _write(self, label: str, m: _Member, placed: dict[str, str],
+               opener: Callable[[], IO[bytes] | None]) -> str:
+        """Write one checked member; its physical path."""
+        parent = self._directory(label, m, posixpath.dirname(m.path))
+        path = posixpath.join(parent, posixpath.basename(m.path))
+        full = os.path.join(self.root, path)
+        try:
+            st: os.stat_result | None = os.lstat(full)
+        except FileNotFoundError:
+            st = None
+        try:
+            if m.kind == "dir":
+                if st is None:
+                    os.mkdir(full, 0o755)
+                elif not stat.S_ISDIR(st.st_mode) and not self._is_dir_link(path):
+                    self._clash(label, m, path)
+                if st is None or stat.S_ISDIR(st.st_mode):
+                    self.dirs.add(path)
+            elif m.kind == "symlink":
+                if st is None:
+                    os.symlink(m.link, full)
+                elif not stat.S_ISLNK(st.st_mode) or os.readlink(full) != m.link:
+                    self._clash(label, m, path)
+            elif m.kind == "hardlink":
+                source = os.path.join(self.root, placed[m.link])
+                if st is None:
+                    os.link(source, full)
+                elif not stat.S_ISREG(st.st_mode) or _digest_file(full) != _digest_file(source):
+                    self._clash(label, m, path)
+            elif st is None:
+                self._file(label, m, full, opener)
+            elif not stat.S_ISREG(st.st_mode) or _digest_file(full) != self._digest(label, m, opener):
+                self._clash(label, m, path)
+        except OSError as exc:
+            raise StoreError(f"{label}: could not write /{m.path} into "
+                             f"{self.root}: {exc}") from exc
+        self.owner.setdefault(path, label)
+        return path
+
+    def _directory(self, label: str, m: _Member, rel: str) -> str:
+        """The physical path of directory `rel`, made if missing."""
+        physical = resolve_inside(self.root, rel) if rel else ""
+        if physical is None:
+            raise UnsafeArchiveError(
+                f"{label}: archive member {m.name!r} would be written through "
+                "a symlink that leads outside the output", hint="nothing was kept")
+        if physical in self.dirs:
+            return physical
+        current = ""
+        for part in physical.split("/"):
+            current = posixpath.join(current, part)
+            if current in self.dirs:
+                continue
+            full = os.path.join(self.root, current)
+            try:
+                os.mkdir(full, 0o755)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(full).st_mode):
+                    self._clash(label, m, current)
+            self.dirs.add(current)
+        return physical
+
+    def _is_dir_link(self, path: str) -> bool:
+        physical = resolve_inside(self.root, path)
+        return physical is not None and os.path.isdir(os.path.join(self.root, physical))
+
+    def _clash(self, label: str, m: _Member, path: str) -> None:
+        other = self.owner.get(path, "an earlier package")
+        raise StoreError(
+            f"{label} and {other} both ship /{path}, differently "
+            f"({label} has a {m.kind} there)",
+            hint="one output cannot hold both (dpkg would need Replaces or a "
+            "diversion); remove one of the packages from devshell.toml, or pick "
+            "versions that agree")
+
+    def _chunks(self, label: str, m: _Member,
+                opener: Callable[[], IO[bytes] | None]) -> Iterator[bytes]:
+        src = opener()
+        with src if src is not None else io.BytesIO() as stream:
+            while chunk := stream.read(_CHUNK):
+                self.written += len(chunk)
+                if self.written > self.max_bytes:  # a header may lie; the bytes cannot
+                    raise UnsafeArchiveError(
+                        f"{label}: archive member {m.name!r} expands past the "
+                        f"limit of {self.max_bytes} bytes", hint="nothing was kept")
+                yield chunk
+
+    def _file(self, label: str, m: _Member, full: str,
+              opener: Callable[[], IO[bytes] | None]) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(full, flags, 0o600), "wb") as out:
+            for chunk in self._chunks(label, m, opener):
+                out.write(chunk)
+            os.fchmod(out.fileno(), _file_mode(m.mode))
+
+    def _digest(self, label: str, m: _Member,
+                opener: Callable[[], IO[bytes] | None]) -> bytes:
+        h = hashlib.sha256()
+        for chunk in self._chunks(label, m, opener):
+            h.update(chunk)
+        return h.digest()
+
+    def check_links(self) -> None:
+        """Refuse a symlink that leaves the output through another package's links."""
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            for name in dirnames + filenames:
+                full = os.path.join(dirpath, name)
+                if os.path.islink(full):
+                    rel = os.path.relpath(full, self.root)
+                    if resolve_inside(self.root, rel) is None:
+                        owner = self.owner.get(rel, "a package")
+                        raise UnsafeArchiveError(
+                            f"{owner}: symlink /{rel} -> {os.readlink(full)} leads "
+                            "outside the output (or loops), through the links of the "
+                            "packages unpacked with it", hint="nothing was kept")
+
+
+def _digest_file(path: str) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.digest()

@@ -1,0 +1,282 @@
+"""The `deb` source: a Debian package and its whole dependency closure, pinned
+by the SHA256 sums of the archive's signed indexes.
+
+The archive comes from devshell's config, the spec's `[sources.deb]` or apt's
+sources; the suite and components from `[sources.deb]`. Per Linux platform the
+lock holds one artifact: the package's .deb as `deb:<pool path>` (format
+"deb") and, in `closure`, every other package it needs down to libc6, so the
+output needs nothing from the host. Realising unpacks them all into one output
+and relocates its ELF files (the fix-up "relocate-elf"). `index-verified`
+records whether the suite's Release signature was checked.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import sys
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devshell import config, integrity, platforms
+from devshell.debian_closure import (
+    Package,
+    PackageIndex,
+    Unsatisfiable,
+    closure,
+    matching,
+)
+from devshell.debian_index import (
+    HttpCache,
+    Release,
+    debian_arch,
+    default_suite,
+    packages_index,
+    read_release,
+    triplet,
+)
+from devshell.errors import SpecError, StoreError
+from devshell.home import Home
+from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
+from devshell.relocate import RELOCATE_VERSION
+from devshell.sources import common
+from devshell.spec import DebSources, ToolSpec
+
+__all__ = ["FIXUPS", "PROGRAM_DIRS", "DebSource", "known_env", "programs"]
+
+#: What realising does to the unpacked tree beyond unpacking (part of the output's name).
+FIXUPS = (f"relocate-elf-{RELOCATE_VERSION}",)  # a new relocation scheme renames outputs
+#: Where a package's programs live; what they ship there is exposed.
+PROGRAM_DIRS = ("usr/bin", "bin", "usr/sbin")
+
+
+@dataclass
+class _Archive:
+    """One suite of one archive, read once per lock however many tools use it."""
+
+    url: str
+    suite: str
+    components: tuple[str, ...]
+    cache: HttpCache
+    release: Release
+    indexes: dict[str, PackageIndex | None]
+
+    def index(self, arch: str) -> PackageIndex | None:
+        if arch not in self.indexes:
+            texts = [packages_index(self.cache, self.url, self.release, c, arch) for c in self.components]
+            found = [t for t in texts if t is not None]
+            self.indexes[arch] = PackageIndex(found, arch) if found else None
+        return self.indexes[arch]
+
+
+_OPENED: dict[tuple[str, str, str, tuple[str, ...], str | None], _Archive] = {}
+
+
+def _archive(home: Home, settings: DebSources) -> _Archive:
+    upstream = config.debian_archive(settings.archive)
+    suite = settings.suite or default_suite()
+    key = (str(home.root), upstream.url, suite, settings.components, upstream.keyring)
+    if key not in _OPENED:
+        cache = HttpCache()
+        release = read_release(cache, upstream.url, suite, upstream.keyring)
+        missing = [c for c in settings.components if release.components and c not in release.components]
+        if missing:
+            raise SpecError(
+                f"the Debian suite {suite!r} has no component {missing[0]!r}",
+                hint=f"its components: {', '.join(release.components)}; fix [sources.deb] components",
+            )
+        if not release.verified:
+            print(f"devshell: warning: the signature of the Debian suite {suite!r} was not checked "
+                  f"({release.unverified_because}); its packages are locked with index-verified: false",
+                  file=sys.stderr)
+        _OPENED[key] = _Archive(upstream.url, suite, settings.components, cache, release, {})
+    return _OPENED[key]
+
+
+class DebSource:
+    def versions(self, tool: ToolSpec) -> list[str]:
+        from devshell.home import home
+
+        archive = _archive(home(), tool.deb or DebSources())
+        index = archive.index(debian_arch(platforms.host()))
+        return [p.version for p in index.packages(tool.package or tool.name)] if index else []
+
+    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], home: Home) -> LockedTool:
+        name = tool.package or tool.name
+        archive = _archive(home, tool.deb or DebSources())
+        linux = [p for p in plats if platforms.split(p)[1] == "linux"]
+        primary = platforms.host() if platforms.host() in linux else (linux[0] if linux else "x86_64-linux")
+        root = _pick(tool, name, archive, debian_arch(primary))
+        entries: dict[str, Artifact | Unavailable] = {}
+        closures: dict[str, list[Package]] = {}
+        for plat in plats:
+            found = _closure(tool, archive, root, plat, fatal=plat == primary)
+            if isinstance(found, Unavailable):
+                entries[plat] = found
+            else:
+                closures[plat] = found
+        bins = tool.bin
+        if bins is None and closures:
+            plat = primary if primary in closures else next(iter(closures))
+            bins = _listed_programs(tool, home, archive, name, closures[plat], plat)
+        for plat, pkgs in closures.items():
+            main = next(p for p in pkgs if p.name == name)
+            parts = tuple(
+                Part(p.name, p.version, f"deb:{p.filename}", integrity.from_hex("sha256", p.sha256), p.size)
+                for p in pkgs if p is not main
+            )
+            env = known_env(pkgs, debian_arch(plat)) | dict(tool.env)
+            entries[plat] = common.artifact(
+                tool.name, root.version, url=f"deb:{main.filename}",
+                integrity=integrity.from_hex("sha256", main.sha256), size=main.size,
+                format="deb", strip=0, bin=tuple(bins or ()), env=tuple(env.items()),
+                closure=parts, fixups=FIXUPS, index_verified=archive.release.verified,
+            )
+        return LockedTool(
+            name=tool.name, constraint=tool.constraint, source="deb", version=root.version,
+            inputs=tool_inputs_hash(tool.inputs()),
+            platforms=tuple((p, entries[p]) for p in plats), package=name,
+        )
+
+
+def _pick(tool: ToolSpec, name: str, archive: _Archive, arch: str) -> Package:
+    """The version of `name` the spec asks for, in the suite, for `arch`."""
+    index = archive.index(arch)
+    where = f"the Debian suite {archive.suite!r} ({arch})"
+    if index is None:
+        raise SpecError(f"tools.{tool.name}: {where} has no packages",
+                        hint=f"its architectures: {', '.join(archive.release.architectures) or 'none listed'}")
+    candidates = index.packages(name)
+    if not candidates:
+        providers = sorted({p.name for p, _ in index.providers(name)})
+        close = index.suggest(name)
+        raise SpecError(
+            f"tools.{tool.name}: {where} has no package {name!r}",
+            hint=f"{name} is a virtual package provided by {', '.join(providers)}: name one of them"
+            if providers else (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
+                               else "check the name, the suite and [sources.deb] components"),
+        )
+    chosen = matching(candidates, tool.constraint)
+    if chosen is None:
+        raise SpecError(
+            f"tools.{tool.name}: {where} has no version {tool.constraint!r} of {name}",
+            hint=f"it has {', '.join(p.version for p in candidates)}; write one of them, or \"latest\"",
+        )
+    return chosen
+
+
+def _closure(tool: ToolSpec, archive: _Archive, root: Package, plat: str, *, fatal: bool) -> list[Package] | Unavailable:
+    """The closure of `root`'s version on `plat`; an error on the platform the
+    version was chosen on, an Unavailable on the others."""
+    if platforms.split(plat)[1] != "linux":
+        return Unavailable("Debian packages run on Linux only")
+    arch = debian_arch(plat)
+    index = archive.index(arch)
+    if index is None:
+        return Unavailable(f"the Debian suite {archive.suite!r} has no packages for {arch}")
+    pkg = next((p for p in index.packages(root.name) if p.version == root.version), None)
+    if pkg is None:
+        return Unavailable(f"the Debian suite {archive.suite!r} has no {root.label} for {arch}")
+    try:
+        return closure(index, pkg)
+    except Unsatisfiable as exc:
+        if not fatal:
+            return Unavailable(f"{root.label} cannot be installed for {arch}: {exc}")
+        raise SpecError(
+            f"tools.{tool.name}: {root.label} cannot be installed from the Debian suite "
+            f"{archive.suite!r} ({arch}): {exc}",
+            hint="the suite's packages do not meet this dependency; pin another version or suite",
+        ) from None
+
+
+def _listed_programs(tool: ToolSpec, home: Home, archive: _Archive, name: str, pkgs: list[Package],
+                     plat: str) -> tuple[str, ...]:
+    """No `bin` in the spec: fetch the package (into the download cache, where
+    realising finds it) and list what it ships in PROGRAM_DIRS. A program
+    named after the package, when the package itself lacks it, is looked for
+    where Debian puts it: in `<name>-*` packages of the closure (python3's
+    is in python3-minimal), or as `<name>.<flavour>` (vim.basic)."""
+    main = next(p for p in pkgs if p.name == name)
+    found = list(programs(_fetch_deb(home, archive, main, plat)))
+    if not any(posixpath.basename(p) == name for p in found):
+        for pkg in pkgs:
+            if pkg.name.startswith((f"{name}-", f"{name}.")):
+                more = [p for p in programs(_fetch_deb(home, archive, pkg, plat)) if posixpath.basename(p) == name]
+                if more:
+                    found.append(more[0])
+                    break
+        else:
+            flavours = [p for p in found if posixpath.basename(p).startswith(f"{name}.")]
+            if flavours:
+                found.append(f"{name}={flavours[0]}")
+    if not found:
+        raise SpecError(
+            f"tools.{tool.name}: {main.label} ships no programs in {', '.join(PROGRAM_DIRS)}",
+            hint='name the files to expose: bin = ["usr/lib/…/prog"], or pick the package that has the program',
+        )
+    return tuple(sorted(found))
+
+
+def _fetch_deb(home: Home, archive: _Archive, pkg: Package, plat: str) -> Path:
+    from devshell.fetch import Download, fetch
+
+    return fetch(home, Download(archive.url + pkg.filename, integrity.from_hex("sha256", pkg.sha256), pkg.size,
+                                f"{pkg.label} ({plat})"))
+
+
+def programs(deb: Path) -> tuple[str, ...]:
+    """The executables and symlinks a .deb's data.tar holds directly in
+    PROGRAM_DIRS, as paths inside the output, sorted."""
+    from debian.arfile import ArError, ArFile
+
+    try:
+        with open(deb, "rb") as f:
+            ar = ArFile(fileobj=f)
+            member = next((n for n in ar.getnames() if n.startswith("data.tar")), None)
+            if member is None:
+                raise StoreError(f"{deb.name} is not a Debian package: it has no data.tar")
+            found = set()
+            with _tar_stream(ar.getmember(member), member) as tar:
+                for info in tar:
+                    path = posixpath.normpath(info.name.removeprefix("./"))
+                    executable = info.isfile() and info.mode & 0o111
+                    if posixpath.dirname(path) in PROGRAM_DIRS and (executable or info.issym() or info.islnk()):
+                        found.add(path)
+    except (ArError, tarfile.TarError, OSError, EOFError) as exc:
+        raise StoreError(f"{deb.name} cannot be read as a Debian package ({exc})") from None
+    return tuple(sorted(found))
+
+
+def _tar_stream(raw: Any, member: str) -> tarfile.TarFile:
+    if member.endswith(".zst"):
+        import zstandard
+
+        return tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(raw), mode="r|")
+    mode = {".xz": "r|xz", ".gz": "r|gz", ".bz2": "r|bz2"}.get(posixpath.splitext(member)[1], "r|")
+    return tarfile.open(fileobj=raw, mode=mode)  # type: ignore[call-overload, no-any-return]
+
+
+def known_env(packages: Iterable[Package], arch: str) -> dict[str, str]:
+    """What programs from these packages need to find their own files once
+    relocated (`{out}` is the output's store path)."""
+    names = {p.name: p for p in packages}
+    lib = f"{{out}}/usr/lib/{triplet(arch)}"
+    env: dict[str, str] = {}
+    if "git" in names:
+        env["GIT_EXEC_PATH"] = "{out}/usr/lib/git-core"
+        env["GIT_TEMPLATE_DIR"] = "{out}/usr/share/git-core/templates"
+    if "perl-base" in names:
+        from debian.debian_support import Version
+
+        x = ".".join((Version(names["perl-base"].version).upstream_version or "").split(".")[:2])
+        dirs = ["{out}/etc/perl", f"{lib}/perl5/{x}", "{out}/usr/share/perl5", f"{lib}/perl-base",
+                f"{lib}/perl/{x}", f"{{out}}/usr/share/perl/{x}"]
+        env["PERL5LIB"] = ":".join(dirs)
+    if any(re.fullmatch(r"python3\.\d+-minimal", n) for n in names):
+        env["PYTHONHOME"] = "{out}/usr"
+    if "ncurses-base" in names or "ncurses-term" in names:
+        env["TERMINFO_DIRS"] = "{out}/usr/share/terminfo:{out}/lib/terminfo:{out}/usr/lib/terminfo"
+    return env
