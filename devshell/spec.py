@@ -164,7 +164,7 @@ def parse(text: str, path: Path) -> Spec:
     tools = tuple(
         p.tool(name, value, deb) for name, value in p.table(data, "tools").items()
     )
-    env = p.string_table(p.table(data, "env"), "env")
+    env = p.env_table(p.table(data, "env"), "env")
     scripts = p.string_table(p.table(data, "scripts"), "scripts")
     hooks_table = p.table(data, "hooks")
     p.check_keys(hooks_table, _HOOK_KEYS, "hooks")
@@ -204,6 +204,15 @@ class _Parser:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(key, "must be a list of strings", 'e.g. ["a", "b"]')
         return tuple(value)
+
+    def env_table(self, table: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+        """Variables: names every shell can hold (letters, digits, _)."""
+        for name in table:
+            if not (name[:1].isalpha() or name[:1] == "_") or not name.replace("_", "").isalnum() \
+                    or not name.isascii():
+                raise self.fail(f"{where}.{name}", "is not a variable name a shell can set",
+                                "use letters, digits and _ (not starting with a digit), e.g. APP_ENV")
+        return self.string_table(table, where)
 
     def string_table(self, table: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
         return tuple((k, self.string(v, f"{where}.{k}")) for k, v in table.items())
@@ -315,7 +324,7 @@ class _Parser:
             bin=self.string_list(value["bin"], f"{key}.bin") if "bin" in value else None,
             format=fmt,
             strip=strip,
-            env=self.string_table(self.table(value, "env"), f"{key}.env"),
+            env=self.env_table(self.table(value, "env"), f"{key}.env"),
             deb=(deb or DebSources()) if source == "deb" else None,
         )
         if source == "url" and (tool.url is not None or catalog.get(name) is None):
