@@ -245,11 +245,26 @@ def packages_index(cache: HttpCache, archive: str, release: Release, component: 
     else:
         return None
     url = f"{archive}dists/{release.suite}/{name}"
-    body = cache.get(url, sha256=release.files[name])
+    # The signed Release names the index by hash: an index seen before is
+    # reused unpacked, with no download and no decompression, whatever
+    # validators the mirror sends (many send none).
+    digest = release.files[name]
+    from devshell.home import home
+
+    unpacked = home().cache / "debian" / f"Packages-{digest}"
+    try:
+        return unpacked.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    body = cache.get(url, sha256=digest)
     if body is None:
         raise FetchError(f"{url} is listed in the suite's Release but the archive does not serve it",
                          hint="the mirror may be mid-update; try again later")
     try:
-        return _DECOMPRESS[ext](body).decode("utf-8", "replace")
+        text = _DECOMPRESS[ext](body).decode("utf-8", "replace")
     except (lzma.LZMAError, OSError, EOFError, ValueError) as exc:
         raise FetchError(f"{url} cannot be decompressed ({exc})") from None
+    from devshell import atomic
+
+    atomic.write_text(unpacked, text)
+    return text
