@@ -36,7 +36,7 @@ TIMEOUT = 300  # seconds, for any one command
 
 def _source_files() -> list[Path]:
     """What `pip install` builds from: the package, its metadata and readme."""
-    files = [REPO / "pyproject.toml", REPO / "README.md"]
+    files = [REPO / "pyproject.toml", REPO / "README.md", REPO / "bin" / "devshell"]
     files += sorted(p for p in (REPO / "devshell").rglob("*")
                     if p.is_file() and "__pycache__" not in p.parts)
     return files

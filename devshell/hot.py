@@ -62,7 +62,8 @@ def try_serve(argv: list[str]) -> None:
         sys.exit(0)
     sys.stdout.write(envformat.render(fmt, exported, record.path_entries))
     sys.stdout.flush()
-    sys.exit(0)
+    # Nothing is left to clean up: skip interpreter shutdown (~2 ms).
+    os._exit(0)
 
 
 def exec_command(record: environment.Record, cmd: list[str], scripts_first: bool) -> None:
