@@ -372,12 +372,8 @@ def reference(a: float, b: float) -> str:
 # run execs its command and never pays for the interpreter's shutdown.
 STEPS = [
     ("step-empty", "", "start the interpreter and site"),
-    ("step-re", "import re\n", "import re (pip's console-script wrapper does)"),
-    ("step-typing", "import re\nimport typing\n",
-     "import typing (for `from typing import TYPE_CHECKING`)"),
-    ("step-cli", "import re\nfrom devshell.cli import main\n",
-     "import the rest of devshell.cli"),
-    ("step-hot", "import re\nfrom devshell.cli import main\nimport devshell.hot\n",
+    ("step-cli", "from devshell.cli import main\n", "import devshell.cli (the launcher's only import)"),
+    ("step-hot", "from devshell.cli import main\nimport devshell.hot\n",
      "import devshell.hot (activation, environment)"),
     ("ds-run", "", "find root, stat, read record, build env, exec true"),
 ]
