@@ -185,3 +185,16 @@ def prepare(locked: bool, cwd: Path | None = None) -> tuple[Project, Record]:
     home = get_home()
     lock = fresh_lock(project, home, locked)
     return project, realise(project, home, lock)
+
+
+def realise_after_edit(root: Path) -> None:
+    """After `add`, `remove` or `lock --update`: realise the new lock so it
+    becomes a generation (and `rollback` can undo the change). The files are
+    already written; a failure here is reported, not fatal."""
+    from devshell.errors import DevshellError
+
+    try:
+        prepare(locked=True, cwd=root)
+    except DevshellError as exc:
+        print(f"devshell: warning: locked, but not realised on this machine: {exc.message}",
+              file=sys.stderr)

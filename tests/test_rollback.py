@@ -75,3 +75,28 @@ def test_diff_shows_what_the_current_files_change(tmp_path: Path, server: Loopba
     out = devshell("diff", cwd=root, check=True).stdout
     assert "generation 1 → the current devshell.lock" in out
     assert "~ hello 1.0 → 2.0" in out and "devshell.toml differs" in out
+
+
+def test_lock_update_and_add_record_generations_that_rollback_undoes(tmp_path: Path,
+                                                                     server: LoopbackServer) -> None:
+    from tests.pypi_index import FakeIndex, wheel
+
+    index = FakeIndex(server)
+    tag = "manylinux_2_17_x86_64"
+    index.add("faketool", *wheel("faketool", "1.1.0", tag, {"faketool": "#!/bin/sh\necho faketool 1.1.0\n"}))
+    env = {"PIP_INDEX_URL": index.url()}
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "devshell.toml").write_text('[shell]\nplatforms = ["x86_64-linux"]\n[tools]\n"pypi:faketool" = "1"\n')
+    devshell("install", cwd=root, env=env, check=True)
+    index.add("faketool", *wheel("faketool", "1.2.0", tag, {"faketool": "#!/bin/sh\necho faketool 1.2.0\n"}))
+    proc = devshell("lock", "--update", cwd=root, env=env, check=True)
+    assert "faketool: 1.1.0 → 1.2.0" in proc.stderr
+    index.add("othertool", *wheel("othertool", "3.0.0", tag, {"othertool": "#!/bin/sh\necho other\n"}))
+    devshell("add", "pypi:othertool@3", cwd=root, env=env, check=True)
+    listing = devshell("generations", cwd=root, check=True).stdout.splitlines()
+    assert len(listing) == 3
+    assert "~ faketool 1.1.0 → 1.2.0" in listing[1] and "+ othertool 3.0.0" in listing[2]
+    devshell("rollback", "1", cwd=root, env={"DEVSHELL_OFFLINE": "1"}, check=True)
+    assert devshell("run", "--", "faketool", cwd=root, check=True).stdout == "faketool 1.1.0\n"
+    assert "othertool" not in (root / "devshell.toml").read_text()

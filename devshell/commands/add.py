@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         unpinned = [r.key for r in requests if r.constraint is None]
         planned = specedit.plan(spec_path, text, lockfile.load(proj.lock_path), where, pin=unpinned)
         specedit.write(proj.root, planned, old_text)
+    project.realise_after_edit(proj.root)
     if not planned.changes:
         print("devshell: nothing moved: devshell.lock already had that", file=sys.stderr)
     return 0

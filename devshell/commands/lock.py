@@ -28,5 +28,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         update = tuple(args.update) or tuple(t.name for t in proj.spec.tools)
     lock = project.relock(proj, home(), update)
+    if args.update is not None:
+        project.realise_after_edit(proj.root)
     print(f"devshell: locked {len(lock.tools)} tools in {proj.lock_path}", file=sys.stderr)
     return 0

@@ -33,4 +33,5 @@ def run(args: argparse.Namespace) -> int:
         text = specedit.remove_tools(old_text, spec_path, args.tools)
         planned = specedit.plan(spec_path, text, lockfile.load(proj.lock_path), where)
         specedit.write(proj.root, planned, old_text)
+    project.realise_after_edit(proj.root)
     return 0
