@@ -11,6 +11,7 @@ came from, for `devshell doctor`.
 from __future__ import annotations
 
 import configparser
+import functools
 import os
 import shutil
 import subprocess
@@ -158,7 +159,9 @@ def npm_registry(project_root: Path | None = None) -> Upstream:
     return Upstream(found.url.rstrip("/") + "/", found.origin)
 
 
+@functools.cache
 def _npm_default() -> Upstream:
+    """Asked once per process: `npm config get registry` costs ~0.2 s."""
     npm = shutil.which("npm")
     if npm:
         try:
