@@ -13,6 +13,7 @@ import re
 import resource
 import select
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -296,3 +297,21 @@ def table(rows: Sequence[Row], widths: Sequence[int] = (34, 11, 16, 8, 20)) -> s
         cells = (r.figure, r.devshell, r.baseline, r.ratio, r.target, r.verdict)
         lines.append("  ".join(f"{c:{a}{w}}" for c, (w, a) in zip(cells, cols, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+@dataclass
+class Times:
+    """Seconds per round; a key in `skipped` is a column that could not run."""
+
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def add(self, key: str, value: float | None, why: str = "") -> None:
+        if value is None:
+            self.skipped.setdefault(key, why)
+        else:
+            self.samples.setdefault(key, []).append(value)
+
+    def med(self, key: str) -> float | None:
+        values = self.samples.get(key)
+        return statistics.median(values) if values and key not in self.skipped else None

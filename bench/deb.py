@@ -31,14 +31,13 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import (
@@ -46,6 +45,7 @@ from common import (
     WORK,
     Contention,
     Row,
+    Times,
     attempt,
     bench_env,
     children_cpu,
@@ -183,22 +183,6 @@ class Closure:
         return {p.split("=", 1)[0] for p in self.pins}
 
 
-@dataclass
-class Times:
-    """Seconds per round; a key in `skipped` is a column that could not run."""
-
-    samples: dict[str, list[float]] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-
-    def add(self, key: str, value: float | None, why: str = "") -> None:
-        if value is None:
-            self.skipped.setdefault(key, why)
-        else:
-            self.samples.setdefault(key, []).append(value)
-
-    def med(self, key: str) -> float | None:
-        values = self.samples.get(key)
-        return statistics.median(values) if values and key not in self.skipped else None
 
 
 # ---------------------------------------------------------------- set-up

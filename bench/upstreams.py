@@ -23,14 +23,13 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import (
@@ -39,6 +38,7 @@ from common import (
     WORK,
     Contention,
     Row,
+    Times,
     attempt,
     bench_env,
     children_cpu,
@@ -159,22 +159,6 @@ class Artifact:
         return self.url.rsplit("/", 1)[-1].split("?", 1)[0]
 
 
-@dataclass
-class Times:
-    """Seconds per round for one shell; None marks a skipped column."""
-
-    samples: dict[str, list[float]] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-
-    def add(self, key: str, value: float | None, why: str = "") -> None:
-        if value is None:
-            self.skipped.setdefault(key, why)
-        else:
-            self.samples.setdefault(key, []).append(value)
-
-    def med(self, key: str) -> float | None:
-        values = self.samples.get(key)
-        return statistics.median(values) if values and key not in self.skipped else None
 
 
 def copy_shell(name: str, dest: Path) -> Path:
