@@ -31,7 +31,13 @@ def try_serve(argv: list[str]) -> None:
     """Serve `run …` / `env …` from the record and never return; else return."""
     if not argv or argv[0] not in ("run", "env") or os.environ.get("DEVSHELL_NO_HOT"):
         return
-    args = [a for a in argv[1:] if a != "--locked"]
+    # --locked changes nothing here (a record exists only for a fresh lock);
+    # drop it where it is devshell's option, never from the command itself.
+    args = argv[1:]
+    while args[:1] == ["--locked"]:
+        args = args[1:]
+    if argv[0] == "env":
+        args = [a for a in args if a != "--locked"]
     try:
         root = _find_root(os.getcwd())
     except OSError:

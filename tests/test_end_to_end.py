@@ -151,3 +151,11 @@ def test_locked_or_ci_refuses_a_stale_or_missing_lock(tmp_path: Path, server: Lo
     assert not (root / "devshell.lock").exists()
     devshell("lock", cwd=root, check=True)
     assert devshell("run", "--", "hello", cwd=root, env={"CI": "true"}, check=True).stdout == "hello 1.0 \n"
+
+
+def test_run_passes_every_argument_through_untouched(tmp_path: Path, server: LoopbackServer) -> None:
+    root = _hello_project(tmp_path, server)
+    devshell("install", cwd=root, check=True)
+    for _ in range(2):  # cold, then from the activation record
+        proc = devshell("run", "--locked", "--", "hello", "--locked", "--", "-x", cwd=root, check=True)
+        assert proc.stdout == "hello 1.0 --locked -- -x\n"
