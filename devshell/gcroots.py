@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from devshell import generations
+from devshell import activation, generations
 from devshell.home import Home
 
 __all__ = ["guard", "live_profiles", "pins", "profile_outputs", "roots"]
@@ -104,14 +104,10 @@ def roots(home: Home, keep: int | None, older_than_days: float | None) -> tuple[
 def _record_profile(state: Path) -> set[str]:
     """The profile the activation record points at (the hot path uses it)."""
     try:
-        text = (state / "activation").read_text()
+        record = activation.decode((state / "activation").read_text())
     except OSError:
         return set()
-    for field in text.split("\0"):
-        if field.startswith("profile="):
-            return {os.path.basename(field[len("profile="):])}
-    return set()
-
+    return {os.path.basename(record.profile)} if record else set()
 
 def drop_project(state: Path) -> None:
     shutil.rmtree(state, ignore_errors=True)
