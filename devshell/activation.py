@@ -11,20 +11,35 @@ import os
 
 from devshell.environment import Record
 
-__all__ = ["file_signature", "project_dir", "read", "signature", "write"]
+__all__ = ["file_signature", "project_dir", "project_key", "read", "signature", "trust_file", "write"]
 
 _MAGIC = "devshell-activation-1"
 
 
-def project_dir(state_root: str, root: str) -> str:
-    """`state/projects/<the project's path, / spelled %>`: readable, and no
-    hashing on the hot path (hashlib alone costs it ~3 ms to import)."""
+def project_key(root: str) -> str:
+    """The one name of a project in devshell's state: its path with `%` spelled
+    `%25` and `/` spelled `%`, readable and with no hashing on the hot path
+    (hashlib alone costs it ~3 ms to import); a key over 200 bytes becomes
+    `long-` and 40 hex digits of the path's sha256.
+
+    The shell hooks (shells/direnvrc, shells/shellenv.*) spell the same rule
+    in shell code; tests/test_trust_keys.py holds them to it."""
     key = root.replace("%", "%25").replace("/", "%")
     if len(key.encode("utf-8", "surrogateescape")) > 200:
         import hashlib
 
         key = "long-" + hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:40]
-    return os.path.join(state_root, "projects", key)
+    return key
+
+
+def project_dir(state_root: str, root: str) -> str:
+    """`state/projects/<key>`: the project's activation record, caches, generations."""
+    return os.path.join(state_root, "projects", project_key(root))
+
+
+def trust_file(state_root: str, root: str) -> str:
+    """`state/trust/<key>`: what the user trusted of this project (devshell.trust)."""
+    return os.path.join(state_root, "trust", project_key(root))
 
 
 def file_signature(path: str) -> str:
@@ -36,14 +51,21 @@ def file_signature(path: str) -> str:
     return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def signature(root: str, spec_signature: str | None = None) -> str:
-    """The spec's and the lock's file signatures; "" if either is missing.
+def signature(root: str, spec_signature: str | None = None, state_root: str | None = None) -> str:
+    """The spec's, the lock's and the trust file's signatures; "" if the spec
+    or the lock is missing. A `devshell trust` or `--revoke` changes the last,
+    so the record is made again under the new decision.
 
     Callers that read the spec pass the signature they took *before* reading
     it, so an edit made meanwhile can never be recorded as seen."""
     spec = file_signature(os.path.join(root, "devshell.toml")) if spec_signature is None else spec_signature
     lock = file_signature(os.path.join(root, "devshell.lock"))
-    return f"{spec}/{lock}" if spec and lock else ""
+    if state_root is None:
+        from devshell.locations import data_root
+
+        state_root = os.path.join(data_root(), "state")
+    trusted = file_signature(trust_file(state_root, root))
+    return f"{spec}/{lock}/{trusted}" if spec and lock else ""
 
 
 def encode(record: Record) -> str:
@@ -60,6 +82,9 @@ def encode(record: Record) -> str:
     fields += [f"tool_env={k}={v}" for k, v in record.tool_env]
     fields += [f"spec_env={k}={v}" for k, v in record.spec_env]
     fields += [f"script={k}={v}" for k, v in record.scripts]
+    if any("\0" in f for f in fields):
+        # The spec and lock parsers refuse NUL; a NUL here would forge fields.
+        raise ValueError("an activation record field holds a NUL character")
     return "\0".join(fields)
 
 
@@ -100,7 +125,7 @@ def read(state_root: str, root: str) -> Record | None:
         return None
     if record is None or record.root != root:
         return None
-    if not record.signature or record.signature != signature(root):
+    if not record.signature or record.signature != signature(root, state_root=state_root):
         return None
     if not os.path.isdir(record.profile):
         return None

@@ -14,7 +14,7 @@ import pexpect
 import pytest
 
 from devshell.commands.hook import direnv_function
-from tests.helpers import DEVSHELL, script, serve_tool, url_tool, write_spec
+from tests.helpers import DEVSHELL, devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
 
 pytestmark = pytest.mark.skipif(shutil.which("direnv") is None, reason="direnv is not installed")
@@ -49,7 +49,16 @@ def _project(tmp_path: Path, server: LoopbackServer) -> Path:
     write_spec(root, url_tool("hello", "1.0", url, {"x86_64-linux": sha}),
                extra='[env]\nGREETING = "hi from $DEVSHELL_ROOT"\n')
     (root / ".envrc").write_text("use devshell\n")
+    devshell("trust", cwd=root, check=True)  # the user read it and let it in
     return root
+
+
+def _trust_as_is(root: Path) -> None:
+    """Trust the files exactly as they are, even a spec that does not parse."""
+    from devshell import trust
+    from devshell.home import home
+
+    trust.trust(home(), root)
 
 
 def _direnv(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -87,6 +96,7 @@ def test_unchanged_project_starts_no_devshell(tmp_path: Path, server: LoopbackSe
     assert _calls(log) == 1  # the cached environment served, no Python started
     spec = root / "devshell.toml"
     spec.write_text(spec.read_text() + "\n# a comment changes the file\n")
+    devshell("trust", cwd=root, check=True)
     _direnv(env, "allow", cwd=root)
     assert _direnv(env, "exec", str(root), "hello", cwd=tmp_path).returncode == 0
     assert _calls(log) == 2
@@ -99,6 +109,7 @@ def test_a_broken_spec_keeps_the_last_good_environment(tmp_path: Path, server: L
     _direnv(env, "allow", cwd=root)
     assert _direnv(env, "exec", str(root), "hello", cwd=tmp_path).returncode == 0
     (root / "devshell.toml").write_text("[tools\nbroken = ")
+    _trust_as_is(root)
     _direnv(env, "allow", cwd=root)
     proc = _direnv(env, "exec", str(root), "hello", cwd=tmp_path)
     assert proc.stdout == "hello 1.0 \n"
@@ -121,7 +132,8 @@ def test_interactive_bash_cd_in_edit_and_out(tmp_path: Path, server: LoopbackSer
                           env=env, encoding="utf-8", timeout=60)
     try:
         child.expect("PROMPT> ")
-        child.sendline("command -v hello || echo no-hello")
+        # Quotes split every awaited word, so the echoed command never matches.
+        child.sendline('command -v hello || echo no-"hello"')
         child.expect("no-hello")
         child.expect("PROMPT> ")
         child.sendline(f"cd {root}")
@@ -137,6 +149,7 @@ def test_interactive_bash_cd_in_edit_and_out(tmp_path: Path, server: LoopbackSer
         # the same second the directory was entered.
         later = time.time() + 2
         os.utime(root / "devshell.toml", (later, later))
+        devshell("trust", cwd=root, check=True)
         child.sendline("true")
         child.expect("PROMPT> ")
         child.sendline("world")
@@ -144,7 +157,7 @@ def test_interactive_bash_cd_in_edit_and_out(tmp_path: Path, server: LoopbackSer
         child.expect("PROMPT> ")
         child.sendline("cd ..")
         child.expect("PROMPT> ")
-        child.sendline('command -v hello || echo gone; [ "$PATH" = "$HOST_PATH" ] && echo path-restored')
+        child.sendline('command -v hello || echo g"one"; [ "$PATH" = "$HOST_PATH" ] && echo path-"restored"')
         child.expect("gone")
         child.expect("path-restored")
         child.sendline("exit")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from devshell import activation
 from devshell.commands.shellenv import HEADER, snippet
 from tests.helpers import DEVSHELL, devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
@@ -152,13 +153,25 @@ def _project(tmp_path: Path, server: LoopbackServer, name: str = "proj", tool: s
     url, sha = serve_tool(server, tool, "1.0", {f"bin/{tool}": script(f'echo "{tool} 1.0 $*"')})
     root = tmp_path / name
     write_spec(root, url_tool(tool, "1.0", url, {"x86_64-linux": sha}), extra=f"[env]\n{env}")
+    devshell("trust", cwd=root, check=True)  # the user read it and let it in
     return root
 
 
 def _add_world(server: LoopbackServer, root: Path) -> None:
+    """The user adds a tool by hand, then trusts the new content."""
     url, sha = serve_tool(server, "world", "2.0", {"bin/world": script("echo world 2.0")})
     with (root / "devshell.toml").open("a") as f:
         f.write(url_tool("world", "2.0", url, {"x86_64-linux": sha}))
+    devshell("trust", cwd=root, check=True)
+
+
+def _trust_as_is(root: Path) -> None:
+    """Trust the project's files exactly as they are, even a spec that does not
+    parse (which `devshell trust` refuses): the state a refresh can fail in."""
+    from devshell import trust
+    from devshell.home import home
+
+    trust.trust(home(), root)
 
 
 @pytest.fixture
@@ -239,6 +252,7 @@ def test_a_failed_refresh_keeps_the_last_good_environment(
     profile = shell.value("DEVSHELL_PROFILE")
 
     spec.write_text("[tools\nbroken = ")
+    _trust_as_is(root)
     shell.child.sendline("true")
     shell.child.expect(r"invalid TOML")
     shell.child.expect(r"devshell: could not refresh the environment of \S+; keeping the last good one\r\n")
@@ -250,6 +264,7 @@ def test_a_failed_refresh_keeps_the_last_good_environment(
     assert _calls(log) == 2
 
     spec.write_text(good)
+    _trust_as_is(root)
     shell.run("true")
     assert _calls(log) == 3
     assert shell.value("PATH") == f"{profile}/bin:{user_path}"
@@ -267,6 +282,7 @@ def test_a_project_that_never_worked_leaves_the_users_path(
     root = tmp_path / "broken"
     root.mkdir()
     (root / "devshell.toml").write_text("[tools\nbroken = ")
+    _trust_as_is(root)
     shell = start(kind, outside)
     user_path = shell.value("PATH")
     shell.child.sendline(f"cd {root}")
@@ -414,8 +430,10 @@ def test_the_hook_runs_in_a_shell_whose_path_has_no_devshell(
         assert shell.value("PATH") == "/usr/bin:/bin"
     finally:
         child.close(force=True)
-    cache_dir = Path(env["XDG_CACHE_HOME"]) / "devshell" / "shellenv"
-    assert (cache_dir / (str(root).replace("/", "%") + ".bash")).read_text().startswith(HEADER + " ")
+    # The cache is in devshell's state, never in the project tree.
+    cache = Path(activation.project_dir(os.environ["DEVSHELL_HOME"] + "/state", str(root)))
+    assert (cache / "shellenv.bash").read_text().startswith(HEADER + " ")
+    assert not any(p.name.startswith("shellenv") for p in root.rglob("*"))
 
 
 def test_unknown_shell_is_a_usage_error(tmp_path: Path) -> None:

@@ -28,11 +28,10 @@ def run(args: argparse.Namespace) -> int:
     shell = shells.pick(args.shell, record.profile, host)
     argv = shells.command(shell, record.isolation, env, host)
     on_enter = dict(proj.spec.hooks).get("on-enter")
-    if on_enter and trust.is_trusted(home(), proj.spec):
+    if on_enter and trust.is_trusted(home(), proj.root):
         env["DEVSHELL_ON_ENTER"] = on_enter  # the rc file runs it, then unsets it
     elif on_enter:
-        print("devshell: [hooks] on-enter skipped: this project's hooks are not trusted; "
-              "read them, then run `devshell trust`", file=sys.stderr)
+        print(trust.hooks_skipped(), file=sys.stderr)
     print(f"devshell: entering {record.name} ({Path(shell).name}, {record.isolation}); `exit` to leave",
           file=sys.stderr)
     sys.stdout.flush()

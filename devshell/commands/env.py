@@ -1,4 +1,9 @@
-"""`devshell env --format sh|fish|json|github|dotenv`: print the environment."""
+"""`devshell env --format sh|fish|json|github|dotenv|direnv`: print the environment.
+
+`--format direnv` is what direnv's `use devshell` applies to the user's own
+shell: automatic activation, so it applies only a trusted project (an
+untrusted one gets a script that says what to run, and sets nothing).
+"""
 
 from __future__ import annotations
 
@@ -21,18 +26,34 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    proj, record = project.prepare(args.locked)
+    if args.format == "direnv":
+        return _direnv(args.locked)
+    _, record = project.prepare(args.locked)
     exported = environment.exported(record, environment.compute(record, os.environ))
     if args.format == "github" and envformat.write_github(exported, record.path_entries):
         return 0
-    text = envformat.render(args.format, exported, record.path_entries)
+    sys.stdout.write(envformat.render(args.format, exported, record.path_entries))
+    return 0
+
+
+def _direnv(locked: bool) -> int:
+    from pathlib import Path
+
+    from devshell.spec import require_root
+
+    h = home()
+    root = require_root(Path.cwd())
+    if not trust.is_trusted(h, root):
+        # Cached and sourced by the direnv function: the line shows on every
+        # entry until `devshell trust`, and nothing of the project applies.
+        sys.stdout.write("#devshell-untrusted\n"
+                         f"printf '%s\\n' {envformat.sh_quote(trust.not_trusted(root))} >&2\n")
+        return 0
+    proj, record = project.prepare(locked, root)
+    exported = environment.exported(record, environment.compute(record, os.environ))
+    text = envformat.render("direnv", exported, record.path_entries)
     on_enter = dict(proj.spec.hooks).get("on-enter")
-    if args.format == "direnv" and on_enter:
-        # direnv runs this file each time the project is entered.
-        if trust.is_trusted(home(), proj.spec):
-            text += f"eval {envformat.sh_quote(on_enter)}\n"
-        else:
-            print("devshell: [hooks] on-enter skipped: this project's hooks are not trusted; "
-                  "read them, then run `devshell trust`", file=sys.stderr)
+    if on_enter:  # direnv runs this file each time the project is entered
+        text += f"eval {envformat.sh_quote(on_enter)}\n"
     sys.stdout.write(text)
     return 0

@@ -72,9 +72,20 @@ def snippet(shell: str, command: str | None = None) -> str:
 
 def env_text(shell: str, start: Path | None = None) -> str:
     """The header line, then the project's variables in `shell`'s syntax, with
-    PATH prepended to the user's own (as direnv's `use devshell` does)."""
-    from devshell import envformat, environment, project
+    PATH prepended to the user's own (as direnv's `use devshell` does).
 
+    Only for a trusted project: any other gets a header naming no variable
+    and a line saying what to run."""
+    from devshell import envformat, environment, project, trust
+    from devshell.home import home
+    from devshell.spec import find_root
+
+    root = find_root(start or Path.cwd())
+    if root is not None and not trust.is_trusted(home(), root):
+        notice = trust.not_trusted(root)
+        line = (f"printf '%s\\n' {envformat.sh_quote(notice)} >&2\n" if shell != "fish"
+                else f"printf '%s\\n' {_fish_quote(notice)} >&2\n")
+        return f"{HEADER} {os.urandom(8).hex()}\n{line}"
     proj, record = project.prepare(False, start)
     exported = environment.exported(record, environment.compute(record, os.environ))
     for name in exported:

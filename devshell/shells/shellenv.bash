@@ -4,13 +4,28 @@
 #
 # Before each prompt this finds the nearest devshell.toml at or above $PWD and
 # applies that project's environment (its pinned tools in front of the user's
-# PATH), or takes it back when the user leaves. While nothing changed it starts
-# no process at all: builtins only, with -nt comparing the cached environment
-# with devshell.toml and devshell.lock. A change goes through devshell once; if
-# that fails, the last good environment stays, with a warning.
+# PATH), or takes it back when the user leaves. Only a project the user has
+# trusted (`devshell trust`) is applied; until then one line says what to run.
+# While nothing changed it starts no process at all: builtins only, with -nt
+# comparing the cached environment with devshell.toml, devshell.lock and the
+# trust file. The cache lives in devshell's state, never in the project tree.
+# A change goes through devshell once; if that fails, the last good
+# environment stays, with a warning.
 #
 # What it replaced lives in exported __DEVSHELL_SE_* variables, so that a
 # nested shell, or `exec $SHELL`, can still take it back.
+
+# The project key of path $1 in __ds_key: activation.project_key's rule.
+__devshell_key() {
+  [ -z "${ZSH_VERSION-}" ] || setopt localoptions nomultibyte
+  local LC_ALL=C __ds_k=${1//\%/%25} __ds_h
+  __ds_k=${__ds_k//\//%}
+  if [ "${#__ds_k}" -gt 200 ]; then
+    __ds_h=$(printf '%s' "$1" | { command sha256sum 2>/dev/null || command shasum -a 256; })
+    __ds_k=long-${__ds_h:0:40}
+  fi
+  __ds_key=$__ds_k
+}
 
 # Whether $1 can be a variable name (names reach eval).
 __devshell_name() {
@@ -19,14 +34,17 @@ __devshell_name() {
   esac
 }
 
-# Whether cache $1 is newer than project $2's devshell.toml and devshell.lock.
+# Whether cache $1 is newer than project $2's devshell.toml and devshell.lock
+# and than trust file $3.
 __devshell_fresh() {
-  [[ -f $1 && -f $2/devshell.lock && $1 -nt $2/devshell.toml && $1 -nt $2/devshell.lock ]]
+  [[ -f $1 && -f $2/devshell.lock && $1 -nt $2/devshell.toml && $1 -nt $2/devshell.lock &&
+    ( ! -e $3 || $1 -nt $3 ) ]]
 }
 
-# Whether a failure was recorded in $1 since project $2 last changed.
+# Whether a failure was recorded in $1 since project $2 (or trust file $3) last changed.
 __devshell_failed() {
-  [[ -f $1 && $1 -nt $2/devshell.toml && ( ! -e $2/devshell.lock || $1 -nt $2/devshell.lock ) ]]
+  [[ -f $1 && $1 -nt $2/devshell.toml && ( ! -e $2/devshell.lock || $1 -nt $2/devshell.lock ) &&
+    ( ! -e $3 || $1 -nt $3 ) ]]
 }
 
 # Apply cache $1 for project $2, saving each value it replaces (and whether
@@ -71,7 +89,7 @@ __devshell_unload() {
 }
 
 # Ask devshell for project $1's environment, cache it in $2 and apply it; on
-# failure, apply the last good cache instead.
+# failure, apply the last good cache instead (unless trust file $3 is newer).
 __devshell_refresh() {
   local __ds_tmp="$2.$$" __ds_tag __ds_rest
   command mkdir -p "${2%/*}"
@@ -83,7 +101,7 @@ __devshell_refresh() {
   command rm -f "$__ds_tmp"
   # Until devshell.toml or devshell.lock changes again, do not retry.
   printf 'failed\n' >"$2.failed"
-  if __devshell_load "$2" "$1"; then
+  if [[ ! -e $3 || $2 -nt $3 ]] && __devshell_load "$2" "$1"; then
     printf '%s\n' "devshell: could not refresh the environment of $1; keeping the last good one" >&2
   else
     export __DEVSHELL_SE_ROOT="$1" __DEVSHELL_SE_STAMP='' __DEVSHELL_SE_NAMES=''
@@ -93,25 +111,33 @@ __devshell_refresh() {
 
 # Make project $1's environment the one applied.
 __devshell_enter() {
-  local __ds_cache="${XDG_CACHE_HOME:-$HOME/.cache}/devshell/shellenv/${1//\//%}.@SHELL@"
+  if [[ ${__devshell_key_root-} != "$1" ]]; then
+    __devshell_key "$1"
+    __devshell_key_root=$1 __devshell_key_value=$__ds_key
+  fi
+  local __ds_state=${DEVSHELL_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/devshell}/state
+  local __ds_cache=$__ds_state/projects/$__devshell_key_value/shellenv.@SHELL@
+  local __ds_trust=$__ds_state/trust/$__devshell_key_value
   local __ds_tag __ds_stamp __ds_rest
   if [[ ${__DEVSHELL_SE_ROOT-} == "$1" ]]; then
-    if __devshell_fresh "$__ds_cache" "$1"; then
-      # The hot path: the cache this shell applied is current.
-      if [[ -d ${DEVSHELL_PROFILE-} ]] && read -r __ds_tag __ds_stamp __ds_rest <"$__ds_cache" &&
+    if __devshell_fresh "$__ds_cache" "$1" "$__ds_trust"; then
+      # The hot path: the cache this shell applied is current (an untrusted
+      # project's applies no variable, so it has no profile to check).
+      if [[ -z ${__DEVSHELL_SE_NAMES-} || -d ${DEVSHELL_PROFILE-} ]] &&
+        read -r __ds_tag __ds_stamp __ds_rest <"$__ds_cache" &&
         [[ $__ds_stamp == "${__DEVSHELL_SE_STAMP-}" ]]; then
         return 0
       fi
-    elif __devshell_failed "$__ds_cache.failed" "$1"; then
+    elif __devshell_failed "$__ds_cache.failed" "$1" "$__ds_trust"; then
       return 0  # it failed since the last change: the last good one stays
     fi
   fi
   [[ -z ${__DEVSHELL_SE_ROOT+x} ]] || __devshell_unload
-  if __devshell_fresh "$__ds_cache" "$1" && __devshell_load "$__ds_cache" "$1"; then
-    [[ ! -d ${DEVSHELL_PROFILE-} ]] || return 0
+  if __devshell_fresh "$__ds_cache" "$1" "$__ds_trust" && __devshell_load "$__ds_cache" "$1"; then
+    [[ -n ${__DEVSHELL_SE_NAMES-} && ! -d ${DEVSHELL_PROFILE-} ]] || return 0
     __devshell_unload  # its profile is gone from the store: devshell rebuilds it
   fi
-  __devshell_refresh "$1" "$__ds_cache"
+  __devshell_refresh "$1" "$__ds_cache" "$__ds_trust"
 }
 
 __devshell_hook() {

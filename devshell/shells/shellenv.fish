@@ -2,10 +2,13 @@
 #
 # Before each prompt this finds the nearest devshell.toml at or above $PWD and
 # applies that project's environment (its pinned tools in front of the user's
-# PATH), or takes it back when the user leaves. While nothing changed it starts
-# no process at all: builtins only, with `test -nt` comparing the cached
-# environment with devshell.toml and devshell.lock. A change goes through
-# devshell once; if that fails, the last good environment stays, with a warning.
+# PATH), or takes it back when the user leaves. Only a project the user has
+# trusted (`devshell trust`) is applied; until then one line says what to run.
+# While nothing changed it starts no process at all: builtins only, with
+# `test -nt` comparing the cached environment with devshell.toml,
+# devshell.lock and the trust file. The cache lives in devshell's state, never
+# in the project tree. A change goes through devshell once; if that fails, the
+# last good environment stays, with a warning.
 #
 # What it replaced lives in exported __DEVSHELL_SE_* variables (the same ones
 # devshell's bash and zsh code uses), so that a nested shell can take it back.
@@ -15,20 +18,43 @@ function __devshell_name --argument-names __ds_n
     string match -qr '^[A-Za-z_][A-Za-z0-9_]*$' -- "$__ds_n"
 end
 
-function __devshell_fresh --argument-names __ds_cache __ds_root
+# The project key of a path: activation.project_key's rule. UTF-8 bytes are
+# counted with builtins (no fork); only a key over 200 bytes is hashed.
+function __devshell_key --argument-names __ds_root
+    set -l __ds_k (string replace -a % %25 -- $__ds_root | string replace -a / %)
+    set -l __ds_b (string replace -ra '[\x{80}-\x{7ff}]' xx -- $__ds_k \
+        | string replace -ra '[\x{800}-\x{ffff}]' xxx | string replace -ra '[\x{10000}-\x{10ffff}]' xxxx)
+    if test (string length -- "$__ds_b") -gt 200
+        set -l __ds_h (printf '%s' $__ds_root | begin
+                command sha256sum 2>/dev/null; or command shasum -a 256
+            end)
+        set __ds_k long-(string sub -l 40 -- $__ds_h)
+    end
+    printf '%s\n' $__ds_k
+end
+
+function __devshell_fresh --argument-names __ds_cache __ds_root __ds_trust
     test -f $__ds_cache
     and test -f $__ds_root/devshell.lock
     and test $__ds_cache -nt $__ds_root/devshell.toml
     and test $__ds_cache -nt $__ds_root/devshell.lock
+    and begin
+        not test -e $__ds_trust
+        or test $__ds_cache -nt $__ds_trust
+    end
 end
 
-# Whether a failure was recorded since the project last changed.
-function __devshell_failed --argument-names __ds_marker __ds_root
+# Whether a failure was recorded since the project (or its trust) last changed.
+function __devshell_failed --argument-names __ds_marker __ds_root __ds_trust
     test -f $__ds_marker
     and test $__ds_marker -nt $__ds_root/devshell.toml
     and begin
         not test -e $__ds_root/devshell.lock
         or test $__ds_marker -nt $__ds_root/devshell.lock
+    end
+    and begin
+        not test -e $__ds_trust
+        or test $__ds_marker -nt $__ds_trust
     end
 end
 
@@ -82,8 +108,8 @@ function __devshell_unload
 end
 
 # Ask devshell for a project's environment, cache it and apply it; on failure,
-# apply the last good cache instead.
-function __devshell_refresh --argument-names __ds_root __ds_cache
+# apply the last good cache instead (unless the trust changed since).
+function __devshell_refresh --argument-names __ds_root __ds_cache __ds_trust
     set -l __ds_tmp $__ds_cache.$fish_pid
     command mkdir -p (string replace -r '/[^/]*$' '' -- $__ds_cache)
     if @DEVSHELL@ shellenv fish --env --root $__ds_root </dev/null >$__ds_tmp
@@ -95,7 +121,11 @@ function __devshell_refresh --argument-names __ds_root __ds_cache
     command rm -f $__ds_tmp
     # Until devshell.toml or devshell.lock changes again, do not retry.
     echo failed >$__ds_cache.failed
-    if __devshell_load $__ds_cache $__ds_root
+    if begin
+            not test -e $__ds_trust
+            or test $__ds_cache -nt $__ds_trust
+        end
+        and __devshell_load $__ds_cache $__ds_root
         echo "devshell: could not refresh the environment of $__ds_root; keeping the last good one" >&2
     else
         set -gx __DEVSHELL_SE_ROOT $__ds_root
@@ -107,27 +137,34 @@ end
 
 # Make a project's environment the one applied.
 function __devshell_enter --argument-names __ds_root
-    set -l __ds_base $HOME/.cache
-    test -n "$XDG_CACHE_HOME"; and set __ds_base $XDG_CACHE_HOME
-    set -l __ds_cache $__ds_base/devshell/shellenv/(string replace -a / % -- $__ds_root).fish
+    if test "$__devshell_key_root" != "$__ds_root"; or not set -q __devshell_key_root
+        set -g __devshell_key_value (__devshell_key $__ds_root)
+        set -g __devshell_key_root $__ds_root
+    end
+    set -l __ds_state $HOME/.local/share/devshell
+    test -n "$XDG_DATA_HOME"; and set __ds_state $XDG_DATA_HOME/devshell
+    test -n "$DEVSHELL_HOME"; and set __ds_state $DEVSHELL_HOME
+    set -l __ds_cache $__ds_state/state/projects/$__devshell_key_value/shellenv.fish
+    set -l __ds_trust $__ds_state/state/trust/$__devshell_key_value
     if test "$__DEVSHELL_SE_ROOT" = "$__ds_root"; and set -q __DEVSHELL_SE_ROOT
-        if __devshell_fresh $__ds_cache $__ds_root
-            # The hot path: the cache this shell applied is current.
-            if test -d "$DEVSHELL_PROFILE"
+        if __devshell_fresh $__ds_cache $__ds_root $__ds_trust
+            # The hot path: the cache this shell applied is current (an
+            # untrusted project's applies no variable, so has no profile).
+            if test -z "$__DEVSHELL_SE_NAMES"; or test -d "$DEVSHELL_PROFILE"
                 set -l __ds_header (__devshell_header $__ds_cache)
                 and test "$__ds_header[1]" = "$__DEVSHELL_SE_STAMP"
                 and return 0
             end
-        else if __devshell_failed $__ds_cache.failed $__ds_root
+        else if __devshell_failed $__ds_cache.failed $__ds_root $__ds_trust
             return 0 # it failed since the last change: the last good one stays
         end
     end
     set -q __DEVSHELL_SE_ROOT; and __devshell_unload
-    if __devshell_fresh $__ds_cache $__ds_root; and __devshell_load $__ds_cache $__ds_root
-        test -d "$DEVSHELL_PROFILE"; and return 0
+    if __devshell_fresh $__ds_cache $__ds_root $__ds_trust; and __devshell_load $__ds_cache $__ds_root
+        test -z "$__DEVSHELL_SE_NAMES"; or test -d "$DEVSHELL_PROFILE"; and return 0
         __devshell_unload # its profile is gone from the store: devshell rebuilds it
     end
-    __devshell_refresh $__ds_root $__ds_cache
+    __devshell_refresh $__ds_root $__ds_cache $__ds_trust
 end
 
 function __devshell_hook --on-event fish_prompt
