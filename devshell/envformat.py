@@ -53,8 +53,11 @@ def json_format(env: Mapping[str, str]) -> str:
 
 
 def dotenv(env: Mapping[str, str]) -> str:
+    """`NAME="value"`, escaped so that a shell sourcing the file (`set -a; .
+    .env`) expands and runs nothing: backslash, quote, `$` and backtick."""
+
     def q(v: str) -> str:
-        v = v.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+        v = v.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
         return '"' + v.replace("\n", "\\n") + '"'
 
     return "".join(f"{k}={q(v)}\n" for k, v in env.items())

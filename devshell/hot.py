@@ -95,6 +95,7 @@ def exec_command(record: environment.Record, cmd: list[str], scripts_first: bool
             file=sys.stderr,
         )
         sys.exit(127)
-    except PermissionError as exc:
-        print(f"devshell: error: {cmd[0]}: {exc.strerror}", file=sys.stderr)
+    except OSError as exc:
+        # Not executable, no shebang, a damaged binary: what a shell says (126).
+        print(f"devshell: error: {cmd[0]}: cannot run it: {exc.strerror or exc}", file=sys.stderr)
         sys.exit(126)

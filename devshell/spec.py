@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devshell import platforms
+from devshell import names, platforms
 from devshell.errors import SpecError
 from devshell.versions import parse_constraint
 
-__all__ = ["SPEC_NAME", "DebSources", "ShellSpec", "Spec", "ToolSpec", "find_root", "load", "parse"]
+__all__ = [
+    "SPEC_NAME", "DebSources", "ShellSpec", "Spec", "ToolSpec", "find_root", "load", "parse", "require_root",
+]
 
 SPEC_NAME = "devshell.toml"
 ISOLATIONS = ("pure", "inherit")
@@ -137,6 +139,17 @@ def find_root(start: Path) -> Path | None:
     return None
 
 
+def require_root(start: Path) -> Path:
+    """`find_root`, or the error that says there is no project here."""
+    root = find_root(start)
+    if root is None:
+        raise SpecError(
+            f"no {SPEC_NAME} in {start} or any directory above it",
+            hint="run `devshell init` to create one, or cd into a project",
+        )
+    return root
+
+
 def load(path: Path) -> Spec:
     try:
         text = path.read_text(encoding="utf-8")
@@ -165,7 +178,7 @@ def parse(text: str, path: Path) -> Spec:
         p.tool(name, value, deb) for name, value in p.table(data, "tools").items()
     )
     env = p.env_table(p.table(data, "env"), "env")
-    scripts = p.string_table(p.table(data, "scripts"), "scripts")
+    scripts = p.script_table(p.table(data, "scripts"))
     hooks_table = p.table(data, "hooks")
     p.check_keys(hooks_table, _HOOK_KEYS, "hooks")
     hooks = p.string_table(hooks_table, "hooks")
@@ -198,12 +211,26 @@ class _Parser:
     def string(self, value: Any, key: str) -> str:
         if not isinstance(value, str):
             raise self.fail(key, f"must be a string, not {_kind(value)}")
+        if "\0" in value:
+            # A NUL would cut the value short on the hot path, and what follows
+            # it could pose as another field of the activation record.
+            raise self.fail(key, "holds a NUL character", "remove the \\u0000 from the value")
         return value
 
     def string_list(self, value: Any, key: str) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(key, "must be a list of strings", 'e.g. ["a", "b"]')
-        return tuple(value)
+        return tuple(self.string(v, key) for v in value)
+
+    def plain_list(self, value: Any, key: str, check: Any, what: str) -> tuple[str, ...]:
+        """A list of names, each checked by `check` (a devshell.names function)."""
+        items = self.string_list(value, key)
+        for item in items:
+            try:
+                check(item, what)
+            except ValueError as exc:
+                raise self.fail(key, str(exc)) from None
+        return items
 
     def env_table(self, table: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
         """Variables: names every shell can hold (letters, digits, _)."""
@@ -217,9 +244,20 @@ class _Parser:
     def string_table(self, table: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
         return tuple((k, self.string(v, f"{where}.{k}")) for k, v in table.items())
 
+    def script_table(self, table: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        """`[scripts]`: names `devshell run NAME` can take as one word."""
+        for name in table:
+            if not names.is_plain(name):
+                raise self.fail(f"scripts.{name}", "is not a script name",
+                                "use letters, digits, '.', '_', '+' and '-', e.g. test or lint-all")
+        return self.string_table(table, "scripts")
+
     def shell(self, table: dict[str, Any], default_name: str) -> ShellSpec:
         self.check_keys(table, _SHELL_KEYS, "shell")
         name = self.string(table.get("name", default_name), "shell.name")
+        if not name or any(not c.isprintable() for c in name):
+            raise self.fail("shell.name", f"{name!r} is not a name to show in a prompt",
+                            "use printable characters, e.g. name = \"webapp\"")
         isolation = self.string(table.get("isolation", "pure"), "shell.isolation")
         if isolation not in ISOLATIONS:
             raise self.fail(
@@ -239,8 +277,10 @@ class _Parser:
         return ShellSpec(
             name=name,
             isolation=isolation,
-            keep_env=self.string_list(table.get("keep-env", []), "shell.keep-env"),
-            host_tools=self.string_list(table.get("host-tools", []), "shell.host-tools"),
+            keep_env=self.plain_list(table.get("keep-env", []), "shell.keep-env",
+                                     names.check_variable, "variable"),
+            host_tools=self.plain_list(table.get("host-tools", []), "shell.host-tools",
+                                       names.check_plain, "program"),
             platforms=tuple(sorted(set(plats), key=platforms.ALL.index)),
         )
 
@@ -272,6 +312,12 @@ class _Parser:
         prefix, colon, rest = key_name.partition(":")
         if colon and prefix in _DIRECT:
             name, source, package = rest.rsplit("/", 1)[-1], prefix, rest
+        if not names.is_plain(name):
+            # The name becomes a store path, a lock-file name and a shell word.
+            raise self.fail(
+                key, f"{name!r} is not a tool name",
+                'use letters, digits, ".", "_", "+" and "-" (or "pypi:NAME", "npm:NAME", "deb:NAME")',
+            )
         if "version" not in value:
             raise self.fail(key, "has no version", 'add version = "…" (exact, a prefix like "20", a specifier, or "latest")')
         constraint = self.string(value["version"], f"{key}.version")
@@ -305,6 +351,10 @@ class _Parser:
                             "tags like this exist only on npm; write a version, a prefix or a range")
         if package is not None:
             package = self.string(package, f"{key}.package")
+            if not package or package.startswith("/") or any(
+                part in ("", ".", "..") for part in package.split("/")
+            ) or any(c.isspace() or not c.isprintable() for c in package):
+                raise self.fail(f"{key}.package", f"{package!r} is not a package name")
         fmt = value.get("format")
         if fmt is not None and self.string(fmt, f"{key}.format") not in FORMATS:
             raise self.fail(f"{key}.format", f"unknown format {fmt!r} (accepted: {', '.join(FORMATS)})")

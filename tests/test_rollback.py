@@ -100,3 +100,17 @@ def test_lock_update_and_add_record_generations_that_rollback_undoes(tmp_path: P
     devshell("rollback", "1", cwd=root, env={"DEVSHELL_OFFLINE": "1"}, check=True)
     assert devshell("run", "--", "faketool", cwd=root, check=True).stdout == "faketool 1.1.0\n"
     assert "othertool" not in (root / "devshell.toml").read_text()
+
+
+def test_generations_and_rollback_work_while_the_spec_is_broken(tmp_path: Path, server: LoopbackServer) -> None:
+    root, v1, v2 = _two_versions(tmp_path, server)
+    devshell("install", cwd=root, check=True)
+    _upgrade(root, v1, v2)
+    devshell("install", cwd=root, check=True)
+    (root / "devshell.toml").write_text("[tools\nbroken = ")  # a bad edit
+    listing = devshell("generations", cwd=root, check=True).stdout.splitlines()
+    assert len(listing) == 2
+    proc = devshell("rollback", "2", "--force", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert 'version = "2.0"' in (root / "devshell.toml").read_text()
+    assert devshell("run", "--", "hello", cwd=root, check=True).stdout == "hello 2.0\n"

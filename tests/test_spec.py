@@ -81,3 +81,48 @@ def test_toml_syntax_errors_keep_line_and_column() -> None:
 ])
 def test_constraints_pick_what_users_expect(constraint: str, candidates: list[str], chosen: str | None) -> None:
     assert choose(parse_constraint(constraint), candidates) == chosen
+
+
+@pytest.mark.parametrize(("toml", "where"), [
+    ('[tools]\n"../../x" = "1.0"\n', "tools.../../x"),
+    ('[tools]\n"a/b" = "1.0"\n', "tools.a/b"),
+    ('[tools]\n".." = "1.0"\n', "tools..."),
+    ('[tools]\n"x;rm -rf ~" = "1.0"\n', "tools.x;rm -rf ~"),
+    ('[tools]\n"$(id)" = "1.0"\n', "tools.$(id)"),
+    ('[tools]\n"pypi:.." = "1.0"\n', "tools.pypi:.."),
+    ('[tools]\n"a\\u0000b" = "1.0"\n', "tools.a"),
+])
+def test_tool_names_that_would_become_paths_or_shell_words_are_spec_errors(toml: str, where: str) -> None:
+    text = _error(toml)
+    assert where in text and "is not a tool name" in text
+
+
+@pytest.mark.parametrize(("toml", "where"), [
+    ('[env]\nA = "x\\u0000field=forged"\n', "env.A"),
+    ('[scripts]\nt = "echo\\u0000x"\n', "scripts.t"),
+    ('[hooks]\non-enter = "a\\u0000b"\n', "hooks.on-enter"),
+    ('[tools]\nx = { version = "1.0", url = "https://e/x", sha256 = { "x86_64-linux" = "'
+     + "0" * 64 + '" }, env = { V = "a\\u0000b" } }\n', "tools.x.env.V"),
+])
+def test_a_nul_in_any_value_is_a_spec_error_naming_the_key(toml: str, where: str) -> None:
+    text = _error(toml)
+    assert f"{where}: holds a NUL character" in text
+
+
+@pytest.mark.parametrize(("toml", "where"), [
+    ('[shell]\nhost-tools = ["../../../tmp/x"]\n', "shell.host-tools"),
+    ('[shell]\nkeep-env = ["A B"]\n', "shell.keep-env"),
+    ('[scripts]\n"a=b" = "x"\n', "scripts.a=b"),
+    ('[shell]\nname = "a\\nb"\n', "shell.name"),
+])
+def test_names_that_become_links_record_fields_or_prompts_are_checked(toml: str, where: str) -> None:
+    assert where in _error(toml)
+
+
+def test_a_bad_tool_name_exits_3_from_the_command_line(tmp_path: Path) -> None:
+    from tests.helpers import devshell
+
+    (tmp_path / "devshell.toml").write_text('[tools]\n"../../evil" = "1.0"\n')
+    proc = devshell("lock", cwd=tmp_path)
+    assert proc.returncode == 3
+    assert "tools.../../evil" in proc.stderr and "Traceback" not in proc.stderr

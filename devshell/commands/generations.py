@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from devshell import generations, project
+from devshell import generations
 from devshell.home import home
+from devshell.spec import require_root
 
 __all__ = ["register", "run"]
 
@@ -19,8 +21,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    proj = project.find()
-    state = generations.project_state(home(), proj.root)
+    # Not project.find(): generations must list even while the spec is broken.
+    state = generations.project_state(home(), require_root(Path.cwd()))
     gens = generations.list_all(state)
     if not gens:
         print("devshell: no generations yet: `devshell install` records the first", file=sys.stderr)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from devshell import atomic, generations, project
+from devshell import atomic, generations, project, trust
 from devshell.errors import UsageError
 from devshell.home import home
+from devshell.lock import LOCK_NAME
+from devshell.spec import SPEC_NAME, require_root
 
 __all__ = ["register", "run"]
 
@@ -22,8 +25,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     h = home()
-    proj = project.find()
-    state = generations.project_state(h, proj.root)
+    # Not project.find(): a spec that no longer parses is when rollback is needed.
+    root = require_root(Path.cwd())
+    spec_path, lock_path = root / SPEC_NAME, root / LOCK_NAME
+    state = generations.project_state(h, root)
     gens = generations.list_all(state)
     now = generations.current(state)
     if not gens or now is None:
@@ -38,20 +43,21 @@ def run(args: argparse.Namespace) -> int:
         if not found:
             raise UsageError(f"no generation {args.number}", hint="`devshell generations` lists them")
         target = found[0]
-    spec_now = proj.spec.path.read_bytes()
-    lock_now = proj.lock_path.read_bytes() if proj.lock_path.exists() else b""
+    spec_now = spec_path.read_bytes()
+    lock_now = lock_path.read_bytes() if lock_path.exists() else b""
     saved = any(g.spec_bytes == spec_now and g.lock_bytes == lock_now for g in gens)
     if not saved and not args.force:
         raise UsageError(
-            f"{proj.spec.path.name} or {proj.lock_path.name} has edits that no generation holds; "
+            f"{SPEC_NAME} or {LOCK_NAME} has edits that no generation holds; "
             "rolling back would lose them",
             hint="commit or copy them first, run `devshell install` to record them, or pass --force",
         )
-    atomic.write_bytes(proj.spec.path, target.spec_bytes)
-    atomic.write_bytes(proj.lock_path, target.lock_bytes)
+    with trust.preserving(h, root):
+        atomic.write_bytes(spec_path, target.spec_bytes)
+        atomic.write_bytes(lock_path, target.lock_bytes)
     generations.set_current(state, target.number)
     # The outputs are still in the store: realising is instant and offline.
-    project.prepare(locked=True, cwd=proj.root)
+    project.prepare(locked=True, cwd=root)
     changes = generations.diff(now.versions(), target.versions())
     print(f"devshell: rolled back to generation {target.number}"
           + (": " + "; ".join(changes) if changes else ""), file=sys.stderr)
