@@ -4,9 +4,11 @@ record the hot path reads next time."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ from devshell.spec import Spec
 if TYPE_CHECKING:
     from filelock import FileLock as FileLockType
 
-__all__ = ["Project", "ci_locked", "find", "fresh_lock", "realise", "relock"]
+__all__ = ["Project", "ci_locked", "find", "fresh_lock", "realise", "realise_after_edit", "realising", "relock", "stage"]
 
 
 @dataclass(frozen=True)
@@ -66,17 +68,27 @@ def editing(root: Path, home: Home) -> FileLockType:
     return FileLock(str(home.lock_file("project-" + key)))
 
 
-def relock(project: Project, home: Home, update: tuple[str, ...] = ()) -> Lock:
-    """Resolve and write devshell.lock; print what moved and any warnings."""
+def relock(project: Project, home: Home, update: tuple[str, ...] = (), *, realise_first: bool = False) -> Lock:
+    """Resolve and write devshell.lock; print what moved and any warnings.
+
+    With `realise_first`, a changed lock is first realised for this machine (`stage`
+    below): when that fails, devshell.lock is left as it was. `update` names
+    the tools asked to move; when none did, that is said too."""
     from devshell.resolve import resolve
 
     with editing(project.root, home):
         previous = lockfile.load(project.lock_path)
         new, changes, warnings = resolve(project.spec, previous, home, update)
-        if previous is None or lockfile.dumps(previous) != lockfile.dumps(new):
+        changed = previous is None or lockfile.dumps(previous) != lockfile.dumps(new)
+        if realise_first and changed:
+            stage(project.spec, home, new)
+        if changed:
             lockfile.write(project.lock_path, new)
     for change in changes:
         print(f"devshell: {change.describe()}", file=sys.stderr)
+    if update and not changes:
+        print(f"devshell: nothing moved: {', '.join(update)} already at the newest version "
+              "the spec allows", file=sys.stderr)
     for warning in warnings:
         print(f"devshell: warning: {warning}", file=sys.stderr)
     return new
@@ -100,29 +112,73 @@ def fresh_lock(project: Project, home: Home, locked: bool) -> Lock:
 
 def realise(project: Project, home: Home, lock: Lock) -> Record:
     """Every output of the lock for this platform, the profile, the record."""
-    plat = platforms.host()
-    artifacts: list[tuple[str, Artifact]] = []
-    for tool in lock.tools:
-        artifact = tool.artifact(plat)
-        if artifact is None or isinstance(artifact, Unavailable):
-            reason = artifact.reason if artifact else "the lock does not cover it"
-            raise StoreError(
-                f"{tool.name} {tool.version} is not available for {plat}: {reason}",
-                hint=f'add "{plat}" to shell.platforms, or give the tool an artifact for it, then `devshell lock`',
-            )
-        artifacts.append((f"{tool.name} {tool.version} ({plat})", artifact))
+    artifacts = _host_artifacts(project.spec, lock, platforms.host())
     signature = activation.signature(str(project.root), project.spec_signature)
     from devshell import gcroots
 
     # gc waits while any realisation runs, so nothing is collected half-used.
     with gcroots.guard(home, exclusive=False):
-        return _realise(project, home, artifacts, signature)
+        paths, prof = _outputs(project.spec, home, artifacts)
+        return _record(project, home, artifacts, paths, prof, signature)
 
 
-def _realise(project: Project, home: Home, artifacts: list[tuple[str, Artifact]], signature: str) -> Record:
+def stage(spec: Spec, home: Home, lock: Lock) -> bool:
+    """Realise `lock` for this machine into the store (its outputs and its
+    profile) and write nothing else: no project file, no activation record,
+    no generation. `add`, `remove` and `lock --update` call it before they
+    write devshell.toml and devshell.lock, so an edit that cannot be realised
+    here leaves both as they were. False, with a note, when the spec does not
+    cover this machine: there is nothing to realise here then."""
+    plat = platforms.host()
+    if plat not in spec.shell.platforms:
+        print(f"devshell: note: not realised on this machine: {plat} is not in shell.platforms",
+              file=sys.stderr)
+        return False
+    artifacts = _host_artifacts(spec, lock, plat)
+    from devshell import gcroots
+
+    with gcroots.guard(home, exclusive=False):
+        _outputs(spec, home, artifacts)
+    return True
+
+
+@contextlib.contextmanager
+def realising(home: Home) -> Iterator[None]:
+    """Hold gc off from `stage` until the edit's outputs are a generation."""
+    from devshell import gcroots
+
+    with gcroots.guard(home, exclusive=False):
+        yield
+
+
+def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifact]]:
+    artifacts: list[tuple[str, Artifact]] = []
+    for tool in lock.tools:
+        artifact = tool.artifact(plat)
+        if artifact is None or isinstance(artifact, Unavailable):
+            reason = artifact.reason if artifact else "the lock does not cover it"
+            others = [p for p in spec.shell.platforms if p != plat]
+            if plat in spec.shell.platforms:
+                hint = (f"choose a version of {tool.name} that has one (`devshell add {tool.name}@VERSION`), "
+                        f"remove it (`devshell remove {tool.name}`), or work on "
+                        + (" or ".join(others) if others else "another machine"))
+            else:
+                hint = (f'add "{plat}" to shell.platforms, or give the tool an artifact for it, '
+                        "then `devshell lock`")
+            raise StoreError(f"{tool.name} {tool.version} is not available for {plat}: {reason}", hint=hint)
+        artifacts.append((f"{tool.name} {tool.version} ({plat})", artifact))
+    return artifacts
+
+
+def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]]) -> tuple[list[Path], Path]:
+    """Every output in the store, then the profile linking them."""
     with ThreadPoolExecutor(max_workers=4) as pool:
         paths = list(pool.map(lambda la: store.add_artifact(home, la[1], la[0]), artifacts))
-    prof = profile.build(home, project.spec.shell.name, [a for _, a in artifacts])
+    return paths, profile.build(home, spec.shell.name, [a for _, a in artifacts])
+
+
+def _record(project: Project, home: Home, artifacts: list[tuple[str, Artifact]], paths: list[Path],
+            prof: Path, signature: str) -> Record:
     tool_env = []
     for (_, artifact), out in zip(artifacts, paths, strict=True):
         tool_env += [(k, v.replace("{out}", str(out))) for k, v in artifact.env]
@@ -188,13 +244,16 @@ def prepare(locked: bool, cwd: Path | None = None) -> tuple[Project, Record]:
 
 
 def realise_after_edit(root: Path) -> None:
-    """After `add`, `remove` or `lock --update`: realise the new lock so it
-    becomes a generation (and `rollback` can undo the change). The files are
-    already written; a failure here is reported, not fatal."""
+    """After `add`, `remove` or `lock --update` wrote what `stage` realised:
+    record it as the current environment and a generation (so `rollback` can
+    undo the change). Every output is in the store already; should recording
+    still fail, the files stand and the failure is reported."""
     from devshell.errors import DevshellError
 
     try:
+        if platforms.host() not in find(root).spec.shell.platforms:
+            return  # `stage` said so already
         prepare(locked=True, cwd=root)
     except DevshellError as exc:
-        print(f"devshell: warning: locked, but not realised on this machine: {exc.message}",
+        print(f"devshell: warning: locked, but not recorded as a generation: {exc.message}",
               file=sys.stderr)

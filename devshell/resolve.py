@@ -4,16 +4,16 @@ to the network; pins in the previous lock never move on their own."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from devshell import lock as lockfile
 from devshell import sources
 from devshell.errors import SpecError, UsageError
 from devshell.home import Home
 from devshell.lock import Lock, LockedTool, Unavailable
-from devshell.spec import Spec
+from devshell.spec import Spec, ToolSpec
 
-__all__ = ["Change", "resolve"]
+__all__ = ["Change", "on_platforms", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Change:
             return f"{self.tool}: added {self.new}"
         if self.new is None:
             return f"{self.tool}: removed {self.old}"
+        if self.old == self.new:
+            return f"{self.tool}: {self.new}, with new artifacts"
         return f"{self.tool}: {self.old} → {self.new}"
 
 
@@ -34,30 +36,82 @@ def resolve(
     spec: Spec, previous: Lock | None, home: Home, update: Collection[str] = ()
 ) -> tuple[Lock, list[Change], list[str]]:
     """Lock every tool of `spec`; re-resolve only new or changed tools and the
-    ones named in `update`. Returns the lock, what moved, and warnings."""
+    ones named in `update`. Returns the lock, what moved, and warnings.
+
+    A tool whose spec entry did not change keeps its lock entry as it is, on
+    whatever platforms both the spec and the lock name, and no upstream is
+    asked about it: a platform the spec gained is resolved at the version
+    already pinned; one it dropped is simply left out."""
     unknown = [name for name in update if spec.tool(name) is None]
     if unknown:
         raise UsageError(
             f"cannot update {', '.join(unknown)}: not in {spec.path.name}",
             hint="tools in the spec: " + (", ".join(t.name for t in spec.tools) or "none"),
         )
+    plats = spec.shell.platforms
     locked: list[LockedTool] = []
     for tool in spec.tools:
         old = previous.tool(tool.name) if previous else None
-        fresh = (
-            old is not None
-            and tool.name not in update
-            and old.inputs == lockfile.tool_inputs_hash(tool.inputs())
-            and tuple(p for p, _ in old.platforms) == spec.shell.platforms
-        )
-        if fresh and old is not None:
-            locked.append(old)
-        else:
-            locked.append(sources.get(tool.source).resolve(tool, spec.shell.platforms, home))
+        if old is None or tool.name in update or old.inputs != lockfile.tool_inputs_hash(tool.inputs()):
+            locked.append(on_platforms(sources.get(tool.source).resolve(tool, plats, home), plats))
+            continue
+        missing = tuple(p for p in plats if old.artifact(p) is None)
+        if missing:
+            old = _widen(tool, old, missing, home)
+        locked.append(on_platforms(old, plats))
+    _check_somewhere(spec, locked)
     _check_needs(spec, locked)
     _check_conflicts(spec, locked)
     new = Lock(lockfile.spec_hash(spec.resolution_inputs()), tuple(sorted(locked, key=lambda t: t.name)))
     return new, _changes(previous, new), _warnings(new)
+
+
+def on_platforms(tool: LockedTool, plats: tuple[str, ...]) -> LockedTool:
+    """`tool` with exactly `plats`, in their order: the one place the lock's
+    platform order (sorted, as read back from JSON) meets the spec's."""
+    have = dict(tool.platforms)
+    return replace(tool, platforms=tuple((p, have[p]) for p in plats))
+
+
+def _widen(tool: ToolSpec, old: LockedTool, missing: tuple[str, ...], home: Home) -> LockedTool:
+    """`old`, plus `missing` platforms resolved at the version it pins."""
+    from devshell.errors import DevshellError
+
+    pinned = replace(tool, constraint=old.version)
+    try:
+        more = sources.get(tool.source).resolve(pinned, missing, home)
+    except DevshellError as exc:
+        raise type(exc)(
+            f"tools.{tool.name}: the lock pins {tool.name} {old.version}, which cannot be resolved "
+            f"for {', '.join(missing)}: {exc.message}",
+            hint=f"`devshell lock --update {tool.name}` moves it to the newest version "
+            f"{tool.constraint!r} allows",
+        ) from None
+    if more.version != old.version:  # a source that does not honour an exact pin
+        raise SpecError(
+            f"tools.{tool.name}: the lock pins {tool.name} {old.version}, but "
+            f"{', '.join(missing)} resolved to {more.version}",
+            hint=f"`devshell lock --update {tool.name}` resolves every platform again",
+        )
+    return replace(old, platforms=old.platforms + more.platforms)
+
+
+def _check_somewhere(spec: Spec, tools: list[LockedTool]) -> None:
+    """A tool with nothing on any of the spec's platforms is not a lock, whatever
+    the upstream said: fail with each platform's reason."""
+    nowhere = [t for t in tools if all(isinstance(a, Unavailable) for _, a in t.platforms)]
+    if not nowhere:
+        return
+    lines = [
+        f"tools.{t.name}: {t.name} {t.version} runs on none of shell.platforms: "
+        + "; ".join(a.reason if isinstance(a, Unavailable) else p for p, a in t.platforms)
+        for t in nowhere
+    ]
+    raise SpecError(
+        f"{spec.path}: " + "\n  ".join(lines),
+        hint="add a platform it supports to shell.platforms, choose another version, "
+        "or remove it (`devshell remove NAME`)",
+    )
 
 
 def _check_needs(spec: Spec, tools: list[LockedTool]) -> None:
@@ -90,13 +144,26 @@ def _check_conflicts(spec: Spec, tools: list[LockedTool]) -> None:
 
 
 def _changes(previous: Lock | None, new: Lock) -> list[Change]:
-    before = {t.name: t.version for t in previous.tools} if previous else {}
-    after = {t.name: t.version for t in new.tools}
+    """Every tool added, removed, moved to another version, or kept at its
+    version with other artifacts (an upload replaced, a platform gained)."""
+    before = {t.name: t for t in previous.tools} if previous else {}
+    after = {t.name: t for t in new.tools}
     changes = []
     for name in sorted(before.keys() | after.keys()):
-        if before.get(name) != after.get(name):
-            changes.append(Change(name, before.get(name), after.get(name)))
+        old, now = before.get(name), after.get(name)
+        if old is not None and now is not None and old.version == now.version:
+            if _replaced(old, now):
+                changes.append(Change(name, old.version, now.version))
+            continue
+        changes.append(Change(name, old.version if old else None, now.version if now else None))
     return changes
+
+
+def _replaced(old: LockedTool, now: LockedTool) -> bool:
+    """Does a platform both name get another artifact? (Platforms gained or
+    dropped follow the spec's own edit, not the upstream.)"""
+    before = dict(old.platforms)
+    return any(p in before and before[p] != a for p, a in now.platforms)
 
 
 def _warnings(new: Lock) -> list[str]:

@@ -29,6 +29,7 @@ from devshell.errors import SpecError, UsageError
 from devshell.home import Home
 from devshell.lock import Lock
 from devshell.resolve import Change
+from devshell.spec import Spec
 
 __all__ = [
     "Plan",
@@ -236,6 +237,7 @@ class Plan:
     lock: Lock
     changes: tuple[Change, ...]
     warnings: tuple[str, ...]
+    spec: Spec  # `text` parsed
 
 
 def plan(path: Path, text: str, previous: Lock | None, home: Home, pin: Collection[str] = ()) -> Plan:
@@ -246,14 +248,16 @@ def plan(path: Path, text: str, previous: Lock | None, home: Home, pin: Collecti
     resolved again (the lock's per-tool inputs cover the constraint)."""
     from devshell.resolve import resolve
 
-    lock, changes, warnings = resolve(specfile.parse(text, path), previous, home)
+    spec = specfile.parse(text, path)
+    lock, changes, warnings = resolve(spec, previous, home)
     if pin:
         for key in pin:
             locked = lock.tool(tool_name(key))
             assert locked is not None  # every tool of the spec is in its lock
             text = set_tool(text, path, key, pin_for(locked.version))
-        lock, changes, warnings = resolve(specfile.parse(text, path), previous, home)
-    return Plan(text, lock, tuple(changes), tuple(warnings))
+        spec = specfile.parse(text, path)
+        lock, changes, warnings = resolve(spec, previous, home)
+    return Plan(text, lock, tuple(changes), tuple(warnings), spec)
 
 
 def write(root: Path, planned: Plan, old_text: str | None) -> None:

@@ -1,8 +1,10 @@
 """`devshell add TOOL[@VERSION]…`: add tools to devshell.toml and lock them.
 
 Comments and layout survive the edit. Nothing is written unless the new spec
-resolves: a bad name, a version that does not exist, a network error or
-Ctrl-C leave devshell.toml and devshell.lock exactly as they were.
+resolves and its lock is realised on this machine: a bad name, a version that
+does not exist, a wheel without the program the lock names, a network error
+or Ctrl-C leave devshell.toml and devshell.lock exactly as they were. Tools
+not named keep their pins.
 """
 
 from __future__ import annotations
@@ -34,16 +36,19 @@ def run(args: argparse.Namespace) -> int:
     proj = project.find()
     spec_path = proj.spec.path
     where = home()
-    with specedit.editing(proj.root, where):
-        old_text = spec_path.read_text(encoding="utf-8")
-        text = old_text
-        requests = specedit.with_runtimes(requests, specedit.tool_keys(text, spec_path))
-        for req in requests:
-            text = specedit.set_tool(text, spec_path, req.key, req.constraint or "latest")
-        unpinned = [r.key for r in requests if r.constraint is None]
-        planned = specedit.plan(spec_path, text, lockfile.load(proj.lock_path), where, pin=unpinned)
-        specedit.write(proj.root, planned, old_text)
-    project.realise_after_edit(proj.root)
+    with project.realising(where):
+        with specedit.editing(proj.root, where):
+            old_text = spec_path.read_text(encoding="utf-8")
+            text = old_text
+            requests = specedit.with_runtimes(requests, specedit.tool_keys(text, spec_path))
+            for req in requests:
+                text = specedit.set_tool(text, spec_path, req.key, req.constraint or "latest")
+            unpinned = [r.key for r in requests if r.constraint is None]
+            planned = specedit.plan(spec_path, text, lockfile.load(proj.lock_path), where, pin=unpinned)
+            # Realised here before anything is written: all or nothing.
+            project.stage(planned.spec, where, planned.lock)
+            specedit.write(proj.root, planned, old_text)
+        project.realise_after_edit(proj.root)
     if not planned.changes:
         print("devshell: nothing moved: devshell.lock already had that", file=sys.stderr)
     return 0

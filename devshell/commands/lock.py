@@ -23,12 +23,15 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     proj = project.find()
+    where = home()
     if args.update is None:
-        update: tuple[str, ...] = ()
+        # Nothing moves: a tool whose spec entry did not change keeps its pin,
+        # and no upstream is asked about it.
+        lock = project.relock(proj, where)
     else:
         update = tuple(args.update) or tuple(t.name for t in proj.spec.tools)
-    lock = project.relock(proj, home(), update)
-    if args.update is not None:
-        project.realise_after_edit(proj.root)
+        with project.realising(where):
+            lock = project.relock(proj, where, update, realise_first=True)
+            project.realise_after_edit(proj.root)
     print(f"devshell: locked {len(lock.tools)} tools in {proj.lock_path}", file=sys.stderr)
     return 0

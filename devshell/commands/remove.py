@@ -1,6 +1,7 @@
 """`devshell remove TOOL…`: drop tools from devshell.toml and from the lock.
 
-Comments stay; the edit is written only once the remaining spec resolves.
+Comments stay; the edit is written only once the remaining spec resolves and
+is realised on this machine. The tools that remain keep their pins.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ def run(args: argparse.Namespace) -> int:
     proj = project.find()
     spec_path = proj.spec.path
     where = home()
-    with specedit.editing(proj.root, where):
-        old_text = spec_path.read_text(encoding="utf-8")
-        text = specedit.remove_tools(old_text, spec_path, args.tools)
-        planned = specedit.plan(spec_path, text, lockfile.load(proj.lock_path), where)
-        specedit.write(proj.root, planned, old_text)
-    project.realise_after_edit(proj.root)
+    with project.realising(where):
+        with specedit.editing(proj.root, where):
+            old_text = spec_path.read_text(encoding="utf-8")
+            text = specedit.remove_tools(old_text, spec_path, args.tools)
+            planned = specedit.plan(spec_path, text, lockfile.load(proj.lock_path), where)
+            # What remains is realised here before anything is written.
+            project.stage(planned.spec, where, planned.lock)
+            specedit.write(proj.root, planned, old_text)
+        project.realise_after_edit(proj.root)
     return 0
