@@ -161,3 +161,82 @@ def test_a_relock_asks_the_index_with_validators_and_gets_304(tmp_path: Path, in
     assert index.server.hits[page] == 2
     assert index.server.not_modified[page] == 1  # the body was not sent again
     assert (root / "devshell.lock").read_bytes() == first
+
+
+def _yanky(server: LoopbackServer) -> FakeIndex:
+    idx = FakeIndex(server)
+    tag = "manylinux_2_17_x86_64"
+    idx.add("yanky", *wheel("yanky", "0.9.0", tag, {"yanky": _script("0.9.0")}))
+    idx.add("yanky", *wheel("yanky", "1.0", tag, {"yanky": _script("1.0")}), yanked=True)
+    return idx
+
+
+@pytest.mark.parametrize("kind", ["json", "html"])
+def test_a_prefix_never_takes_a_yanked_release(tmp_path: Path, server: LoopbackServer, kind: str) -> None:
+    idx = _yanky(server)
+    root = _project(tmp_path, '"pypi:yanky" = "1"\n', platforms='["x86_64-linux"]')
+    proc = devshell("lock", cwd=root, env={"PIP_INDEX_URL": idx.url(kind)})
+    assert proc.returncode == 3, proc.stderr
+    assert "no version of yanky" in proc.stderr and "newest it has is 0.9.0" in proc.stderr
+    assert not (root / "devshell.lock").exists()
+
+
+@pytest.mark.parametrize("constraint", ["1.0", "==1.0"])
+def test_a_yanked_release_pinned_exactly_is_locked(tmp_path: Path, server: LoopbackServer, constraint: str) -> None:
+    idx = _yanky(server)
+    root = _project(tmp_path, f'"pypi:yanky" = "{constraint}"\n', platforms='["x86_64-linux"]')
+    devshell("lock", cwd=root, env={"PIP_INDEX_URL": idx.url()}, check=True)
+    assert json.loads((root / "devshell.lock").read_text())["tools"]["yanky"]["version"] == "1.0"
+
+
+def _good_file() -> dict[str, object]:
+    return {"filename": "faketool-1.0.0-py3-none-manylinux_2_17_x86_64.whl",
+            "url": "/files/faketool-1.0.0-py3-none-manylinux_2_17_x86_64.whl",
+            "hashes": {"sha256": "ab" * 32}, "size": 10}
+
+
+def _with(**changes: object) -> bytes:
+    f = _good_file()
+    f.update(changes)
+    return json.dumps({"meta": {"api-version": "1.1"}, "name": "faketool", "files": [f]}).encode()
+
+
+@pytest.mark.parametrize(("page", "field"), [
+    (b'{"meta": {"api-version": "1.1"}, "files": [', "JSON"),
+    (b'{"meta": {"api-version": "1.1"}, "files": {"a": 1}}', "files"),
+    (b'{"meta": {"api-version": "1.1"}, "files": ["x"]}', "files[0]"),
+    (b'[1, 2]', "JSON"),
+    (_with(hashes={"sha256": "abc"}), "sha256"),
+    (_with(hashes={"sha256": "zz" * 32}), "sha256"),
+    (_with(hashes=["sha256"]), "hashes"),
+    (_with(size="10"), "size"),
+    (_with(size=True), "size"),
+    (_with(size=-1), "size"),
+    (_with(filename="../faketool-1.0.0-py3-none-manylinux_2_17_x86_64.whl"), "filename"),
+    (_with(filename=7), "filename"),
+    (_with(url=["x"]), "url"),
+])
+def test_a_malformed_index_page_is_a_fetch_error_naming_the_field(
+        tmp_path: Path, server: LoopbackServer, page: bytes, field: str) -> None:
+    server.add("/json/simple/faketool/", page, content_type="application/vnd.pypi.simple.v1+json")
+    root = _project(tmp_path, '"pypi:faketool" = "1"\n', platforms='["x86_64-linux"]')
+    proc = devshell("lock", cwd=root, env={"PIP_INDEX_URL": f"{server.url}/json/simple/"})
+    assert proc.returncode == 5, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert field in proc.stderr and "/json/simple/faketool/" in proc.stderr
+    assert not (root / "devshell.lock").exists()
+
+
+@pytest.mark.parametrize(("anchor", "field"), [
+    ('<a href="../../../files/faketool-1.0.0-py3-none-manylinux_2_17_x86_64.whl#sha256=abc">'
+     "faketool-1.0.0-py3-none-manylinux_2_17_x86_64.whl</a>", "sha256"),
+    ('<a href="../../../files/x.whl#sha256=' + "ab" * 32 + '">'
+     "../faketool-1.0.0-py3-none-manylinux_2_17_x86_64.whl</a>", "filename"),
+])
+def test_a_malformed_html_index_page_is_a_fetch_error(tmp_path: Path, server: LoopbackServer,
+                                                     anchor: str, field: str) -> None:
+    server.add("/html/simple/faketool/", f"<html><body>{anchor}</body></html>".encode(), content_type="text/html")
+    root = _project(tmp_path, '"pypi:faketool" = "1"\n', platforms='["x86_64-linux"]')
+    proc = devshell("lock", cwd=root, env={"PIP_INDEX_URL": f"{server.url}/html/simple/"})
+    assert proc.returncode == 5, proc.stderr
+    assert field in proc.stderr and "/html/simple/faketool/" in proc.stderr

@@ -8,24 +8,28 @@ becomes the lock's integrity; yanked files are skipped unless pinned exactly.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from devshell import catalog, config, integrity, platforms
+from devshell import catalog, config, integrity, names, platforms
 from devshell.errors import FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
 from devshell.sources import wheels
 from devshell.sources.common import artifact, pick_version
 from devshell.spec import ToolSpec
+from devshell.versions import parse_constraint
 
 __all__ = ["IndexFile", "PypiSource", "read_index"]
 
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -63,37 +67,73 @@ class _Anchors(HTMLParser):
 
 
 def _from_json(page: str, base: str) -> list[IndexFile]:
-    data = json.loads(page)
-    return [
-        IndexFile(
-            filename=f["filename"],
-            url=urljoin(base, f["url"]),
-            sha256=f.get("hashes", {}).get("sha256"),
-            yanked=bool(f.get("yanked", False)),
-            size=f.get("size"),
-        )
-        for f in data.get("files", [])
-    ]
+    """PEP 691 JSON; ValueError names the first field that is not what the
+    standard says."""
+    try:
+        data = json.loads(page)
+    except ValueError as exc:
+        raise ValueError(f"the page is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError("the page is not a JSON object")
+    listed = data.get("files")
+    if not isinstance(listed, list):
+        raise ValueError(f"files: {_kind(listed)}, not a list")
+    files = []
+    for i, f in enumerate(listed):
+        where = f"files[{i}]"
+        if not isinstance(f, dict):
+            raise ValueError(f"{where}: {_kind(f)}, not an object")
+        url, hashes, yanked, size = f.get("url"), f.get("hashes", {}), f.get("yanked", False), f.get("size")
+        if not isinstance(url, str) or not url:
+            raise ValueError(f"{where}.url: {_kind(url)}, not a URL")
+        if not isinstance(hashes, dict):
+            raise ValueError(f"{where}.hashes: {_kind(hashes)}, not an object")
+        if not isinstance(yanked, bool | str):  # PEP 691: true/false or the reason
+            raise ValueError(f"{where}.yanked: {_kind(yanked)}, not true, false or a reason")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise ValueError(f"{where}.size: {size!r} is not a number of bytes")
+        sha = hashes.get("sha256")
+        files.append(IndexFile(
+            filename=names.check_plain(f.get("filename"), f"{where}.filename"),
+            url=urljoin(base, url),
+            sha256=None if sha is None else _sha256(sha, f"{where}.hashes.sha256"),
+            yanked=yanked is not False,
+            size=size,
+        ))
+    return files
 
 
 def _from_html(page: str, base: str) -> list[IndexFile]:
+    """PEP 503 HTML: one anchor per file, its sha256 in the URL's fragment."""
     parser = _Anchors()
     parser.feed(page)
     files = []
-    for a in parser.found:
+    for i, a in enumerate(parser.found):
         href = a.get("href")
         if not href:
             continue
         url, fragment = urldefrag(urljoin(base, href))
         algo, _, digest = fragment.partition("=")
+        name = (a.get("#text") or url.rsplit("/", 1)[-1]).strip()
         files.append(IndexFile(
-            filename=(a.get("#text") or url.rsplit("/", 1)[-1]).strip(),
+            filename=names.check_plain(name, f"anchor {i + 1} (filename)"),
             url=url,
-            sha256=digest if algo == "sha256" else None,
+            sha256=_sha256(digest, f"anchor {i + 1} (#sha256=)") if algo == "sha256" else None,
             yanked="data-yanked" in a,
             size=None,
         ))
     return files
+
+
+def _kind(value: object) -> str:
+    return "missing" if value is None else f"a {type(value).__name__}"
+
+
+def _sha256(value: object, where: str) -> str:
+    if not isinstance(value, str) or _HEX64.fullmatch(value) is None:
+        shown = value if not isinstance(value, str) else value[:80]
+        raise ValueError(f"{where}: {shown!r} is not a sha256 (64 hex digits)")
+    return value.lower()
 
 
 def read_index(project: str) -> list[IndexFile]:
@@ -111,9 +151,16 @@ def read_index(project: str) -> list[IndexFile]:
                 hint="check the name (`devshell search`), or the index in pip's config",
             ) from None
         raise
-    if "json" in doc.content_type:
-        return _from_json(doc.text, page_url)
-    return _from_html(doc.text, page_url)
+    try:
+        if "json" in doc.content_type:
+            return _from_json(doc.text, page_url)
+        return _from_html(doc.text, page_url)
+    except ValueError as exc:
+        raise FetchError(
+            f"the Python package index sent a malformed page for {project} ({page_url}): {exc}",
+            hint="the index (or a proxy in front of it) is broken; try again later, "
+            "or point pip's index-url at a working mirror",
+        ) from None
 
 
 class PypiSource:
@@ -141,6 +188,11 @@ class PypiSource:
             if tags is None or not wheels.is_tool_wheel(tags):
                 continue
             version = str(parse_wheel_filename(f.filename)[1])
+            try:
+                names.check_version(version, f"the version of {f.filename}")
+            except ValueError as exc:
+                raise FetchError(f"the Python package index lists {project}: {exc}",
+                                 hint="the index is broken; try another mirror") from None
             if f.yanked and not _pinned(tool.constraint, version):
                 continue
             by_version.setdefault(version, []).append(f)
@@ -210,7 +262,26 @@ class PypiSource:
 
 
 def _pinned(constraint: str, version: str) -> bool:
+    """PEP 592: a yanked file counts only when the spec pins it exactly, as
+    "1.0" or "==1.0"; never for a prefix ("1"), a range or "latest"."""
     try:
-        return Version(constraint) == Version(version)
+        parsed = parse_constraint(constraint)
+    except ValueError:
+        return False
+    if parsed.kind == "version":
+        wanted, same_form = parsed.text, True
+    elif parsed.kind == "specifier":
+        specs = list(SpecifierSet(parsed.text))
+        if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
+            return False
+        if specs[0].operator == "===":
+            return specs[0].version == version
+        wanted, same_form = specs[0].version, False
+    else:
+        return False
+    try:
+        want, have = Version(wanted), Version(version)
     except InvalidVersion:
         return False
+    # A bare "1.0" is exact only for a release written as long (versions.choose).
+    return want == have and (not same_form or len(want.release) == len(have.release))
