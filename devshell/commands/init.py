@@ -119,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         _refuse_existing(root)  # again: a prompt may have taken a while
         _init_unlocked(root, text, source)
+    from devshell import trust
+    from devshell.home import home
+
+    trust.trust(home(), root)  # the user wrote it with devshell: theirs to use
     if args.direnv:
         _envrc(root)
     print("devshell: next: `devshell add NAME[@VERSION]` to add tools, `devshell enter` to start the shell",

@@ -89,7 +89,8 @@ __devshell_unload() {
 }
 
 # Ask devshell for project $1's environment, cache it in $2 and apply it; on
-# failure, apply the last good cache instead (unless trust file $3 is newer).
+# failure, apply the last good cache instead (unless trust file $3 says the
+# user revoked the trust: a failure can only come from trusted content).
 __devshell_refresh() {
   local __ds_tmp="$2.$$" __ds_tag __ds_rest
   command mkdir -p "${2%/*}"
@@ -101,7 +102,9 @@ __devshell_refresh() {
   command rm -f "$__ds_tmp"
   # Until devshell.toml or devshell.lock changes again, do not retry.
   printf 'failed\n' >"$2.failed"
-  if [[ ! -e $3 || $2 -nt $3 ]] && __devshell_load "$2" "$1"; then
+  local __ds_said=''
+  [[ ! -f $3 ]] || read -r __ds_said <"$3" || :
+  if [[ $__ds_said != revoked ]] && __devshell_load "$2" "$1"; then
     printf '%s\n' "devshell: could not refresh the environment of $1; keeping the last good one" >&2
   else
     export __DEVSHELL_SE_ROOT="$1" __DEVSHELL_SE_STAMP='' __DEVSHELL_SE_NAMES=''

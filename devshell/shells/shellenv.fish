@@ -108,7 +108,8 @@ function __devshell_unload
 end
 
 # Ask devshell for a project's environment, cache it and apply it; on failure,
-# apply the last good cache instead (unless the trust changed since).
+# apply the last good cache instead (unless the user revoked the trust: a
+# failure can only come from trusted content).
 function __devshell_refresh --argument-names __ds_root __ds_cache __ds_trust
     set -l __ds_tmp $__ds_cache.$fish_pid
     command mkdir -p (string replace -r '/[^/]*$' '' -- $__ds_cache)
@@ -121,10 +122,9 @@ function __devshell_refresh --argument-names __ds_root __ds_cache __ds_trust
     command rm -f $__ds_tmp
     # Until devshell.toml or devshell.lock changes again, do not retry.
     echo failed >$__ds_cache.failed
-    if begin
-            not test -e $__ds_trust
-            or test $__ds_cache -nt $__ds_trust
-        end
+    set -l __ds_said
+    test -f $__ds_trust; and read -l __ds_said <$__ds_trust
+    if test "$__ds_said" != revoked
         and __devshell_load $__ds_cache $__ds_root
         echo "devshell: could not refresh the environment of $__ds_root; keeping the last good one" >&2
     else
