@@ -14,8 +14,8 @@ relations with dpkg's ordering; `:any`/`:native` qualifiers dropped. It keeps
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from debian import deb822
@@ -23,7 +23,15 @@ from debian.debian_support import Version, version_compare
 
 from devshell.errors import FetchError
 
-__all__ = ["Package", "PackageIndex", "Relation", "Unsatisfiable", "closure", "matching", "satisfies"]
+__all__ = [
+    "STEP_BUDGET", "Package", "PackageIndex", "Relation", "TooTangled", "Unsatisfiable",
+    "closure", "matching", "satisfies",
+]
+
+#: How many steps one closure search may take. Real closures take a few
+#: hundred (git's, with ~50 packages, under 500); a suite built so that
+#: backtracking explodes stops here, in about a second, with a clear error.
+STEP_BUDGET = 100_000
 
 _OPS: dict[str, Callable[[int], bool]] = {
     "<<": lambda c: c < 0, "<=": lambda c: c <= 0, "=": lambda c: c == 0,
@@ -74,14 +82,32 @@ class Package:
         return f"{self.name} {self.version}"
 
 
+def shown_chain(chain: tuple[str, ...]) -> str:
+    """`a → b → c`; a long chain keeps its ends, so a message stays readable."""
+    if len(chain) > 9:
+        chain = (*chain[:4], f"… ({len(chain) - 8} more)", *chain[-4:])
+    return " → ".join(chain)
+
+
 class Unsatisfiable(Exception):
     """A dependency nothing in the suite satisfies; `chain` leads to it."""
 
     def __init__(self, chain: tuple[str, ...], wanted: str, detail: str) -> None:
-        super().__init__(f"{' → '.join((*chain, wanted))}: {detail}")
+        super().__init__(f"{shown_chain((*chain, wanted))}: {detail}")
         self.chain = chain
         self.wanted = wanted
         self.detail = detail
+
+
+class TooTangled(Exception):
+    """The closure search ran out of steps; `chain` is where it was."""
+
+    def __init__(self, chain: tuple[str, ...], budget: int, deepest: Unsatisfiable | None) -> None:
+        text = f"the dependency search gave up after {budget} steps, at {shown_chain(chain)}"
+        if deepest is not None:
+            text += f" (the deepest unmet dependency so far: {deepest})"
+        super().__init__(text)
+        self.chain = chain
 
 
 def _field(para: str, start: int) -> str:
@@ -197,27 +223,136 @@ def matching(candidates: list[Package], constraint: str) -> Package | None:
     return None
 
 
-def closure(index: PackageIndex, root: Package) -> list[Package]:
+def closure(index: PackageIndex, root: Package, budget: int = STEP_BUDGET) -> list[Package]:
     """`root` and every package it needs, sorted by name; Unsatisfiable names
-    the chain to a dependency the suite cannot meet."""
-    chosen = {root.name: root}
-    _visit(index, root, chosen, (root.name,))
-    return sorted(chosen.values(), key=lambda p: p.name)
+    the chain to a dependency the suite cannot meet, TooTangled a search that
+    took more than `budget` steps.
+
+    Alternatives are tried in order, and a candidate whose own dependencies
+    cannot be met is undone with everything it brought in, as apt would. The
+    search keeps its own stack (a 1,500-deep Depends chain is no recursion)
+    and counts its steps: a suite can be built so that backtracking takes
+    2^n tries, and a lock must fail clearly rather than run for hours.
+    """
+    return _Search(index, root, budget).run()
 
 
-def _visit(index: PackageIndex, pkg: Package, chosen: dict[str, Package], chain: tuple[str, ...]) -> None:
-    for group in pkg.depends:
-        _satisfy(index, group, chosen, chain)
+class _Search:
+    """One closure search: the packages chosen so far (with an undo log, so a
+    failed trial is rolled back in place), and a stack of frames to resume."""
+
+    def __init__(self, index: PackageIndex, root: Package, budget: int) -> None:
+        self.index = index
+        self.budget = budget
+        self.steps = 0
+        self.chosen: dict[str, Package] = {}
+        self.provided: dict[str, list[Package]] = {}  # virtual name → chosen packages providing it
+        self.log: list[str] = []
+        self.deepest: Unsatisfiable | None = None  # for the message when the budget runs out
+        self._add(root)
+        self.stack: list[_Visit | _Satisfy] = [_Visit(root, (root.name,))]
+
+    def run(self) -> list[Package]:
+        failed: Unsatisfiable | None = None
+        while self.stack:
+            self._step()
+            frame = self.stack[-1]
+            if isinstance(frame, _Visit):
+                failed = self._visit(frame, failed)
+            else:
+                failed = self._satisfy(frame, failed)
+        if failed is not None:
+            raise failed
+        return sorted(self.chosen.values(), key=lambda p: p.name)
+
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > self.budget:
+            frame = self.stack[-1]
+            raise TooTangled(frame.chain, self.budget, self.deepest)
+
+    def _visit(self, frame: _Visit, failed: Unsatisfiable | None) -> Unsatisfiable | None:
+        """Meet the package's dependency groups one by one; a failed group fails it."""
+        if failed is not None or frame.next == len(frame.pkg.depends):
+            self.stack.pop()
+            return failed
+        group = frame.pkg.depends[frame.next]
+        frame.next += 1
+        if not any(self._already(rel) for rel in group):
+            self.stack.append(_Satisfy(group, frame.chain, self._options(group)))
+        return None
+
+    def _satisfy(self, frame: _Satisfy, failed: Unsatisfiable | None) -> Unsatisfiable | None:
+        """Try the group's candidates in order until one's dependencies are met."""
+        if failed is not None:  # the candidate on trial could not be installed: undo it
+            self._undo(frame.mark)
+            frame.failures.append(failed)
+            self._note(failed)
+        elif frame.trying:  # it could: the group is met
+            self.stack.pop()
+            return None
+        for rel, cand in frame.options:
+            if cand.name in self.chosen:  # one version per package: the one taken does not fit
+                frame.failures.append(Unsatisfiable(
+                    frame.chain, str(rel), f"{self.chosen[cand.name].label} is already in the closure"))
+                continue
+            frame.trying = True
+            frame.mark = len(self.log)
+            self._add(cand)
+            self.stack.append(_Visit(cand, (*frame.chain, cand.name)))
+            return None
+        self.stack.pop()
+        if frame.failures:
+            return max(frame.failures, key=lambda e: len(e.chain))  # the deepest reason says the most
+        missing = "; ".join(_missing(self.index, rel) for rel in frame.group)
+        return Unsatisfiable(frame.chain, " | ".join(map(str, frame.group)), missing)
+
+    def _options(self, group: Group) -> Iterator[tuple[Relation, Package]]:
+        for rel in group:
+            for cand in _candidates(self.index, rel):
+                yield rel, cand
+
+    def _already(self, rel: Relation) -> bool:
+        have = self.chosen.get(rel.name)
+        if have is not None and satisfies(have.version, rel.op, rel.version):
+            return True
+        return any(
+            p.name == rel.name and (rel.op is None or (p.version is not None and satisfies(p.version, rel.op, rel.version)))
+            for pkg in self.provided.get(rel.name, ()) for p in pkg.provides
+        )
+
+    def _add(self, pkg: Package) -> None:
+        self.chosen[pkg.name] = pkg
+        self.log.append(pkg.name)
+        for virtual in {p.name for p in pkg.provides}:
+            self.provided.setdefault(virtual, []).append(pkg)
+
+    def _undo(self, mark: int) -> None:
+        while len(self.log) > mark:
+            pkg = self.chosen.pop(self.log.pop())
+            for virtual in {p.name for p in pkg.provides}:
+                self.provided[virtual].remove(pkg)
+
+    def _note(self, failed: Unsatisfiable) -> None:
+        if self.deepest is None or len(failed.chain) > len(self.deepest.chain):
+            self.deepest = failed
 
 
-def _already(rel: Relation, chosen: dict[str, Package]) -> bool:
-    have = chosen.get(rel.name)
-    if have is not None and satisfies(have.version, rel.op, rel.version):
-        return True
-    return any(
-        p.name == rel.name and (rel.op is None or (p.version is not None and satisfies(p.version, rel.op, rel.version)))
-        for pkg in chosen.values() for p in pkg.provides
-    )
+@dataclass
+class _Visit:
+    pkg: Package
+    chain: tuple[str, ...]
+    next: int = 0  # the next dependency group to meet
+
+
+@dataclass
+class _Satisfy:
+    group: Group
+    chain: tuple[str, ...]
+    options: Iterator[tuple[Relation, Package]]
+    failures: list[Unsatisfiable] = field(default_factory=list)
+    trying: bool = False  # a candidate is on trial (its _Visit is above this frame)
+    mark: int = 0  # the undo log's length before that candidate was added
 
 
 def _candidates(index: PackageIndex, rel: Relation) -> list[Package]:
@@ -232,28 +367,6 @@ def _candidates(index: PackageIndex, rel: Relation) -> list[Package]:
         key=lambda p: (_PRIORITY.index(p.priority) if p.priority in _PRIORITY else len(_PRIORITY), p.name),
     )
     return real + [p for p in virtual if p not in real]
-
-
-def _satisfy(index: PackageIndex, group: Group, chosen: dict[str, Package], chain: tuple[str, ...]) -> None:
-    if any(_already(rel, chosen) for rel in group):
-        return
-    failures: list[Unsatisfiable] = []
-    for rel in group:
-        for cand in _candidates(index, rel):
-            if cand.name in chosen:  # one version per package: the one already taken does not fit
-                failures.append(Unsatisfiable(chain, str(rel), f"{chosen[cand.name].label} is already in the closure"))
-                continue
-            trial = {**chosen, cand.name: cand}
-            try:
-                _visit(index, cand, trial, (*chain, cand.name))
-            except Unsatisfiable as exc:
-                failures.append(exc)
-                continue
-            chosen.update(trial)
-            return
-    if failures:
-        raise max(failures, key=lambda e: len(e.chain))  # the deepest reason says the most
-    raise Unsatisfiable(chain, " | ".join(map(str, group)), "; ".join(_missing(index, rel) for rel in group))
 
 
 def _missing(index: PackageIndex, rel: Relation) -> str:

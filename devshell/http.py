@@ -30,7 +30,7 @@ import devshell
 from devshell.errors import FetchError, UsageError
 
 __all__ = ["BODY_ERRORS", "CutShort", "backoff", "get", "get_text", "offline"]
-__all__ += ["read_body", "retries", "session", "timeouts"]
+__all__ += ["read_body", "retries", "session", "shown", "timeouts"]
 
 T = TypeVar("T")
 
@@ -126,7 +126,7 @@ def _build(n: int, factor: float) -> requests.Session:
     return s
 
 
-def _shown(url: str) -> str:
+def shown(url: str) -> str:
     """The URL without any user:password (mirror URLs may carry them), for messages."""
     parts = urllib.parse.urlsplit(url)
     if parts.username is None and parts.password is None:
@@ -167,17 +167,17 @@ _BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
 
 
 def _connection_error(url: str, exc: requests.RequestException) -> FetchError:
-    shown = _shown(url)
+    where = shown(url)
     if isinstance(exc, _BAD_URL):
-        return FetchError(f"not a URL devshell can fetch: {shown}",
+        return FetchError(f"not a URL devshell can fetch: {where}",
                           hint="check the URL in devshell.toml or the catalogue")
     if isinstance(exc, requests.exceptions.SSLError):
-        return FetchError(f"the TLS certificate of {shown} could not be verified",
+        return FetchError(f"the TLS certificate of {where} could not be verified",
                           hint="if a proxy or a private CA sits in between, point "
                           "REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) at its certificate")
     what = "through the proxy " if isinstance(exc, requests.exceptions.ProxyError) else ""
     tries = _plural(retries() + 1, "time")
-    return FetchError(f"could not fetch {shown} {what}({_reason(exc)}; tried {tries})",
+    return FetchError(f"could not fetch {where} {what}({_reason(exc)}; tried {tries})",
                       hint=_NETWORK_HINT)
 
 
@@ -192,7 +192,7 @@ def _status_error(url: str, code: int) -> FetchError:
     failed = ("the server failed", "the server failed; try again later")
     what, hint = _STATUS.get(code) or (failed if code >= 500 else ("HTTP error", _NETWORK_HINT))
     after = f" after {retries()} retries" if code == 429 or code >= 500 else ""
-    return FetchError(f"{what} (HTTP {code}){after}: {_shown(url)}", hint=hint, status=code)
+    return FetchError(f"{what} (HTTP {code}){after}: {shown(url)}", hint=hint, status=code)
 
 
 def _plural(n: int, word: str) -> str:
@@ -202,7 +202,7 @@ def _plural(n: int, word: str) -> str:
 def _open(url: str, headers: dict[str, str] | None) -> requests.Response:
     """A streaming GET whose status is 2xx; the caller closes it."""
     if offline():
-        raise FetchError(f"cannot fetch {_shown(url)}: DEVSHELL_OFFLINE=1 forbids the network",
+        raise FetchError(f"cannot fetch {shown(url)}: DEVSHELL_OFFLINE=1 forbids the network",
                          hint="unset DEVSHELL_OFFLINE to allow downloads")
     try:
         resp = session().get(url, stream=True, headers=headers, timeout=timeouts())
@@ -234,7 +234,7 @@ def read_body(url: str, consume: Callable[[requests.Response], T], *,
                 if attempt == attempts:
                     what = f"download of {label} from" if label else "download of"
                     raise FetchError(
-                        f"{what} {_shown(url)} was cut short after "
+                        f"{what} {shown(url)} was cut short after "
                         f"{_plural(attempts, 'attempt')} ({_reason(exc)})",
                         hint="the connection kept dropping mid-transfer; " + _NETWORK_HINT,
                     ) from exc

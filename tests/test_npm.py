@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from devshell.errors import SpecError
+from devshell.errors import FetchError, SpecError
 from devshell.home import home as devshell_home
 from devshell.lock import Artifact, LockedTool, Unavailable
 from devshell.sources import npm
@@ -74,7 +74,7 @@ def only(locked: LockedTool, plat: str = "x86_64-linux") -> Artifact:
     return artifact
 
 
-NATIVE = {"os": ["linux"], "cpu": ["x64"]}  # marks a package as a native build
+NATIVE: dict[str, Any] = {"os": ["linux"], "cpu": ["x64"]}  # marks a package as a native build
 
 
 def test_platform_package_pins_the_hosts_newest_match_on_every_platform(registry: FakeRegistry) -> None:
@@ -270,8 +270,10 @@ def test_a_tarball_outside_the_registry_keeps_its_url_through_the_mirrors(
     assert only(resolve("1", name="cdn-hosted")).url == f"{registry.server.url}/mirror/cdn-hosted-1.0.0.tgz"
 
 
-@pytest.mark.parametrize("path", ["../../outside", "/usr/bin/env", "..", "."])
-def test_a_program_path_outside_the_package_is_refused(path: str) -> None:
-    with pytest.raises(SpecError, match="declares a program outside its package"):
-        npm.programs({"bin": {"evil": path}}, "evil")
+@pytest.mark.parametrize(("name", "path"), [("evil", "../../outside"), ("evil", "/usr/bin/env"),
+                                            ("evil", ".."), ("evil", "."), ("$(id)", "x.js"),
+                                            ("a b", "x.js"), ("..", "x.js"), ("evil", 42)])
+def test_a_program_outside_the_package_or_not_a_plain_name_is_refused(name: str, path: object) -> None:
+    with pytest.raises(FetchError, match="declares a program outside its package"):
+        npm.programs({"bin": {name: path}}, "evil")
     assert npm.programs({"bin": {"../sneaky": "./lib/../bin/ok.js"}}, "p") == [("sneaky", "bin/ok.js")]

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from devshell import catalog, config, httpcache, integrity, platforms
+from devshell import catalog, config, http, httpcache, integrity, names, platforms
 from devshell.errors import FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
@@ -25,7 +26,7 @@ from devshell.sources import common
 from devshell.spec import ToolSpec, find_root
 from devshell.versions import choose, parse_constraint
 
-__all__ = ["ACCEPT", "NpmSource", "document_url", "programs"]
+__all__ = ["ACCEPT", "NpmSource", "document_url", "is_semver", "programs"]
 
 #: The abbreviated ("corgi") document: everything installing needs, a fraction
 #: of the full document's size; registries that lack it send the full one.
@@ -39,27 +40,61 @@ Document = dict[str, Any]
 # have; one lock asks for a platform package once, however many tools use it.
 _DOCUMENTS: dict[str, Document | None] = {}
 
+# semver.org's grammar: what the registry accepts on publish.
+_SEMVER = re.compile(
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(-(0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*)?"
+    r"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+)
+_MALFORMED = "the registry serves a malformed package document; check the npm registry setting " \
+    "(npm_config_registry, .npmrc), or tell the package's maintainers"
+
+
+def is_semver(value: object) -> bool:
+    """A semantic version, and safe as part of a store name (devshell.names)."""
+    if not isinstance(value, str) or _SEMVER.fullmatch(value) is None:
+        return False
+    try:
+        names.check_version(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _bad(url: str, field: str, what: str) -> FetchError:
+    """A field of the document at `url` is not what npm documents hold."""
+    return FetchError(f"{http.shown(url)}: {field} {what}", hint=_MALFORMED)
+
 
 def document_url(registry: str, name: str) -> str:
     """Where the registry serves `name`'s document (`@scope/pkg` → `@scope%2fpkg`)."""
     return registry + name.replace("/", "%2f")
 
 
-def programs(meta: dict[str, Any], package: str) -> list[tuple[str, str]]:
+def programs(meta: dict[str, Any], package: str, where: str = "") -> list[tuple[str, str]]:
     """A version document's `bin` field as (program name, path in the package),
-    sorted by name: a string names one program after the unscoped package."""
+    sorted by name: a string names one program after the unscoped package.
+    A name that is not a plain name, or a path that leaves the package, is a
+    FetchError naming `where` (the document and field the value came from)."""
     field = meta.get("bin")
+    if field is None:
+        return []
     if isinstance(field, str):
         field = {package.rsplit("/", 1)[-1]: field}
+    where = where or f"{package}: bin"
     if not isinstance(field, dict):
-        return []
+        raise FetchError(f"{where} is neither a path nor a table of programs: {field!r}"[:300], hint=_MALFORMED)
     pairs = []
     for key, value in field.items():
         # npm itself keeps only the key's basename, so a name is never a path.
         name = posixpath.basename(str(key).replace("\\", "/"))
-        path = posixpath.normpath(str(value).replace("\\", "/"))
-        if not name or "=" in name or path.startswith(("/", "../")) or path in (".", ".."):
-            raise SpecError(f"{package} declares a program outside its package: {key!r} → {value!r}")
+        path = posixpath.normpath(str(value).replace("\\", "/")) if isinstance(value, str) else ""
+        try:
+            names.check_plain(name, "program name")
+            names.check_inner_path(path, "program path")
+        except ValueError as exc:
+            raise FetchError(f"{where} declares a program outside its package: {key!r} → {value!r} ({exc})",
+                             hint=_MALFORMED) from None
         pairs.append((name, path))
     return sorted(pairs)
 
@@ -69,7 +104,7 @@ class NpmSource:
         pattern, entry = _pattern(tool)
         doc = _document(tool, _registry(), _fill(pattern, platforms.host(), entry), required=True)
         assert doc is not None  # required=True raises instead
-        return list(doc["versions"])
+        return [v for v in doc["versions"] if is_semver(v)]
 
     def resolve(self, tool: ToolSpec, plats: tuple[str, ...], home: Home) -> LockedTool:
         pattern, entry = _pattern(tool)
@@ -78,8 +113,9 @@ class NpmSource:
         first = platforms.host() if platforms.host() in plats else plats[0]
         doc = _document(tool, registry, names[first], required=True)
         assert doc is not None  # required=True raises instead
-        version = _pick(tool, doc, names[first])
-        meta = doc["versions"][version]
+        url = document_url(registry, names[first])
+        version = _pick(tool, doc, names[first], url)
+        meta = _meta(doc, version, url)
         platform_package = "{os}" in pattern or "{arch}" in pattern
         runs_on_node = (entry is not None and entry.runtime == "node") or not (
             platform_package or meta.get("os") or meta.get("cpu")
@@ -89,10 +125,11 @@ class NpmSource:
         entries: dict[str, Artifact | Unavailable] = {}
         for plat in plats:
             pdoc = _document(tool, registry, names[plat], required=False)
-            pmeta = pdoc["versions"].get(version) if pdoc is not None else None
+            purl = document_url(registry, names[plat])
+            pmeta = _meta(pdoc, version, purl) if pdoc is not None and version in pdoc["versions"] else None
             if pdoc is None:
                 entries[plat] = Unavailable(f"the registry has no package {names[plat]}")
-            elif not isinstance(pmeta, dict):
+            elif pmeta is None:
                 entries[plat] = Unavailable(f"{names[plat]} has no version {version}")
             elif not _fits(pmeta, plat):
                 entries[plat] = Unavailable(
@@ -143,14 +180,7 @@ def _document(tool: ToolSpec, registry: str, name: str, *, required: bool) -> Do
                 raise
             _DOCUMENTS[url] = None
         else:
-            try:
-                doc = json.loads(resp.body)
-            except ValueError:
-                doc = None
-            if not isinstance(doc, dict) or not isinstance(doc.get("versions"), dict):
-                raise FetchError(f"{url} is not an npm package document",
-                                 hint="check the npm registry setting (npm_config_registry, .npmrc)")
-            _DOCUMENTS[url] = doc
+            _DOCUMENTS[url] = _checked(url, resp.body)
     found = _DOCUMENTS[url]
     if found is None and required:
         raise SpecError(f"tools.{tool.name}: npm has no package {name}",
@@ -158,12 +188,63 @@ def _document(tool: ToolSpec, registry: str, name: str, *, required: bool) -> Do
     return found
 
 
-def _pick(tool: ToolSpec, doc: Document, name: str) -> str:
+def _checked(url: str, body: bytes) -> Document:
+    """The package document at `url`, its shape checked: `versions` a table
+    whose every key is safe as a version, `dist-tags` a table of versions.
+    One hostile value refuses the whole document (the registry itself only
+    accepts semver on publish)."""
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise _bad(url, "the document", f"is not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise _bad(url, "the document", "is not a JSON object, so not an npm package document")
+    versions = doc.get("versions")
+    if not isinstance(versions, dict):
+        raise _bad(url, "versions", f"is not a table of versions: {versions!r}"[:300])
+    tags = doc.setdefault("dist-tags", {})
+    if not isinstance(tags, dict):
+        raise _bad(url, "dist-tags", f"is not a table of tags: {tags!r}"[:300])
+    for tag, value in tags.items():
+        if not is_semver(value):
+            raise _bad(url, f"dist-tags.{tag}", f"is {value!r}, which is not a version"[:300])
+    for key in versions:
+        try:
+            names.check_version(key, "version")
+        except ValueError:
+            raise _bad(url, "versions", f"has a key that is not a version: {key!r}"[:300]) from None
+    return doc
+
+
+def _meta(doc: Document, version: str, url: str) -> dict[str, Any]:
+    """One version's document, with the fields devshell reads checked."""
+    meta = doc["versions"][version]
+    at = f"versions.{version}"
+    if not isinstance(meta, dict):
+        raise _bad(url, at, f"is not a version document: {meta!r}"[:300])
+    dist = meta.get("dist")
+    if not isinstance(dist, dict):
+        raise _bad(url, f"{at}.dist", f"is not a table: {dist!r}"[:300])
+    for key in ("tarball", "integrity"):
+        if dist.get(key) is not None and not isinstance(dist[key], str):
+            raise _bad(url, f"{at}.dist.{key}", f"is not a string: {dist[key]!r}"[:300])
+    for key in ("os", "cpu"):
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise _bad(url, f"{at}.{key}", f"is not a list of names: {value!r}"[:300])
+    if meta.get("dependencies") is not None and not isinstance(meta["dependencies"], dict):
+        raise _bad(url, f"{at}.dependencies", f"is not a table: {meta['dependencies']!r}"[:300])
+    return meta
+
+
+def _pick(tool: ToolSpec, doc: Document, name: str, url: str) -> str:
     """The version npm would install: a dist-tag by name; else the `latest`
     tag when the constraint admits it, else the newest match. Deprecated
-    versions count only when pinned exactly."""
-    versions: dict[str, Any] = doc["versions"]
-    tags = {k: v for k, v in (doc.get("dist-tags") or {}).items() if v in versions}
+    versions count only when pinned exactly. Only semantic versions are
+    candidates (the rest are not npm's: the registry has refused them since
+    its early days)."""
+    versions: dict[str, Any] = {v: m for v, m in doc["versions"].items() if is_semver(v)}
+    tags = {k: v for k, v in doc["dist-tags"].items() if v in versions}
     constraint = parse_constraint(tool.constraint)
     if constraint.kind == "tag":
         if constraint.text not in tags:
@@ -172,7 +253,7 @@ def _pick(tool: ToolSpec, doc: Document, name: str) -> str:
                             hint=f"its tags: {listed}")
         return str(tags[constraint.text])
     pinned = constraint.text.removeprefix("v") if constraint.kind == "version" else None
-    live = [v for v, m in versions.items() if v == pinned or "deprecated" not in m]
+    live = [v for v, m in versions.items() if v == pinned or not (isinstance(m, dict) and "deprecated" in m)]
     latest = tags.get("latest")
     if latest in live and choose(constraint, [latest]) == latest:
         return str(latest)
@@ -203,17 +284,18 @@ def _fits(meta: dict[str, Any], plat: str) -> bool:
     return True
 
 
-def _sri(tool: ToolSpec, name: str, version: str, dist: dict[str, Any]) -> str:
-    """The strongest sha512/sha256 hash in `dist.integrity`; sha1 is refused."""
-    tokens = str(dist.get("integrity") or "").split()
+def _sri(tool: ToolSpec, name: str, version: str, dist: dict[str, Any], url: str) -> str:
+    """The strongest sha512/sha256 hash in `dist.integrity`; sha1 is refused,
+    and a sha512/sha256 that is not one is the registry's error."""
+    tokens = (dist.get("integrity") or "").split()
     for algo in integrity.ALGORITHMS[::-1]:
         for token in tokens:
             if token.startswith(f"{algo}-"):
                 try:
                     integrity.parse(token)
-                except ValueError:
-                    continue
-                return token
+                except ValueError as exc:
+                    raise _bad(url, f"versions.{version}.dist.integrity", f"is damaged ({exc})") from None
+                return str(token)
     raise SpecError(
         f"tools.{tool.name}: {name} {version} is published with only a sha1 checksum, "
         "which devshell does not accept",
@@ -225,21 +307,25 @@ def _artifact(
     tool: ToolSpec, entry: catalog.Entry | None, registry: str, name: str, version: str,
     meta: dict[str, Any],
 ) -> Artifact:
-    dist = meta.get("dist") or {}
+    doc_url = document_url(registry, name)
+    dist = meta["dist"]  # _meta checked its shape
     if not dist.get("tarball"):
-        raise FetchError(f"{name} {version}: the registry's document has no tarball URL")
-    url = urllib.parse.urljoin(document_url(registry, name), str(dist["tarball"]))
+        raise _bad(doc_url, f"versions.{version}.dist.tarball", "is missing: there is no tarball URL")
+    url = urllib.parse.urljoin(doc_url, dist["tarball"])
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise _bad(doc_url, f"versions.{version}.dist.tarball", f"is not an http(s) URL: {url!r}"[:300])
     # Under the registry: `npm:<path>`, so the lock names no host and is
     # realised against whatever registry (or mirror) the machine uses.
     url = "npm:" + url[len(registry):] if url.startswith(registry) else config.rewrite(url)
     bins = tool.bin or (entry.bin if entry is not None else ())
     if not bins:
-        bins = tuple(p if posixpath.basename(p) == n else f"{n}={p}" for n, p in programs(meta, name))
+        found = programs(meta, name, where=f"{http.shown(doc_url)}: versions.{version}.bin")
+        bins = tuple(p if posixpath.basename(p) == n else f"{n}={p}" for n, p in found)
     if not bins:
         raise SpecError(f"tools.{tool.name}: {name} {version} declares no programs (no `bin`)",
                         hint='name the programs to expose: bin = ["path/in/package/prog"]')
     return common.artifact(
-        tool.name, version, url=url, integrity=_sri(tool, name, version, dist),
+        tool.name, version, url=url, integrity=_sri(tool, name, version, dist, doc_url),
         size=None,  # dist.unpackedSize is the unpacked size, not the tarball's
         format="tgz", strip=1, bin=bins,
         env=tool.env or (entry.env if entry is not None else ()),
