@@ -413,8 +413,6 @@ def test_a_spec_with_a_deb_tool_runs_it_in_a_pure_shell(
         tmp_path: Path, server: LoopbackServer, greet_build: Path) -> None:
     """Lock from a loopback archive, realise, and run the relocated program
     with nothing from the host on PATH."""
-    if not Path(__file__).parent.parent.joinpath("devshell", "sources", "deb.py").exists():
-        pytest.skip("devshell/sources/deb.py (the resolution side) is not there yet")
     from tests.debian_archive import DebPackage, FakeArchive
 
     plat, arch = {"x86_64": ("x86_64-linux", "amd64"),
