@@ -3,6 +3,7 @@ network beyond loopback unless it is marked `live`."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from tests.loopback import LoopbackServer
 
 _real_connect = socket.socket.connect
+_NETGUARD = str(Path(__file__).parent / "netguard")
 
 
 def _loopback_only(self: socket.socket, address: Any) -> Any:
@@ -36,9 +38,17 @@ def isolated(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
     # Loopback servers must not be reached through a proxy the machine sets.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    guard_log = tmp_path / "netguard.log"
     if request.node.get_closest_marker("live") is None:
         monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+        # Subprocesses too (the real console script): see netguard/sitecustomize.py.
+        monkeypatch.setenv("DEVSHELL_TEST_NETGUARD_LOG", str(guard_log))
+        path = os.environ.get("PYTHONPATH")
+        monkeypatch.setenv("PYTHONPATH", _NETGUARD + (os.pathsep + path if path else ""))
     yield
+    if guard_log.exists():
+        reached = guard_log.read_text().splitlines()
+        pytest.fail(f"a subprocess tried to reach past loopback (mark the test live): {reached[:5]}")
 
 
 @pytest.fixture
