@@ -219,7 +219,8 @@ class PypiSource:
             ]
             if ranked:
                 chosen[plat] = min(ranked, key=lambda r: (r[0], r[1]))[2]
-        bins = tool.bin or (entry.bin if entry else None)
+        # No `bin` in the spec or the catalogue: the wheel itself says.
+        bins = tool.bin or (entry.bin if entry and entry.bin else None)
         env = tool.env or (entry.env if entry else ())
         entries: dict[str, Artifact | Unavailable] = {}
         for plat in plats:
@@ -243,22 +244,33 @@ class PypiSource:
         )
 
     def _scripts(self, home: Home, tool: ToolSpec, version: str, chosen: dict[str, IndexFile]) -> tuple[str, ...]:
-        """No catalogue entry and no `bin`: look inside one wheel (the host's if
-        the spec covers it) for the programs in its .data/scripts/."""
+        """No catalogue entry and no `bin`: read the programs from one wheel
+        (the host's if the spec covers it), as `wheels.programs` finds them."""
         from devshell.fetch import Download, fetch
 
         plat = platforms.host() if platforms.host() in chosen else next(iter(chosen))
         f = chosen[plat]
         path = fetch(home, Download(f.url, integrity.from_hex("sha256", f.sha256 or ""), f.size,
                                     f"{tool.name} {version} ({plat})"))
-        with zipfile.ZipFile(path) as z:
-            names = [n for n in z.namelist() if ".data/scripts/" in n and not n.endswith("/")]
-        if not names:
+        try:
+            with zipfile.ZipFile(path) as z:
+                found = wheels.programs(z, f.filename)
+                commands = wheels.console_scripts(z, f.filename)
+        except (zipfile.BadZipFile, ValueError) as exc:
+            raise FetchError(
+                f"tools.{tool.name}: {f.filename} from the Python package index: {exc}",
+                hint="the wheel is malformed or hostile; pick another version, or name the "
+                'programs to expose yourself: bin = ["path/in/wheel"]',
+            ) from None
+        if not found:
+            more = (f"; its console_scripts ({', '.join(commands)}) need Python, which devshell does not provide"
+                    if commands else "")
             raise SpecError(
-                f"tools.{tool.name}: {f.filename} ships no programs in .data/scripts/",
-                hint='name the programs to expose: bin = ["path/in/wheel"]',
+                f"tools.{tool.name}: {f.filename} ships no programs (nothing in its .data/scripts/ "
+                f"or a data directory's bin/){more}",
+                hint='name the programs to expose: bin = ["path/in/wheel"], or use a binary tool wheel',
             )
-        return tuple("{data}/scripts/" + n.rsplit("/", 1)[-1] for n in sorted(names))
+        return found
 
 
 def _pinned(constraint: str, version: str) -> bool:
