@@ -43,6 +43,8 @@ from devshell.unpack import (
     _plan,
     _reading,
     _tar_member,
+    max_members,
+    tar_members,
 )
 
 __all__ = ["unpack_debs"]
@@ -52,7 +54,7 @@ _COMPRESSIONS = ("", "gz", "xz", "bz2", "zst")
 
 
 def unpack_debs(debs: Sequence[tuple[Path, str]], dest: Path, *,
-                max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                max_bytes: int = DEFAULT_MAX_BYTES, member_limit: int | None = None) -> None:
     """Unpack every (.deb path, label) into the existing directory `dest`.
 
     Each data.tar is decompressed once, in parallel, into the scratch
@@ -61,7 +63,9 @@ def unpack_debs(debs: Sequence[tuple[Path, str]], dest: Path, *,
     written in order as their checks pass.
     Raises UnsafeArchiveError for a member that breaks a rule, StoreError for
     the rest; the caller (the store's write path) throws `dest` away then.
+    Each package may hold up to `member_limit` members (default: `max_members()`).
     """
+    limit = max_members() if member_limit is None else member_limit
     scratch = dest.with_name(dest.name + ".debs")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
@@ -71,7 +75,7 @@ def unpack_debs(debs: Sequence[tuple[Path, str]], dest: Path, *,
             # Decompressing (the slow part) runs ahead in the pool while the
             # packages already checked are written, in order.
             for package in pool.map(
-                    lambda i: _check(debs[i][0], debs[i][1], scratch / f"{i}.tar", max_bytes),
+                    lambda i: _check(debs[i][0], debs[i][1], scratch / f"{i}.tar", max_bytes, limit),
                     range(len(debs))):
                 tree.add(package.label, package.deb, package.tar, package.members)
                 package.tar.unlink()
@@ -88,16 +92,19 @@ class _Package:
     members: tuple[_Member | None, ...]  # what to write for each (None: nothing)
 
 
-def _check(deb: Path, label: str, tar_path: Path, max_bytes: int) -> _Package:
+def _check(deb: Path, label: str, tar_path: Path, max_bytes: int, limit: int) -> _Package:
     """Decompress the package's data.tar and check every member."""
     _decompress(deb, label, tar_path, max_bytes)
-    with _reading(deb, "deb"), tarfile.open(tar_path, "r:") as tar:
-        infos = tar.getmembers()
+    try:
+        with _reading(deb, "deb"), tarfile.open(tar_path, "r:") as tar:
+            infos = tar_members(tar, deb, limit)
+    except UnsafeArchiveError as exc:
+        raise UnsafeArchiveError(f"{label}: {exc.message}", hint=exc.hint) from None
     members = [_relative(_tar_member(info)) for info in infos]
     if not any(_parts(m.name) for m in members):
         return _Package(deb, label, tar_path, (None,) * len(members))
     try:
-        plan = _plan(deb, members, 0, max_bytes)
+        plan = _plan(deb, members, 0, max_bytes, limit)
         for info, m in zip(infos, plan, strict=True):
             if m is not None:  # tarfile's own "data" filter, as a second opinion
                 renamed = info.replace(name=m.path, linkname=m.link, deep=False,

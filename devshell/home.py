@@ -1,14 +1,47 @@
-"""Where devshell keeps its store, caches and state ($DEVSHELL_HOME)."""
+"""Where devshell keeps its store, caches and state ($DEVSHELL_HOME).
+
+Every path built from a name (an output, a manifest, a lock file) is built
+here, and confined: a name that would lead out of its directory is refused
+before anything is created, whoever passed it in.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from devshell.errors import StoreError
 from devshell.locations import data_root
 
-__all__ = ["Home", "home"]
+__all__ = ["Home", "confined", "home"]
+
+
+def confined(root: Path, *parts: str) -> Path:
+    """`root/parts…`, normalised, refused unless it lies strictly inside `root`
+    (no absolute part, no `..` that climbs out, no NUL)."""
+    if any("\0" in part for part in parts):
+        raise StoreError(f"refusing a path with a NUL byte under {root}")
+    base = Path(os.path.normpath(root))
+    joined = Path(os.path.normpath(base.joinpath(*parts)))
+    if joined == base or not joined.is_relative_to(base):
+        raise StoreError(
+            f"refusing {'/'.join(parts)!r}: it leads outside {root}",
+            hint="a lock or manifest names a path that is not one of devshell's own; "
+            "restore devshell.lock from version control, or delete it and run `devshell lock`",
+        )
+    return joined
+
+
+def _component(name: str, what: str) -> str:
+    """A name that is exactly one path component (it may not start with '.':
+    hidden entries are devshell's own temporary files)."""
+    if not name or "/" in name or "\0" in name or name.startswith("."):
+        raise StoreError(f"refusing {what} {name!r}: not a single file name",
+                         hint="restore devshell.lock from version control, or delete it and "
+                         "run `devshell lock`")
+    return name
 
 
 @dataclass(frozen=True)
@@ -46,10 +79,24 @@ class Home:
     def locks(self) -> Path:
         return self.root / "locks"
 
+    def output(self, name: str) -> Path:
+        """Output `name`'s directory in the store."""
+        return confined(self.store, _component(name, "store output"))
+
+    def manifest(self, name: str) -> Path:
+        """Output `name`'s manifest: keyed by the whole name, never a part of it."""
+        return confined(self.meta, _component(name, "store output") + ".json")
+
+    def legacy_manifest(self, name: str) -> Path:
+        """Where devshell before lock-version 2 kept the manifest: by digest alone
+        (valid only if the manifest's own `name` is `name`)."""
+        return confined(self.meta, _component(name, "store output").split("-", 1)[0] + ".json")
+
     def lock_file(self, key: str) -> Path:
         """A filelock path in the private locks directory (mode 0700)."""
+        path = confined(self.locks, _component(key, "lock name") + ".lock")
         self.locks.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return self.locks / f"{key}.lock"
+        return path
 
 
 def home(environ: Mapping[str, str] | None = None) -> Home:

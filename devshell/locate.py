@@ -6,36 +6,116 @@ registry>` and `deb:<path under the archive>` (pool/main/…), so a lock holds
 no upstream host: it is realised against whatever index or registry the
 machine is configured for (a mirror included), and every byte is still
 checked against the lock's hash.
+
+Which upstream that is may depend on the project (its `.npmrc`, its
+`[sources.deb] archive`), so the project's settings travel in an `Upstreams`
+value built once per run by the command, never read from the current
+directory here. The store records `record()` in each output's manifest, so
+`verify --repair` finds the same upstreams from any directory.
 """
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+from typing import Any
+
 from devshell import config
-from devshell.errors import FetchError
+from devshell.errors import DevshellError, FetchError
 
-__all__ = ["concrete"]
-
-_listed: dict[str, dict[str, str]] = {}
+__all__ = ["Upstreams", "concrete"]
 
 
-def concrete(url: str) -> str:
-    """The URL to download from, asking the configured upstream if needed."""
-    if url.startswith("npm:"):
-        from pathlib import Path
+class Upstreams:
+    """The upstreams of one project for one run: resolved on first use, once.
 
-        from devshell.spec import find_root
+    `fallback` holds base URLs recorded when an output was realised; they
+    serve a repair when the machine's configuration can no longer say (the
+    project's directory is gone, no npm to ask)."""
 
-        # The project's own .npmrc counts, as it did when locking.
-        return config.npm_registry(find_root(Path.cwd())).url + url[len("npm:"):]
-    if url.startswith("deb:"):
-        return _debian_archive() + url[len("deb:"):]
-    if url.startswith("pypi:"):
+    def __init__(self, project_root: Path | None = None, deb_archive: str | None = None,
+                 fallback: dict[str, str] | None = None) -> None:
+        self.project_root = project_root
+        self.deb_archive = deb_archive  # the project's `[sources.deb] archive`
+        self.fallback = dict(fallback or {})
+        self._bases: dict[str, str] = {}
+        self._listed: dict[str, dict[str, str]] = {}  # pypi project -> file name -> URL
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_record(cls, record: Any) -> Upstreams:
+        """What a manifest recorded (see `record`); anything malformed counts as
+        nothing recorded: the machine's own configuration is used then."""
+        if not isinstance(record, dict):
+            return cls()
+        root, archive, bases = record.get("project"), record.get("deb-archive"), record.get("bases")
+        return cls(
+            Path(root) if isinstance(root, str) and root.startswith("/") else None,
+            archive if isinstance(archive, str) else None,
+            {k: v for k, v in bases.items() if isinstance(k, str) and isinstance(v, str)}
+            if isinstance(bases, dict) else None,
+        )
+
+    @classmethod
+    def from_cwd(cls) -> Upstreams:
+        """The project of the current directory: only for the top of a run
+        (a command, a script) that has no project in hand."""
+        from devshell import spec
+
+        root = spec.find_root(Path.cwd())
+        archive = spec.load(root / spec.SPEC_NAME).deb.archive if root is not None else None
+        return cls(root, archive)
+
+    def record(self) -> dict[str, Any]:
+        """What a repair needs to find the same upstreams: the project's own
+        settings, and the base URLs this run resolved."""
+        with self._lock:
+            bases = dict(self._bases)
+        return {
+            "project": str(self.project_root) if self.project_root is not None else None,
+            "deb-archive": self.deb_archive,
+            "bases": bases,
+        }
+
+    def concrete(self, url: str) -> str:
+        """The URL to download from, asking the configured upstream if needed."""
+        if url.startswith("npm:"):
+            return self._base("npm") + url[len("npm:"):]
+        if url.startswith("deb:"):
+            return self._base("deb") + url[len("deb:"):]
+        if url.startswith("pypi:"):
+            return self._pypi(url)
+        return url
+
+    def _base(self, kind: str) -> str:
+        with self._lock:
+            if kind not in self._bases:
+                self._bases[kind] = self._resolve(kind)
+            return self._bases[kind]
+
+    def _resolve(self, kind: str) -> str:
+        try:
+            if kind == "npm":
+                # The project's own .npmrc counts, as it did when locking.
+                root = self.project_root if self.project_root and self.project_root.is_dir() else None
+                return config.npm_registry(root).url
+            return config.debian_archive(self.deb_archive).url
+        except DevshellError:
+            if kind in self.fallback:
+                return self.fallback[kind]
+            raise
+
+    def _pypi(self, url: str) -> str:
         project, _, filename = url[len("pypi:"):].partition("/")
-        if project not in _listed:
+        with self._lock:
+            listed = self._listed.get(project)
+        if listed is None:
             from devshell.sources.pypi import read_index
 
-            _listed[project] = {f.filename: f.url for f in read_index(project)}
-        found = _listed[project].get(filename)
+            listed = {f.filename: f.url for f in read_index(project)}
+            with self._lock:
+                self._listed[project] = listed
+        found = listed.get(filename)
         if found is None:
             raise FetchError(
                 f"{filename} is not listed for {project} by the Python package index "
@@ -43,16 +123,9 @@ def concrete(url: str) -> str:
                 hint="the index (or mirror) may have removed it; `devshell lock --update` picks another",
             )
         return found
-    return url
 
 
-def _debian_archive() -> str:
-    """The archive as the lock saw it: devshell's config, else the project's
-    `[sources.deb] archive`, else apt's sources."""
-    from pathlib import Path
-
-    from devshell import spec
-
-    root = spec.find_root(Path.cwd())
-    project = spec.load(root / spec.SPEC_NAME).deb.archive if root is not None else None
-    return config.debian_archive(project).url
+def concrete(url: str, upstreams: Upstreams | None = None) -> str:
+    """`upstreams.concrete(url)`; without `upstreams` (scripts such as the
+    benches, run from a project directory), the current directory's project."""
+    return (upstreams or Upstreams.from_cwd()).concrete(url)

@@ -11,30 +11,50 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from devshell import atomic
+from devshell import atomic, names
 from devshell.errors import StoreError
-from devshell.home import Home
+from devshell.home import Home, confined
 from devshell.lock import Artifact
 
-__all__ = ["add", "add_artifact", "artifact_populator", "build_manifest", "make_writable", "remove_tree", "replace"]
+if TYPE_CHECKING:
+    from devshell.locate import Upstreams
+
+__all__ = [
+    "add",
+    "add_artifact",
+    "artifact_populator",
+    "build_manifest",
+    "make_writable",
+    "read_manifest",
+    "remove_manifest",
+    "remove_tree",
+    "replace",
+    "temp_owners",
+]
 
 _EPOCH = 1  # like Nix: one fixed mtime, so outputs are identical everywhere
+# Temporary entries in store/: `.tmp-<pid>-<name>` (a build), its scratch
+# `.tmp-<pid>-<name>.debs`, and `.tmp-old-<pid>-<name>` (a copy being replaced).
+# The pid comes first so the output's whole name can be read back exactly.
+_TEMP = re.compile(r"\.tmp-(?:old-)?[0-9]+-(.+)")
+
+About = dict[str, Any] | Callable[[], dict[str, Any]] | None
 
 
-def add(
-    home: Home, name: str, populate: Callable[[Path], None], about: dict[str, Any] | None = None
-) -> Path:
+def add(home: Home, name: str, populate: Callable[[Path], None], about: About = None) -> Path:
     """Add output `name`, filled by `populate(tmpdir)`, unless it is already there.
 
-    `about` goes into the manifest beside the file list (the artifact it was
-    made from, which `gc` and `verify --repair` read)."""
-    final = home.store / name
+    `about` (or what it returns, asked once `populate` is done) goes into the
+    manifest beside the file list: the artifact it was made from and where
+    it came from, which `gc` and `verify --repair` read."""
+    final = home.output(name)
     if final.is_dir():
         return final
     from filelock import FileLock
@@ -47,18 +67,16 @@ def add(
     return final
 
 
-def replace(
-    home: Home, name: str, populate: Callable[[Path], None], about: dict[str, Any] | None = None
-) -> Path:
+def replace(home: Home, name: str, populate: Callable[[Path], None], about: About = None) -> Path:
     """Rebuild output `name` through the same write path and swap it in for
     the damaged copy (`verify --repair`)."""
     from filelock import FileLock
 
-    final = home.store / name
+    final = home.output(name)
     with FileLock(str(home.lock_file(name))):
         _sweep(home, name)
         fresh = _build(home, name, populate, about)
-        old = home.store / f".tmp-{name}-old-{os.getpid()}"
+        old = confined(home.store, f".tmp-old-{os.getpid()}-{name}")
         if final.exists():
             os.rename(final, old)
         os.rename(fresh, final)
@@ -66,17 +84,19 @@ def replace(
     return final
 
 
-def _build(home: Home, name: str, populate: Callable[[Path], None], about: dict[str, Any] | None) -> Path:
+def _build(home: Home, name: str, populate: Callable[[Path], None], about: About) -> Path:
     """temp dir → populate → normalise → manifest → read-only; the caller renames."""
-    tmp = home.store / f".tmp-{name}-{os.getpid()}"
+    tmp = confined(home.store, f".tmp-{os.getpid()}-{name}")
+    manifest_path = home.manifest(name)
     tmp.mkdir()
     try:
         populate(tmp)
         _normalise(tmp)
         manifest = build_manifest(tmp)
+        extra = about() if callable(about) else about or {}
         atomic.write_text(
-            home.meta / f"{name.split('-', 1)[0]}.json",
-            json.dumps({"name": name, **(about or {}), **manifest}, indent=2, sort_keys=True) + "\n",
+            manifest_path,
+            json.dumps({"name": name, **extra, **manifest}, indent=2, sort_keys=True) + "\n",
         )
         _read_only(tmp)
     except BaseException:
@@ -85,31 +105,76 @@ def _build(home: Home, name: str, populate: Callable[[Path], None], about: dict[
     return tmp
 
 
-def add_artifact(home: Home, artifact: Artifact, label: str) -> Path:
-    """Fetch, verify and unpack one locked artifact into the store."""
-    return add(home, artifact.output, artifact_populator(home, artifact, label),
-               about={"artifact": artifact.to_json(), "label": label})
+def read_manifest(home: Home, name: str) -> dict[str, Any] | None:
+    """Output `name`'s manifest, or None. Manifests written before lock-version 2
+    were kept under the digest alone, where two names could collide: such a
+    file counts only if the name it records is `name`."""
+    for path in (home.manifest(name), home.legacy_manifest(name)):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("name") == name:
+            return data
+    return None
 
 
-def artifact_populator(home: Home, artifact: Artifact, label: str) -> Callable[[Path], None]:
+def remove_manifest(home: Home, name: str) -> None:
+    """Forget output `name`'s manifest (and a legacy one that is its own)."""
+    home.manifest(name).unlink(missing_ok=True)
+    legacy = home.legacy_manifest(name)
+    try:
+        mine = json.loads(legacy.read_text(encoding="utf-8")).get("name") == name
+    except (OSError, ValueError, AttributeError):
+        mine = False
+    if mine:
+        legacy.unlink(missing_ok=True)
+
+
+def temp_owners(entry: str) -> set[str]:
+    """The output names a temporary store entry may belong to (whose lock its
+    builder holds); empty for anything else."""
+    found = _TEMP.fullmatch(entry)
+    if found is None:
+        return set()
+    name = found.group(1)
+    owners = {name, name.removesuffix(".debs")}
+    return {o for o in owners if o and "/" not in o and not o.startswith(".")}
+
+
+def add_artifact(home: Home, artifact: Artifact, label: str,
+                 upstreams: Upstreams | None = None) -> Path:
+    """Fetch, verify and unpack one locked artifact into the store.
+
+    `upstreams` says where `npm:`, `deb:` and `pypi:` URLs are fetched from;
+    the command builds it once per run from the project. (None: the project
+    of the current directory, for callers that have not said yet.)"""
+    ups = _given(upstreams)
+    return add(home, artifact.output, artifact_populator(home, artifact, label, ups),
+               about=lambda: {"artifact": artifact.to_json(), "label": label,
+                              "upstreams": ups.record()})
+
+
+def artifact_populator(home: Home, artifact: Artifact, label: str,
+                       upstreams: Upstreams | None = None) -> Callable[[Path], None]:
     """What fills a temp dir from an artifact: fetch (or the cache), unpack, check bins."""
+    ups = _given(upstreams)
 
     def populate(tmp: Path) -> None:
-        from devshell import locate
         from devshell.fetch import Download, cached_path, fetch
         from devshell.unpack import unpack
 
-        programs = artifact.programs()
+        programs = _checked_programs(artifact, label)
         if artifact.format == "deb":
-            _populate_deb(home, artifact, label, tmp)
+            _populate_deb(home, artifact, label, tmp, ups)
         else:
             cached = cached_path(home, artifact.integrity).exists()
-            url = artifact.url if cached else locate.concrete(artifact.url)
+            url = artifact.url if cached else ups.concrete(artifact.url)
             archive = fetch(home, Download(url, artifact.integrity, artifact.size, label))
             binary_name = programs[0][1] if programs else label.split()[0]
             unpack(archive, artifact.format, tmp, strip=artifact.strip, binary_name=binary_name)
         for _, entry in programs:
-            target = tmp / entry
+            target = _program_inside(tmp, entry, label)
             if target.is_file():
                 # npm and some archives ship programs without the x bit.
                 target.chmod(target.stat().st_mode | 0o111)
@@ -127,11 +192,46 @@ def artifact_populator(home: Home, artifact: Artifact, label: str) -> Callable[[
     return populate
 
 
-def _populate_deb(home: Home, artifact: Artifact, label: str, tmp: Path) -> None:
+def _given(upstreams: Upstreams | None) -> Upstreams:
+    if upstreams is not None:
+        return upstreams
+    from devshell.locate import Upstreams
+
+    return Upstreams.from_cwd()
+
+
+def _checked_programs(artifact: Artifact, label: str) -> list[tuple[str, str]]:
+    """The artifact's programs, each a plain name and a path inside the output.
+    The lock loader checked them already; an Artifact may come from elsewhere."""
+    programs = artifact.programs()
+    for name, path in programs:
+        try:
+            names.check_plain(name, "program name")
+            names.check_inner_path(path, "program path")
+        except ValueError as exc:
+            raise StoreError(f"{label}: bin entry refused: {exc}",
+                             hint="bin entries name programs inside the tool's own output; "
+                             "fix bin = [...] in devshell.toml and run `devshell lock`") from None
+    return programs
+
+
+def _program_inside(tmp: Path, entry: str, label: str) -> Path:
+    """The program at `entry`, refused if reaching it leaves the output (a
+    symlink on the way, or the program itself, pointing outside)."""
+    target = confined(tmp, entry)
+    real = Path(os.path.realpath(target))
+    if not real.is_relative_to(os.path.realpath(tmp)):
+        raise StoreError(f"{label}: bin entry {entry!r} leads outside the output, through a symlink",
+                         hint="nothing was kept; the archive's programs must lie inside it")
+    return target
+
+
+def _populate_deb(home: Home, artifact: Artifact, label: str, tmp: Path,
+                  upstreams: Upstreams) -> None:
     """A package and its closure: every .deb fetched and verified, unpacked
     into one tree (the package first, then the closure in the lock's order),
     then relocated to run from where the output will be."""
-    from devshell import debunpack, locate, relocate
+    from devshell import debunpack, relocate
     from devshell.fetch import Download, cached_path, fetch_all
 
     parts = [(label, artifact.url, artifact.integrity, artifact.size)] + [
@@ -139,20 +239,19 @@ def _populate_deb(home: Home, artifact: Artifact, label: str, tmp: Path) -> None
         for p in artifact.closure
     ]
     downloads = [
-        Download(url if cached_path(home, sri).exists() else locate.concrete(url), sri, size, what)
+        Download(url if cached_path(home, sri).exists() else upstreams.concrete(url), sri, size, what)
         for what, url, sri, size in parts
     ]
     debs = fetch_all(home, downloads)
     debunpack.unpack_debs([(debs[d.integrity], d.label) for d in downloads], tmp)
-    relocate.relocate(tmp, home.store / artifact.output,
+    relocate.relocate(tmp, home.output(artifact.output),
                       [entry for _, entry in artifact.programs()], label)
 
 
 def _sweep(home: Home, name: str) -> None:
     """Remove temp dirs of earlier, killed attempts (we hold the output's lock)."""
-    prefix = f".tmp-{name}-"
     for entry in os.scandir(home.store):
-        if entry.name.startswith(prefix):
+        if entry.name.startswith(".tmp-") and name in temp_owners(entry.name):
             remove_tree(Path(entry.path))
 
 

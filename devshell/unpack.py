@@ -2,7 +2,7 @@
 
 Every member is checked before anything is written (absolute paths, `..`, links
 that leave the output, hard links, devices, FIFOs, writes through a symlink,
-size), and modes are normalised. If writing fails part way, `dest` is emptied
+size, how many members there are), and modes are normalised. If writing fails part way, `dest` is emptied
 again. Tars are read as streams twice, once to check and once to write: a second
 decompression, but no temporary file for a tar.zst bomb to fill before the checks.
 """
@@ -16,6 +16,7 @@ import lzma
 import os
 import shutil
 import stat
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -26,12 +27,31 @@ from typing import IO, Literal
 
 import zstandard
 
-from devshell.errors import StoreError, UnsafeArchiveError
+from devshell.errors import StoreError, UnsafeArchiveError, UsageError
 
-__all__ = ["DEFAULT_MAX_BYTES", "FORMATS", "auto_strip", "detect_format", "unpack"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_MEMBERS",
+    "FORMATS",
+    "MAX_MEMBERS_VARIABLE",
+    "auto_strip",
+    "detect_format",
+    "max_members",
+    "tar_members",
+    "unpack",
+]
 
 FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
 DEFAULT_MAX_BYTES = 4 * 1024**3
+#: An archive of more members is refused as it is read: each one costs memory
+#: and time however small it is (200,000 empty members: minutes, hundreds of MB).
+DEFAULT_MAX_MEMBERS = 100_000
+MAX_MEMBERS_VARIABLE = "DEVSHELL_UNPACK_MAX_MEMBERS"
+# What one member costs beyond its bytes (a tar header block), counted with its
+# name against the size limit, so a flood of empty members cannot hide in it.
+_MEMBER_OVERHEAD = 512
+# No file system takes a longer path, so no legitimate archive holds one.
+_MAX_NAME = 4096
 
 _SUFFIXES = {".tar.gz": "tar.gz", ".tgz": "tgz", ".tar.xz": "tar.xz", ".txz": "tar.xz",
              ".tar.bz2": "tar.bz2", ".tbz2": "tar.bz2", ".tar.zst": "tar.zst",
@@ -43,7 +63,8 @@ _READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zstandard.ZstdError, EOFEr
 _REFUSED_KINDS = {"device": "device file", "fifo": "FIFO", "other": "unsupported type"}
 _WHERE = {"absolute path": "would be written at an absolute path",
           "path traversal": "would be written outside the output",
-          "bad name": "has a NUL byte in its name"}
+          "bad name": "has a NUL byte in its name",
+          "long name": f"has a name longer than {_MAX_NAME} bytes"}
 _CHUNK = 1024 * 1024
 _MAX_LINK_HOPS = 40
 
@@ -64,13 +85,27 @@ def auto_strip(names: list[str]) -> int:
     return int(len({p[0] for p in split}) == 1 and any(len(p) > 1 for p in split))
 
 
+def max_members() -> int:
+    """The member limit: DEVSHELL_UNPACK_MAX_MEMBERS, else DEFAULT_MAX_MEMBERS."""
+    raw = os.environ.get(MAX_MEMBERS_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_MAX_MEMBERS
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"{MAX_MEMBERS_VARIABLE}={raw!r} is not a whole number of at least 1",
+                         hint=f"unset it (the default is {DEFAULT_MAX_MEMBERS}), or give a number")
+    return int(raw)
+
+
 def unpack(archive: Path, fmt: str, dest: Path, *, strip: int | str = "auto",
-           binary_name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+           binary_name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+           member_limit: int | None = None) -> None:
     """Extract `archive` (format `fmt`) into the existing empty directory `dest`.
 
     `strip` drops that many leading path components ("auto": see `auto_strip`);
-    members with nothing left are skipped. Raises UnsafeArchiveError for a
-    member that breaks a rule (nothing is written), StoreError for the rest.
+    members with nothing left are skipped. An archive of more than
+    `member_limit` members (default: `max_members()`) is refused while it is
+    being read. Raises UnsafeArchiveError for a member that breaks a rule
+    (nothing is written), StoreError for the rest.
     """
     if fmt not in FORMATS:
         raise StoreError(f"unknown archive format {fmt!r} for {archive}",
@@ -83,7 +118,8 @@ def unpack(archive: Path, fmt: str, dest: Path, *, strip: int | str = "auto",
     if strip != "auto" and (isinstance(strip, str | bool) or strip < 0):
         raise StoreError(f"invalid strip {strip!r} for {archive}",
                          hint='use "auto" or a whole number of path components')
-    writer = _Writer(dest, archive, fmt, max_bytes)
+    writer = _Writer(dest, archive, fmt, max_bytes,
+                     max_members() if member_limit is None else member_limit)
     if fmt == "binary":
         _copy_binary(archive, binary_name, writer)
     elif fmt == "zip":
@@ -134,6 +170,8 @@ def _name_rule(name: str) -> str | None:
     """The rule a member name breaks, if any."""
     if "\0" in name:
         return "bad name"
+    if len(name) > _MAX_NAME:
+        return "long name"
     if name.startswith(("/", "\\")) or (name[1:2] == ":" and name[:1].isalpha()):
         return "absolute path"
     return "path traversal" if ".." in name.replace("\\", "/").split("/") else None
@@ -160,15 +198,37 @@ def _escapes(path: str, links: dict[str, str]) -> bool:
     return False
 
 
+def too_many(archive: Path, limit: int) -> UnsafeArchiveError:
+    """The error for an archive of more than `limit` members."""
+    return _unsafe(archive, None, f"has more than {limit} members (the limit; "
+                   f"{MAX_MEMBERS_VARIABLE} changes it)", "member limit")
+
+
+def tar_members(tar: tarfile.TarFile, archive: Path, limit: int) -> list[tarfile.TarInfo]:
+    """The members of `tar`, read one by one and refused as soon as there
+    are more than `limit`: a flood of members is never held in memory."""
+    infos: list[tarfile.TarInfo] = []
+    for info in tar:
+        if len(infos) >= limit:
+            raise too_many(archive, limit)
+        infos.append(info)
+    return infos
+
+
 def _plan(archive: Path, members: list[_Member], strip: int | str,
-          max_bytes: int) -> list[_Member | None]:
+          max_bytes: int, limit: int = DEFAULT_MAX_MEMBERS) -> list[_Member | None]:
     """Check every member; what to write for each (None: stripped away)."""
+    if len(members) > limit:
+        raise too_many(archive, limit)
     for m in members:
         if rule := _name_rule(m.name):
             raise _unsafe(archive, m.name, _WHERE[rule], rule)
         if rule := _REFUSED_KINDS.get(m.kind, ""):
             raise _unsafe(archive, m.name, f"is a {rule}, never unpacked", rule)
-    total = sum(m.size for m in members if m.kind == "file")
+        if len(m.link) > _MAX_NAME:
+            raise _unsafe(archive, m.name, _WHERE["long name"] + " (its link target)", "long name")
+    total = sum(m.size for m in members if m.kind == "file") + sum(
+        _MEMBER_OVERHEAD + len(m.name) + len(m.link) for m in members)
     if total > max_bytes:
         raise _unsafe(archive, None, f"expands to {total} bytes, over the limit of "
                       f"{max_bytes}", "size limit")
@@ -216,9 +276,10 @@ def _plan(archive: Path, members: list[_Member], strip: int | str,
 class _Writer:
     """Writes checked members under `root`, counting every byte against the limit."""
 
-    def __init__(self, root: Path, archive: Path, fmt: str, max_bytes: int) -> None:
+    def __init__(self, root: Path, archive: Path, fmt: str, max_bytes: int,
+                 max_members: int) -> None:
         self.root, self.archive, self.fmt = root, archive, fmt
-        self.max_bytes, self.written = max_bytes, 0
+        self.max_bytes, self.max_members, self.written = max_bytes, max_members, 0
 
     @contextmanager
     def all_or_nothing(self) -> Iterator[None]:
@@ -319,9 +380,9 @@ def _tar_member(info: tarfile.TarInfo) -> _Member:
 def _unpack_tar(archive: Path, fmt: str, strip: int | str, writer: _Writer) -> None:
     with _reading(archive, fmt):
         with _open_tar(archive, fmt) as tar:
-            infos = list(tar)
+            infos = tar_members(tar, archive, writer.max_members)
         members = [_tar_member(info) for info in infos]
-        plan = _plan(archive, members, strip, writer.max_bytes)
+        plan = _plan(archive, members, strip, writer.max_bytes, writer.max_members)
         for info, m in zip(infos, plan, strict=True):
             if m is not None:  # tarfile's own "data" filter, as a second opinion
                 renamed = info.replace(name=m.path, linkname=m.link, deep=False,
@@ -359,11 +420,39 @@ def _zip_member(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _M
     return _Member(info.filename, kind, mode, info.file_size if kind == "file" else 0)
 
 
+def _zip_entries(archive: Path) -> int | None:
+    """How many entries the zip's end-of-central-directory record announces
+    (zip64's when the plain one overflows), read before zipfile builds an
+    object for each; None when there is no such record (zipfile then says why)."""
+    with archive.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - (1 << 16) - 22))
+        tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) < at + 22:
+            return None
+        count: int = struct.unpack("<H", tail[at + 10:at + 12])[0]
+        locator = at - 20
+        if count == 0xFFFF and locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+            f.seek(struct.unpack("<Q", tail[locator + 8:locator + 16])[0])
+            record = f.read(56)
+            if record[:4] == b"PK\x06\x06" and len(record) == 56:
+                count = struct.unpack("<Q", record[32:40])[0]
+        return count
+
+
 def _unpack_zip(archive: Path, strip: int | str, writer: _Writer) -> None:
+    with _reading(archive, "zip"):
+        announced = _zip_entries(archive)
+    if announced is not None and announced > writer.max_members:
+        raise too_many(archive, writer.max_members)
     with _reading(archive, "zip"), zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
+        if len(infos) > writer.max_members:  # before a symlink's target is read
+            raise too_many(archive, writer.max_members)
         plan = _plan(archive, [_zip_member(archive, zf, i) for i in infos], strip,
-                     writer.max_bytes)
+                     writer.max_bytes, writer.max_members)
         with writer.all_or_nothing():
             for info, m in zip(infos, plan, strict=True):
                 if m is not None:

@@ -4,7 +4,6 @@ from the download cache or the upstream, through the store's write path."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 
 from devshell import store
 from devshell.errors import StoreError
-from devshell.home import Home
+from devshell.home import Home, confined
 from devshell.lock import artifact_from_json
 
 __all__ = ["Problem", "check", "repair"]
@@ -21,19 +20,20 @@ __all__ = ["Problem", "check", "repair"]
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "modified" | "missing" | "extra" | "mode" | "writable" | "manifest"
+    kind: str  # "modified" | "missing" | "extra" | "mode" | "writable" | "setid" | "manifest"
     path: str
 
     def describe(self) -> str:
-        return f"{self.kind}: {self.path}"
+        kind = "setuid/setgid/sticky bit" if self.kind == "setid" else self.kind
+        return f"{kind}: {self.path}"
 
 
 def manifest(home: Home, name: str) -> dict[str, Any] | None:
-    try:
-        data: dict[str, Any] = json.loads((home.meta / f"{name.split('-', 1)[0]}.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return data if data.get("name") == name else None
+    return store.read_manifest(home, name)
+
+
+#: setuid, setgid, sticky: no store file or directory has them.
+_SPECIAL = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 
 
 def _sha256(path: str) -> str:
@@ -46,16 +46,19 @@ def _sha256(path: str) -> str:
 
 def check(home: Home, name: str) -> list[Problem]:
     """Every way output `name` differs from its manifest."""
-    root = home.store / name
+    root = home.output(name)
     data = manifest(home, name)
-    if data is None:
+    if data is None or not isinstance(data.get("files"), list):
         return [Problem("manifest", f"{name} has no manifest in {home.meta}")]
     if not root.is_dir():
         return [Problem("missing", name)]
     expected = {e["path"]: e for e in data["files"]}
     problems: list[Problem] = []
-    if os.lstat(root).st_mode & 0o222:
+    mode = os.lstat(root).st_mode
+    if mode & 0o222:
         problems.append(Problem("writable", "."))
+    if mode & _SPECIAL:
+        problems.append(Problem("setid", "."))
     seen = set()
     for dirpath, dirnames, filenames in os.walk(root):
         for entry in sorted(dirnames + filenames):
@@ -81,6 +84,8 @@ def _compare(path: str, rel: str, want: dict[str, Any]) -> list[Problem]:
     problems = []
     if st.st_mode & 0o222:
         problems.append(Problem("writable", rel))
+    if st.st_mode & _SPECIAL:  # never stored: normalising drops them
+        problems.append(Problem("setid", rel))
     if kind == "file":
         executable = "0755" if st.st_mode & 0o111 else "0644"
         if executable != want["mode"]:
@@ -91,17 +96,29 @@ def _compare(path: str, rel: str, want: dict[str, Any]) -> list[Problem]:
 
 
 def repair(home: Home, name: str) -> None:
-    """Rebuild `name` from what its manifest says it was made of."""
+    """Rebuild `name` from what its manifest says it was made of, fetching
+    from the upstreams it was realised from (not the current directory's)."""
+    from devshell.locate import Upstreams
+
     data = manifest(home, name)
     if data is None:
         raise StoreError(f"{name} has no manifest, so devshell cannot tell how to rebuild it",
                          hint="remove it with `devshell gc` and realise the project again")
     if "artifact" in data:
-        artifact = artifact_from_json(data["artifact"])
+        try:
+            artifact = artifact_from_json(data["artifact"])
+        except ValueError as exc:
+            raise StoreError(f"{name}: its manifest's artifact cannot be used: {exc}",
+                             hint="remove it with `devshell gc` and realise the project again") from None
+        if artifact.output != name:
+            raise StoreError(f"{name}: its manifest describes {artifact.output!r}, another output",
+                             hint="remove it with `devshell gc` and realise the project again")
         _forget_damaged_download(home, artifact.integrity)
         label = str(data.get("label") or name)
-        store.replace(home, name, store.artifact_populator(home, artifact, label),
-                      about={"artifact": data["artifact"], "label": label})
+        upstreams = Upstreams.from_record(data.get("upstreams"))
+        store.replace(home, name, store.artifact_populator(home, artifact, label, upstreams),
+                      about=lambda: {"artifact": data["artifact"], "label": label,
+                                     "upstreams": upstreams.record()})
         return
     links = [e for e in data["files"] if e["type"] == "symlink"]
     dirs = [e for e in data["files"] if e["type"] == "dir"]
@@ -110,9 +127,9 @@ def repair(home: Home, name: str) -> None:
 
     def populate(tmp: Path) -> None:  # a profile: directories and links only
         for e in sorted(dirs, key=lambda e: e["path"]):
-            (tmp / e["path"]).mkdir(parents=True, exist_ok=True)
+            confined(tmp, e["path"]).mkdir(parents=True, exist_ok=True)
         for e in links:
-            os.symlink(e["target"], tmp / e["path"])
+            os.symlink(e["target"], confined(tmp, e["path"]))
 
     store.replace(home, name, populate)
 

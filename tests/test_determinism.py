@@ -82,8 +82,7 @@ def test_two_homes_realise_a_lock_under_the_same_names(
         profile = Path(shown["DEVSHELL_PROFILE"])
         assert profile.parent == home / "store"
         manifests = {p.name: p.read_bytes() for p in sorted((home / "meta").glob("*.json"))}
-        hello_digest = outputs[0].name.split("-", 1)[0]
-        hello_sha = json.loads(manifests[f"{hello_digest}.json"])["sha256"]
+        hello_sha = json.loads(manifests[f"{outputs[0].name}.json"])["sha256"]
         seen.append(([o.name for o in outputs], profile.name, hello_sha, manifests))
 
     (names_a, profile_a, sha_a, manifests_a), (names_b, profile_b, sha_b, manifests_b) = seen

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from devshell import gcroots, integrity, store
+from devshell.errors import DevshellError
 from devshell.home import Home, home
 
 __all__ = ["collect", "register", "run"]
@@ -35,18 +35,30 @@ def _size(path: Path) -> int:
 
 
 def _kept_downloads(h: Home, live: set[str]) -> set[str]:
-    """Cache keys of the artifacts behind live outputs (from their manifests)."""
+    """Cache keys of the artifacts behind live outputs (from their manifests),
+    a deb closure's parts included."""
     keys = set()
     for name in live:
-        meta = h.meta / f"{name.split('-', 1)[0]}.json"
         try:
-            data = json.loads(meta.read_text())
-        except (OSError, ValueError):
+            data = store.read_manifest(h, name)
+        except DevshellError:  # not a name of the store's: nothing of it is kept
             continue
-        artifact = data.get("artifact")
-        if isinstance(artifact, dict) and artifact.get("integrity"):
-            keys.add(integrity.to_hex(artifact["integrity"]))
+        artifact = data.get("artifact") if data else None
+        if not isinstance(artifact, dict):
+            continue
+        parts = artifact.get("closure")
+        for sri in [artifact.get("integrity")] + [
+                p.get("integrity") for p in (parts if isinstance(parts, list) else [])
+                if isinstance(p, dict)]:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                keys.add(integrity.to_hex(sri))  # type: ignore[arg-type]
     return keys
+
+
+def _owners(name: str) -> set[str]:
+    """Whose lock an entry of store/ is under: its own, or for a temporary
+    entry the output being built (an output being added holds that lock)."""
+    return store.temp_owners(name) if name.startswith(".") else {name}
 
 
 def collect(h: Home, dry_run: bool, keep: int | None, older_than: float | None) -> tuple[list[str], int]:
@@ -64,17 +76,21 @@ def collect(h: Home, dry_run: bool, keep: int | None, older_than: float | None) 
             name = entry.name
             if name in live:
                 continue
+            owners = _owners(name)
+            if not owners:
+                continue  # not devshell's: never touched
             try:
-                # An output being added holds this lock: never collect it.
-                lock = FileLock(str(h.lock_file(name.removeprefix(".tmp-").rsplit("-", 1)[0]
-                                                if name.startswith(".tmp-") else name)), timeout=0)
-                with lock:
+                with contextlib.ExitStack() as held:
+                    # An output being added holds its lock: never collect it.
+                    for owner in sorted(owners):
+                        held.enter_context(FileLock(str(h.lock_file(owner)), timeout=0))
                     size = _size(entry)
                     removed.append(f"{name} ({size / 1e6:.1f} MB)")
                     freed += size
                     if not dry_run:
                         store.remove_tree(entry)
-                        (h.meta / f"{name.split('-', 1)[0]}.json").unlink(missing_ok=True)
+                        if not name.startswith("."):
+                            store.remove_manifest(h, name)
             except Timeout:
                 continue
         keep_keys = _kept_downloads(h, live)

@@ -9,7 +9,7 @@ from typing import Any
 from devshell import atomic, platforms, project
 from devshell import lock as lockfile
 from devshell.errors import UsageError
-from devshell.home import home
+from devshell.home import confined, home
 from devshell.lock import Unavailable
 
 __all__ = ["register", "run"]
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     artifact = tool.artifact(platforms.host())
     assert artifact is not None and not isinstance(artifact, Unavailable)  # prepare() checked
     h = home()
-    pin = h.roots / "pins" / artifact.output
+    pin = confined(h.roots / "pins", artifact.output)
     if args.action == "pin":
         atomic.write_text(pin, f"{tool.name} {tool.version}\n")
         print(f"devshell: pinned {artifact.output}", file=sys.stderr)
@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         pin.unlink(missing_ok=True)
         print(f"devshell: unpinned {artifact.output}", file=sys.stderr)
     else:
-        print(h.store / artifact.output)
+        print(h.output(artifact.output))
     return 0

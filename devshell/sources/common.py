@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from devshell.errors import SpecError
-from devshell.lock import Artifact, Part, output_name
+from devshell.lock import Artifact, Part, output_name, shape
 from devshell.spec import ToolSpec
 from devshell.versions import choose, parse_constraint
 
@@ -42,15 +43,12 @@ def artifact(
     fixups: tuple[str, ...] = (),
     index_verified: bool | None = None,
 ) -> Artifact:
-    """An Artifact whose output name covers everything that shapes the output:
-    with a closure (deb), every part's integrity, and the fix-ups applied."""
-    shape: dict[str, object] = {
-        "integrity": integrity, "format": format, "strip": strip, "bin": list(bin), "fixups": list(fixups),
-    }
-    if closure:
-        shape["closure"] = [p.integrity for p in closure]
-    return Artifact(
+    """An Artifact named by everything that shapes its output (with a closure,
+    every part's integrity; the fix-ups applied, which the lock records) and by
+    the rest of its name: the same rule the lock loader checks it against."""
+    unnamed = Artifact(
         url=url, integrity=integrity, size=size, format=format, strip=strip, bin=bin,
-        env=tuple(sorted(env)), output=output_name(name, version, shape),
-        closure=closure, index_verified=index_verified,
+        env=tuple(sorted(env)), output="", closure=closure, index_verified=index_verified,
+        fixups=fixups,
     )
+    return replace(unnamed, output=output_name(name, version, shape(unnamed)))
