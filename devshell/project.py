@@ -86,7 +86,7 @@ def relock(project: Project, home: Home, update: tuple[str, ...] = (), *, realis
             lockfile.write(project.lock_path, new)
     for change in changes:
         print(f"devshell: {change.describe()}", file=sys.stderr)
-    if update and not changes:
+    if update and not any(c.tool in update for c in changes):
         print(f"devshell: nothing moved: {', '.join(update)} already at the newest version "
               "the spec allows", file=sys.stderr)
     for warning in warnings:
@@ -160,8 +160,8 @@ def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifa
             others = [p for p in spec.shell.platforms if p != plat]
             if plat in spec.shell.platforms:
                 hint = (f"choose a version of {tool.name} that has one (`devshell add {tool.name}@VERSION`), "
-                        f"remove it (`devshell remove {tool.name}`), or work on "
-                        + (" or ".join(others) if others else "another machine"))
+                        f"drop {tool.name} from the spec, or use this project on "
+                        + (" or ".join(others) if others else "another platform"))
             else:
                 hint = (f'add "{plat}" to shell.platforms, or give the tool an artifact for it, '
                         "then `devshell lock`")

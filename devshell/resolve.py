@@ -110,7 +110,7 @@ def _check_somewhere(spec: Spec, tools: list[LockedTool]) -> None:
     raise SpecError(
         f"{spec.path}: " + "\n  ".join(lines),
         hint="add a platform it supports to shell.platforms, choose another version, "
-        "or remove it (`devshell remove NAME`)",
+        f"or remove it (`devshell remove {' '.join(t.name for t in nowhere)}`)",
     )
 
 

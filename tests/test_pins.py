@@ -233,3 +233,30 @@ def test_run_where_the_tool_has_nothing_does_not_ask_for_a_platform_already_ther
     assert proc.returncode == 6, proc.stderr
     assert "armonly 1.0.0 has no wheel for x86_64-linux" in proc.stderr
     assert 'add "x86_64-linux" to shell.platforms' not in proc.stderr
+
+
+def test_a_platform_added_when_the_pinned_version_is_gone_says_so(tmp_path: Path, index: FakeIndex,
+                                                                  env: dict[str, str]) -> None:
+    root = _project(tmp_path, '"pypi:faketool" = "1.2"\n', platforms='["x86_64-linux"]')
+    devshell("lock", cwd=root, env=env, check=True)
+    before = (root / "devshell.lock").read_bytes()
+    index.files["faketool"] = []  # 1.2.0 withdrawn; only 1.2.9 left
+    _publish(index, "faketool", "1.2.9")
+    (root / "devshell.toml").write_text(
+        '[shell]\nplatforms = ["x86_64-linux", "aarch64-darwin"]\n\n[tools]\n"pypi:faketool" = "1.2"\n')
+    proc = devshell("lock", cwd=root, env=env)
+    assert proc.returncode == 3, proc.stderr
+    assert "the lock pins faketool 1.2.0" in proc.stderr and "aarch64-darwin" in proc.stderr
+    assert "devshell lock --update faketool" in proc.stderr
+    assert (root / "devshell.lock").read_bytes() == before
+
+
+def test_lock_update_of_one_tool_says_nothing_moved_beside_other_changes(tmp_path: Path, index: FakeIndex,
+                                                                       env: dict[str, str]) -> None:
+    root = _project(tmp_path, '"pypi:faketool" = "1.2"\n')
+    devshell("lock", cwd=root, env=env, check=True)
+    with (root / "devshell.toml").open("a") as f:
+        f.write('"pypi:othertool" = "1"\n')
+    proc = devshell("lock", "--update", "faketool", cwd=root, env=env, check=True)
+    assert "othertool: added 1.0.0" in proc.stderr
+    assert "nothing moved: faketool" in proc.stderr
