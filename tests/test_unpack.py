@@ -11,20 +11,24 @@ import os
 import stat
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import zstandard
 
 import devshell.unpack as unpack_module
-from devshell.errors import StoreError, UnsafeArchiveError
+from devshell.errors import StoreError, UnsafeArchiveError, UsageError
 from devshell.unpack import (
     DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_MEMBERS,
     FORMATS,
     auto_strip,
     detect_format,
     unpack,
 )
+from tests.helpers import devshell, sha256, url_tool, write_spec
+from tests.loopback import LoopbackServer
 
 TAR_FORMATS = ["tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst"]
 MiB = 1024 * 1024
@@ -65,10 +69,11 @@ def build_tar(path: Path, members: list[Member], fmt: str = "tar.gz") -> Path:
         for info, data in members:
             tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
     raw = buf.getvalue()
-    compress = {
+    compressors: dict[str, Callable[[bytes], bytes]] = {
         "tar.gz": gzip.compress, "tgz": gzip.compress, "tar.xz": lzma.compress,
         "tar.bz2": bz2.compress, "tar.zst": zstandard.ZstdCompressor().compress,
-    }[fmt]
+    }
+    compress = compressors[fmt]
     path.write_bytes(compress(raw))
     return path
 
@@ -492,6 +497,111 @@ def test_member_yielding_less_than_its_header_says_is_a_store_error(
     assert list(dest.iterdir()) == []
 
 
+# --- member limits ---------------------------------------------------------------
+
+
+def flood(path: Path, count: int) -> Path:
+    """A tar.gz of `count` empty members, about 9 bytes each once compressed
+    (headers built from one template, so even 200,000 take a second)."""
+    template = tarfile.TarInfo("f0000000").tobuf(format=tarfile.USTAR_FORMAT)
+    base = int(template[148:154], 8) - sum(b"f0000000")
+    headers = []
+    for i in range(count):
+        name = b"f%07d" % i
+        header = bytearray(template)
+        header[0:8] = name
+        header[148:155] = b"%06o\0" % (base + sum(name))
+        headers.append(bytes(header))
+    path.write_bytes(gzip.compress(b"".join(headers) + bytes(1024), 1))
+    return path
+
+
+@pytest.mark.parametrize("fmt", [*TAR_FORMATS, "zip"])
+def test_an_archive_of_more_members_than_the_limit_is_refused(
+    tmp_path: Path, dest: Path, fmt: str
+) -> None:
+    if fmt == "zip":
+        archive = build_zip(tmp_path / "many.zip", [zfile(f"pkg/f{i}") for i in range(11)])
+    else:
+        archive = build_tar(tmp_path / f"many.{fmt}", [reg(f"pkg/f{i}") for i in range(11)], fmt)
+    message = refused(archive, fmt, dest, "member limit", member_limit=10)
+    assert "more than 10 members" in message and "DEVSHELL_UNPACK_MAX_MEMBERS" in message
+    unpack(archive, fmt, dest, member_limit=11)
+    assert len(list(dest.iterdir())) == 11
+
+
+def test_a_flood_of_members_is_refused_as_it_is_read_not_after(
+    tmp_path: Path, dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = flood(tmp_path / "flood.tar.gz", 200_000)
+    assert archive.stat().st_size < 2 * MiB
+    read = 0
+    real_next = tarfile.TarFile.next
+
+    def counted(self: tarfile.TarFile) -> tarfile.TarInfo | None:
+        nonlocal read
+        read += 1
+        return real_next(self)
+
+    monkeypatch.setattr(tarfile.TarFile, "next", counted)
+    refused(archive, "tar.gz", dest, "member limit", member_limit=1000)
+    assert read <= 1002  # stopped at the first member over the limit
+
+
+def test_the_member_limit_defaults_to_100000_and_the_environment_changes_it(
+    tmp_path: Path, dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert DEFAULT_MAX_MEMBERS == 100_000
+    archive = build_tar(tmp_path / "six.tar.gz", [reg(f"pkg/f{i}") for i in range(6)])
+    monkeypatch.setenv("DEVSHELL_UNPACK_MAX_MEMBERS", "5")
+    refused(archive, "tar.gz", dest, "member limit")
+    for bad in ("lots", "0", "-3"):
+        monkeypatch.setenv("DEVSHELL_UNPACK_MAX_MEMBERS", bad)
+        with pytest.raises(UsageError, match="DEVSHELL_UNPACK_MAX_MEMBERS"):
+            unpack(archive, "tar.gz", dest)
+    monkeypatch.setenv("DEVSHELL_UNPACK_MAX_MEMBERS", "6")
+    unpack(archive, "tar.gz", dest)
+    assert len(list(dest.iterdir())) == 6
+
+
+def test_a_zip_announcing_too_many_entries_is_refused_before_zipfile_reads_them(
+    tmp_path: Path, dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Over 65,535 entries: the count is in the zip64 end-of-central-directory record.
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i in range(70_000):
+            zf.writestr(f"f{i}", b"")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("zipfile read the central directory")
+
+    monkeypatch.setattr(zipfile, "ZipFile", never)
+    refused(archive, "zip", dest, "member limit", member_limit=65_536)
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_every_member_costs_against_the_size_limit_even_when_empty(
+    tmp_path: Path, dest: Path, fmt: str
+) -> None:
+    if fmt == "zip":
+        archive = build_zip(tmp_path / "a.zip", [zfile(f"pkg/f{i}") for i in range(1000)])
+    else:
+        archive = build_tar(tmp_path / "a.tar.gz", [reg(f"pkg/f{i}") for i in range(1000)])
+    refused(archive, fmt, dest, "size limit", max_bytes=100_000)
+    unpack(archive, fmt, dest, max_bytes=1_000_000)
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_a_member_name_longer_than_any_path_is_refused(tmp_path: Path, dest: Path, fmt: str) -> None:
+    name = "pkg/" + "/".join(["d" * 200] * 25)
+    if fmt == "zip":
+        archive = evil_zip(tmp_path, zfile(name, b"x"))
+    else:
+        archive = evil_tar(tmp_path, reg(name, b"x"))
+    refused(archive, fmt, dest, "long name")
+
+
 # --- corrupt and unknown -------------------------------------------------------
 
 
@@ -531,7 +641,7 @@ def test_unpacking_into_a_non_empty_directory_is_an_error(tmp_path: Path, dest: 
     assert [p.name for p in dest.iterdir()] == ["already-here"]
 
 
-EVIL_CASES = {
+EVIL_CASES: dict[str, Callable[[Path], tuple[Path, str]]] = {
     "tar slip": lambda t: (evil_tar(t, reg("pkg/../../evil", b"x")), "tar.gz"),
     "zip slip": lambda t: (evil_zip(t, zfile("pkg/../../evil", b"x")), "zip"),
     "zip symlink escape": lambda t: (evil_zip(t, zlink("pkg/esc", "../../x")), "zip"),
@@ -556,3 +666,19 @@ def test_evil_archive_is_refused_before_the_first_write(
     with pytest.raises(UnsafeArchiveError):
         unpack(archive, fmt, dest)
     assert writes == []
+
+
+def test_installing_a_flood_of_200000_members_is_refused_with_a_clear_error(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    archive = flood(tmp_path / "flood.tar.gz", 200_000)
+    server.add("/flood-1.0.tar.gz", archive.read_bytes())
+    root = tmp_path / "proj"
+    write_spec(root, url_tool("flood", "1.0", f"{server.url}/flood-{{version}}.tar.gz",
+                              {"x86_64-linux": sha256(archive.read_bytes())}, bin='["f0000000"]'))
+    proc = devshell("install", cwd=root, timeout=60)
+    assert proc.returncode == 6, proc.stderr
+    assert "more than 100000 members" in proc.stderr and "DEVSHELL_UNPACK_MAX_MEMBERS" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    store = Path(os.environ["DEVSHELL_HOME"]) / "store"
+    assert [n for n in os.listdir(store) if not n.startswith(".")] == []

@@ -56,11 +56,26 @@ def _chmod(out: Path) -> None:
     os.chmod(out / "share" / "data.txt", 0o755)
 
 
+def _setuid(out: Path) -> None:
+    os.chmod(out / "bin" / "hello", 0o4555)
+
+
+def _setgid(out: Path) -> None:
+    os.chmod(out / "share" / "data.txt", 0o2444)
+
+
+def _sticky(out: Path) -> None:
+    os.chmod(out / "share", 0o1555)
+
+
 @pytest.mark.parametrize(("damage", "expected"), [
     (_flip_byte, "modified: share/data.txt"),
     (_delete_file, "missing: share/data.txt"),
     (_add_file, "extra: bin/intruder"),
     (_chmod, "mode: share/data.txt"),
+    (_setuid, "setuid/setgid/sticky bit: bin/hello"),
+    (_setgid, "setuid/setgid/sticky bit: share/data.txt"),
+    (_sticky, "setuid/setgid/sticky bit: share"),
 ])
 def test_verify_reports_damage_and_repair_restores(tmp_path: Path, server: LoopbackServer,
                                                    damage: object, expected: str) -> None:
@@ -77,6 +92,8 @@ def test_verify_reports_damage_and_repair_restores(tmp_path: Path, server: Loopb
     assert devshell("verify", "--all", cwd=root).returncode == 0
     assert (out / "share" / "data.txt").read_text() == "some data\n"
     assert not (out / "bin" / "intruder").exists()
+    for path in (out, out / "bin", out / "bin" / "hello", out / "share", out / "share" / "data.txt"):
+        assert not path.stat().st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX)
     assert devshell("run", "--", "hello", cwd=root, check=True).stdout == "hello 1.0\n"
 
 
@@ -107,3 +124,41 @@ def test_status_warns_when_an_output_is_writable(tmp_path: Path, server: Loopbac
     os.chmod(out, 0o755)
     status = devshell("status", cwd=root, check=True).stdout
     assert "not read-only" in status and "devshell verify" in status
+
+
+def test_repair_from_another_directory_fetches_from_the_projects_own_upstream(
+        tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_npm import NATIVE, FakeRegistry
+
+    FakeRegistry(server).publish(
+        "@fake/tool-linux-x64", "1.4.2",
+        {"bin/tool": script('echo "tool 1.4.2"'), "share/data.txt": "some data\n"}, **NATIVE)
+    root = tmp_path / "proj"
+    write_spec(root, 'tool = { version = "1.4", source = "npm", package = "@fake/tool-linux-x64", '
+                     'bin = ["bin/tool"] }\n')
+    (root / ".npmrc").write_text(f"registry={server.url}\n")  # only this project's
+    user = tmp_path / "user-npmrc"
+    user.write_text("registry=http://127.0.0.1:9/\n")  # elsewhere: nothing listens there
+    for name in ("npm_config_registry", "NPM_CONFIG_REGISTRY", "NPM_CONFIG_GLOBALCONFIG",
+                 "DEVSHELL_NPM_REGISTRY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NPM_CONFIG_USERCONFIG", str(user))
+    devshell("install", cwd=root, check=True)
+    out = Path(devshell("store", "path", "tool", cwd=root, check=True).stdout.strip())
+
+    _flip_byte(out)
+    downloads = Path(os.environ["DEVSHELL_HOME"]) / "cache" / "downloads"
+    for cached in downloads.iterdir():  # the repair must go to the upstream
+        cached.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "devshell.toml").write_text("[tools\nbroken = \n")
+    tarball = "/@fake/tool-linux-x64/-/tool-linux-x64-1.4.2.tgz"
+    before = server.hits[tarball]
+
+    proc = devshell("verify", "--all", "--repair", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"DAMAGED  {out.name}" in proc.stdout and "repaired" in proc.stdout
+    assert server.hits[tarball] == before + 1
+    assert devshell("verify", "--all", cwd=elsewhere).returncode == 0
+    assert (out / "share" / "data.txt").read_text() == "some data\n"
