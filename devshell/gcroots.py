@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from devshell import activation, generations
+from devshell.errors import StoreError
 from devshell.home import Home
 
 __all__ = ["guard", "live_profiles", "pins", "profile_outputs", "roots"]
@@ -57,8 +58,12 @@ def live_profiles(home: Home) -> set[str]:
 
 
 def profile_outputs(home: Home, profile: str) -> set[str]:
-    """The outputs a profile's bin/ links point into."""
-    bindir = home.store / profile / "bin"
+    """The outputs a profile's bin/ links point into. `profile` may come from
+    any process's environment: a name that is not a store entry has none."""
+    try:
+        bindir = home.output(profile) / "bin"
+    except StoreError:
+        return set()
     outputs = set()
     if bindir.is_dir():
         for link in os.scandir(bindir):
@@ -108,6 +113,7 @@ def _record_profile(state: Path) -> set[str]:
     except OSError:
         return set()
     return {os.path.basename(record.profile)} if record else set()
+
 
 def drop_project(state: Path) -> None:
     shutil.rmtree(state, ignore_errors=True)

@@ -122,3 +122,16 @@ def test_gc_while_four_runs_realise_loses_nothing(tmp_path: Path, server: Loopba
     for i, root in enumerate(roots):
         assert devshell("run", "--", f"tool{i}", cwd=root, env={"DEVSHELL_OFFLINE": "1"},
                         check=True).stdout == f"tool{i} 1.0\n"
+
+
+def test_a_profile_name_from_outside_the_store_roots_nothing(tmp_path: Path) -> None:
+    # DEVSHELL_PROFILE comes from any process's environment; "<store>/../x"
+    # must not make gc read links outside the store.
+    from devshell import gcroots
+    from devshell.home import Home
+
+    home = Home(_home())
+    (home.root / "bin").mkdir(parents=True)
+    (home.root / "bin" / "tool").symlink_to("../../" + "0" * 32 + "-kept-1.0/bin/tool")
+    home.store.mkdir()
+    assert gcroots.profile_outputs(home, "..") == set()
