@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -30,17 +31,23 @@ def test_a_built_wheel_installs_a_working_launcher(tmp_path: Path) -> None:
     for data in ("devshell/shells/direnvrc", "devshell/shells/zsh/.zshrc", "devshell/catalog/tools.toml"):
         assert data in names
 
-    prefix = tmp_path / "prefix"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
-                    "--prefix", str(prefix), str(wheel)], check=True, capture_output=True, timeout=300)
-    launcher = prefix / "bin" / "devshell"
-    (site,) = prefix.glob("lib/python3*/site-packages")
-    # The installed package, not this checkout: run from elsewhere, with only
-    # the installed copy and the dependencies already on this interpreter.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    # A venv of its own: installing into this one would replace the checkout's
+    # own (editable) devshell.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+                    "--no-deps", "--no-index", "-q", str(wheel)], check=True, capture_output=True, timeout=300)
+    launcher = venv / "bin" / "devshell"
+    # The dependencies come from this interpreter's site-packages; its
+    # editable devshell does not (a .pth is not read from PYTHONPATH).
+    deps = sysconfig.get_paths()["purelib"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.environ.get("PYTHONPATH", ""), deps]))
     proc = subprocess.run([str(launcher), "--version"], capture_output=True, text=True, timeout=60,
                           env=env, cwd=tmp_path, check=True)
     assert proc.stdout.startswith("devshell ")
+    origin = subprocess.run([str(venv / "bin" / "python"), "-c", "import devshell; print(devshell.__file__)"],
+                            capture_output=True, text=True, timeout=60, env=env, check=True).stdout
+    assert origin.startswith(str(venv))
     where = subprocess.run([str(launcher), "hook", "direnv"], capture_output=True, text=True,
                            timeout=60, env=env, cwd=tmp_path, check=True).stdout
     assert "use_devshell()" in where
