@@ -46,7 +46,8 @@ def test_a_built_wheel_installs_a_working_launcher(tmp_path: Path) -> None:
                           env=env, cwd=tmp_path, check=True)
     assert proc.stdout.startswith("devshell ")
     origin = subprocess.run([str(venv / "bin" / "python"), "-c", "import devshell; print(devshell.__file__)"],
-                            capture_output=True, text=True, timeout=60, env=env, check=True).stdout
+                            capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+                            check=True).stdout
     assert origin.startswith(str(venv))
     where = subprocess.run([str(launcher), "hook", "direnv"], capture_output=True, text=True,
                            timeout=60, env=env, cwd=tmp_path, check=True).stdout
