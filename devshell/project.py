@@ -83,7 +83,10 @@ def relock(project: Project, home: Home, update: tuple[str, ...] = (), *, realis
         if realise_first and changed:
             stage(project.spec, home, new)
         if changed:
-            lockfile.write(project.lock_path, new)
+            from devshell import trust
+
+            with trust.preserving(home, project.root):  # devshell's own edit
+                lockfile.write(project.lock_path, new)
     for change in changes:
         print(f"devshell: {change.describe()}", file=sys.stderr)
     if update and not any(c.tool in update for c in changes):
@@ -113,8 +116,14 @@ def fresh_lock(project: Project, home: Home, locked: bool) -> Lock:
 def realise(project: Project, home: Home, lock: Lock) -> Record:
     """Every output of the lock for this platform, the profile, the record."""
     artifacts = _host_artifacts(project.spec, lock, platforms.host())
-    signature = activation.signature(str(project.root), project.spec_signature)
-    from devshell import gcroots
+    from devshell import gcroots, trust
+
+    # Explicit commands need no trust for tools, but a variable that makes
+    # shells or loaders run code does, wherever it comes from.
+    trust.check_env(home, project.root,
+                    [k for k, _ in project.spec.env] + [k for _, a in artifacts for k, _ in a.env],
+                    where=str(project.spec.path))
+    signature = activation.signature(str(project.root), project.spec_signature, str(home.state))
 
     # gc waits while any realisation runs, so nothing is collected half-used.
     with gcroots.guard(home, exclusive=False):

@@ -31,7 +31,7 @@ def _project(tmp_path: Path, server: LoopbackServer, hook: str = "touch hook-ran
     url, sha = serve_tool(server, "hello", "1.0", {"bin/hello": script("echo hello")})
     root = tmp_path / name
     write_spec(root, url_tool("hello", "1.0", url, {"x86_64-linux": sha}),
-               extra=f'host-tools = ["touch"]\n[env]\nGREETING = "hi"\n{extra_env}'
+               extra=f'host-tools = ["touch", "sh", "bash"]\n[env]\nGREETING = "hi"\n{extra_env}'
                      f'[hooks]\non-enter = "{hook}"\n')
     devshell("lock", cwd=root, check=True)
     return root

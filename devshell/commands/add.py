@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from devshell import lock as lockfile
-    from devshell import project, specedit
+    from devshell import project, specedit, trust
     from devshell.home import home
 
     requests = [specedit.parse_request(text) for text in args.tools]
@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
             planned = specedit.plan(spec_path, text, lockfile.load(proj.lock_path), where, pin=unpinned)
             # Realised here before anything is written: all or nothing.
             project.stage(planned.spec, where, planned.lock)
-            specedit.write(proj.root, planned, old_text)
+            with trust.preserving(where, proj.root):  # devshell's own edit keeps the trust
+                specedit.write(proj.root, planned, old_text)
         project.realise_after_edit(proj.root)
     if not planned.changes:
         print("devshell: nothing moved: devshell.lock already had that", file=sys.stderr)

@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from devshell import lock as lockfile
-    from devshell import project, specedit
+    from devshell import project, specedit, trust
     from devshell.home import home
 
     proj = project.find()
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
             planned = specedit.plan(spec_path, text, lockfile.load(proj.lock_path), where)
             # What remains is realised here before anything is written.
             project.stage(planned.spec, where, planned.lock)
-            specedit.write(proj.root, planned, old_text)
+            with trust.preserving(where, proj.root):  # devshell's own edit keeps the trust
+                specedit.write(proj.root, planned, old_text)
         project.realise_after_edit(proj.root)
     return 0
