@@ -40,12 +40,12 @@ def _later_step(env: dict[str, str]) -> dict[str, str]:
     for line in lines:
         if "<<" in line:
             name, delim = line.split("<<", 1)
-            value = []
+            block: list[str] = []
             for more in lines:
                 if more == delim:
                     break
-                value.append(more)
-            step[name] = "\n".join(value)
+                block.append(more)
+            step[name] = "\n".join(block)
         else:
             name, _, value = line.partition("=")
             step[name] = value

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 
-_log = os.environ.get("DEVSHELL_TEST_NETGUARD_LOG")
+_log = os.environ.get("DEVSHELL_TEST_NETGUARD_LOG", "")
 if _log:
     _real_connect = socket.socket.connect
     _real_connect_ex = socket.socket.connect_ex
@@ -35,5 +35,5 @@ if _log:
             return 111  # ECONNREFUSED
         return _real_connect_ex(self, address)  # type: ignore[arg-type]
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
