@@ -17,11 +17,13 @@ directory here. The store records `record()` in each output's manifest, so
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from devshell import config
 from devshell.errors import DevshellError, FetchError
+from devshell.lock import UPSTREAM_FORMS
 
 __all__ = ["Upstreams", "concrete"]
 
@@ -30,8 +32,8 @@ class Upstreams:
     """The upstreams of one project for one run: resolved on first use, once.
 
     `fallback` holds base URLs recorded when an output was realised; they
-    serve a repair when the machine's configuration can no longer say (the
-    project's directory is gone, no npm to ask)."""
+    serve a repair when the project's directory is gone, or the machine's
+    configuration can no longer say (no npm to ask)."""
 
     def __init__(self, project_root: Path | None = None, deb_archive: str | None = None,
                  fallback: dict[str, str] | None = None) -> None:
@@ -66,11 +68,15 @@ class Upstreams:
         archive = spec.load(root / spec.SPEC_NAME).deb.archive if root is not None else None
         return cls(root, archive)
 
-    def record(self) -> dict[str, Any]:
-        """What a repair needs to find the same upstreams: the project's own
-        settings, and the base URLs this run resolved."""
+    def record(self, urls: Iterable[str]) -> dict[str, Any] | None:
+        """What a repair of an output fetched from `urls` needs to find the same
+        upstreams: the project's own settings, and the base URLs resolved for
+        them. None when no URL names an upstream (a plain http(s) URL)."""
+        kinds = {u.partition(":")[0] for u in urls if u.startswith(UPSTREAM_FORMS)}
+        if not kinds:
+            return None
         with self._lock:
-            bases = dict(self._bases)
+            bases = {k: v for k, v in self._bases.items() if k in kinds}
         return {
             "project": str(self.project_root) if self.project_root is not None else None,
             "deb-archive": self.deb_archive,
@@ -94,6 +100,8 @@ class Upstreams:
             return self._bases[kind]
 
     def _resolve(self, kind: str) -> str:
+        if kind in self.fallback and not (self.project_root and self.project_root.is_dir()):
+            return self.fallback[kind]  # the project is gone: where it was realised from
         try:
             if kind == "npm":
                 # The project's own .npmrc counts, as it did when locking.

@@ -21,6 +21,7 @@ __all__ = [
     "FORMATS",
     "LOCK_NAME",
     "LOCK_VERSION",
+    "UPSTREAM_FORMS",
     "Artifact",
     "Lock",
     "LockedTool",
@@ -46,8 +47,8 @@ FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary", "de
 # devshell.sources.deb.FIXUPS while lock-version 1 was current: what a v1 deb
 # artifact's output had done to it, so its migrated name is the one a re-lock gives.
 _V1_DEB_FIXUPS = ("relocate-elf-1",)
-# Lock URLs that name an upstream, not a host (see devshell.locate).
-_UPSTREAM_FORMS = ("npm:", "deb:", "pypi:")
+#: Lock URLs that name an upstream, not a host (devshell.locate resolves them).
+UPSTREAM_FORMS = ("npm:", "deb:", "pypi:")
 
 
 @dataclass(frozen=True)
@@ -293,12 +294,12 @@ def check_url(value: object, what: str = "url") -> str:
     the upstream; never a control character, a space or NUL."""
     if not isinstance(value, str) or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value):
         raise ValueError(f"{what} {value!r} is not a URL (no spaces or control characters)")
-    for prefix in _UPSTREAM_FORMS:
+    for prefix in UPSTREAM_FORMS:
         if value.startswith(prefix):
             names.check_inner_path(value[len(prefix):], f"{what} {value!r}: the path")
             return value
     if not value.startswith(("http://", "https://")):
-        raise ValueError(f"{what} {value!r} is not http(s) nor one of {', '.join(_UPSTREAM_FORMS)}")
+        raise ValueError(f"{what} {value!r} is not http(s) nor one of {', '.join(UPSTREAM_FORMS)}")
     return value
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from devshell.locate import Upstreams
 
 __all__ = [
+    "about",
     "add",
     "add_artifact",
     "artifact_populator",
@@ -151,8 +152,22 @@ def add_artifact(home: Home, artifact: Artifact, label: str,
     of the current directory, for callers that have not said yet.)"""
     ups = _given(upstreams)
     return add(home, artifact.output, artifact_populator(home, artifact, label, ups),
-               about=lambda: {"artifact": artifact.to_json(), "label": label,
-                              "upstreams": ups.record()})
+               about=lambda: about(artifact.to_json(), label, ups))
+
+
+def about(artifact: dict[str, Any], label: str, upstreams: Upstreams) -> dict[str, Any]:
+    """What an artifact's manifest records beside its files: the artifact, and
+    the upstreams it came from when its URLs name one (`verify --repair`
+    fetches from them again, whatever the current directory)."""
+    data: dict[str, Any] = {"artifact": artifact, "label": label}
+    parts = artifact.get("closure")
+    urls = [artifact.get("url")]
+    if isinstance(parts, list):
+        urls += [p.get("url") for p in parts if isinstance(p, dict)]
+    record = upstreams.record(u for u in urls if isinstance(u, str))
+    if record is not None:
+        data["upstreams"] = record
+    return data
 
 
 def artifact_populator(home: Home, artifact: Artifact, label: str,

@@ -117,8 +117,7 @@ def repair(home: Home, name: str) -> None:
         label = str(data.get("label") or name)
         upstreams = Upstreams.from_record(data.get("upstreams"))
         store.replace(home, name, store.artifact_populator(home, artifact, label, upstreams),
-                      about=lambda: {"artifact": data["artifact"], "label": label,
-                                     "upstreams": upstreams.record()})
+                      about=lambda: store.about(data["artifact"], label, upstreams))
         return
     links = [e for e in data["files"] if e["type"] == "symlink"]
     dirs = [e for e in data["files"] if e["type"] == "dir"]

@@ -4,6 +4,7 @@ the download cache, or from the upstream when the cache is damaged too."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -126,8 +127,9 @@ def test_status_warns_when_an_output_is_writable(tmp_path: Path, server: Loopbac
     assert "not read-only" in status and "devshell verify" in status
 
 
+@pytest.mark.parametrize("project", ["still there", "gone"])
 def test_repair_from_another_directory_fetches_from_the_projects_own_upstream(
-        tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, project: str) -> None:
     from tests.test_npm import NATIVE, FakeRegistry
 
     FakeRegistry(server).publish(
@@ -150,6 +152,8 @@ def test_repair_from_another_directory_fetches_from_the_projects_own_upstream(
     downloads = Path(os.environ["DEVSHELL_HOME"]) / "cache" / "downloads"
     for cached in downloads.iterdir():  # the repair must go to the upstream
         cached.unlink()
+    if project == "gone":  # its .npmrc with it: the manifest still says where it came from
+        shutil.rmtree(root)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "devshell.toml").write_text("[tools\nbroken = \n")
