@@ -14,18 +14,19 @@ relations with dpkg's ordering; `:any`/`:native` qualifiers dropped. It keeps
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from debian import deb822
 from debian.debian_support import Version, version_compare
 
+from devshell import names
 from devshell.errors import FetchError
 
 __all__ = [
     "STEP_BUDGET", "Package", "PackageIndex", "Relation", "TooTangled", "Unsatisfiable",
-    "closure", "matching", "satisfies",
+    "closure", "is_dpkg_version", "matching", "satisfies",
 ]
 
 #: How many steps one closure search may take. Real closures take a few
@@ -121,17 +122,44 @@ def _field(para: str, start: int) -> str:
     return value.strip()
 
 
-def _relations(parsed: list[list[dict[str, Any]]], arch: str) -> tuple[Group, ...]:
-    groups = []
-    for alternatives in parsed:
+def is_dpkg_version(value: object) -> bool:
+    """dpkg's version syntax ([epoch:]upstream[-revision], upstream starting
+    with a digit) and safe in a store name (devshell.names)."""
+    try:
+        parsed = Version(names.check_version(value))
+    except ValueError:
+        return False
+    return (parsed.upstream_version or "")[:1].isdigit()
+
+
+class _Malformed(Exception):
+    """A field of a Packages paragraph is not what dpkg would accept."""
+
+    def __init__(self, field: str, what: str) -> None:
+        super().__init__(f"{field} {what}")
+        self.field = field
+
+
+def _relations(field: str, raw: str, arch: str) -> tuple[Group, ...]:
+    """A relation field (`a (>= 1) | b, c:any`) as groups of alternatives;
+    python-debian returns what it cannot parse as a raw name, which no plain
+    name check lets through."""
+    groups: list[Group] = []
+    if not raw.strip():
+        return ()
+    for alternatives in deb822.PkgRelation.parse_relations(raw):
         group = []
         for alt in alternatives:
-            name = str(alt["name"])
+            name, qual = alt["name"], alt.get("archqual")
+            op, version = alt.get("version") or (None, None)
+            if not names.is_plain(name) or not (qual is None or names.is_plain(qual)) \
+                    or not (version is None or is_dpkg_version(version)):
+                shown = f"{name}{':' + qual if qual else ''}{f' ({op} {version})' if op else ''}"
+                raise _Malformed(field, f"holds {shown!r}, which is not a package relation"[:300])
             # pkg:any / pkg:native are satisfied by this architecture's package;
             # another architecture's (pkg:i386) never is, in a one-architecture index.
-            if alt.get("archqual") not in (None, "any", "native", arch):
-                name = f"{name}:{alt['archqual']}"
-            op, version = alt.get("version") or (None, None)
+            if qual not in (None, "any", "native", arch):
+                name = f"{name}:{qual}"
             group.append(Relation(name, op, version))
         if group:
             groups.append(tuple(group))
@@ -139,21 +167,23 @@ def _relations(parsed: list[list[dict[str, Any]]], arch: str) -> tuple[Group, ..
 
 
 class PackageIndex:
-    """One architecture's packages (from one or more components' Packages texts)."""
+    """One architecture's packages (from one or more components' Packages
+    texts; `origins`, the URL of each, names the index in errors)."""
 
-    def __init__(self, texts: Iterable[str], arch: str) -> None:
+    def __init__(self, texts: Iterable[str], arch: str, origins: Iterable[str] = ()) -> None:
         self.arch = arch
-        self._raw: dict[str, list[str]] = {}
+        self._origins = list(origins)
+        self._raw: dict[str, list[tuple[int, str]]] = {}
         self._virtual: dict[str, set[str]] = {}
         self._parsed: dict[str, list[Package]] = {}
-        for text in texts:
+        for number, text in enumerate(texts):
             for para in text.split("\n\n"):
                 para = para.strip("\n")
                 at = 0 if para.startswith("Package:") else para.find("\nPackage:") + 1
                 if not para or (at == 0 and not para.startswith("Package:")):
                     continue
                 name = _field(para, at)
-                self._raw.setdefault(name, []).append(para)
+                self._raw.setdefault(name, []).append((number, para))
                 at = para.find("\nProvides:")
                 if at >= 0:
                     for item in _field(para, at + 1).split(","):
@@ -167,7 +197,7 @@ class PackageIndex:
     def packages(self, name: str) -> list[Package]:
         """Every version of the real package `name`, newest first."""
         if name not in self._parsed:
-            found = [self._parse(para) for para in self._raw.get(name, ())]
+            found = [self._parse(name, number, para) for number, para in self._raw.get(name, ())]
             self._parsed[name] = sorted(found, key=lambda p: Version(p.version), reverse=True)
         return self._parsed[name]
 
@@ -182,24 +212,49 @@ class PackageIndex:
     def suggest(self, name: str) -> list[str]:
         return difflib.get_close_matches(name, self._raw, n=3)
 
-    def _parse(self, para: str) -> Package:
-        fields = deb822.Packages(para)
-        missing = [k for k in ("Package", "Version", "Filename", "SHA256", "Size") if k not in fields]
-        if missing:
-            raise FetchError(f"the Packages index lists {fields.get('Package', 'a package')} without {missing[0]}",
-                             hint="devshell needs an archive whose indexes carry SHA256 sums")
-        rels = fields.relations
-        return Package(
-            name=fields["Package"],
-            version=fields["Version"],
-            architecture=fields.get("Architecture", self.arch),
-            filename=fields["Filename"],
-            sha256=fields["SHA256"],
-            size=int(fields["Size"]),
-            priority=fields.get("Priority", "optional"),
-            depends=_relations(rels["pre-depends"] or [], self.arch) + _relations(rels["depends"] or [], self.arch),
-            provides=tuple(alt for group in _relations(rels["provides"] or [], self.arch) for alt in group),
-        )
+    def _parse(self, name: str, number: int, para: str) -> Package:
+        where = self._origins[number] if number < len(self._origins) else "the Packages index"
+        try:
+            return _package(name, para, self.arch)
+        except _Malformed as exc:
+            raise FetchError(
+                f"{where}: package {name[:80]!r}: {exc}",
+                hint="the archive (or a mirror or proxy) serves a malformed index; "
+                "check [sources.deb] archive or DEVSHELL_DEB_ARCHIVE",
+            ) from None
+
+
+def _package(name: str, para: str, arch: str) -> Package:
+    """One Packages paragraph, every field devshell uses checked: names and
+    versions become store names and paths, hashes and sizes are trusted."""
+    fields = deb822.Packages(para)
+    missing = [k for k in ("Package", "Version", "Filename", "SHA256", "Size") if k not in fields]
+    if missing:
+        raise _Malformed(missing[0], "is missing (devshell needs indexes that carry SHA256 sums)")
+    if fields["Package"] != name or not names.is_plain(name):
+        raise _Malformed("Package", f"{fields['Package']!r} is not a package name"[:300])
+    if not is_dpkg_version(fields["Version"]):
+        raise _Malformed("Version", f"{fields['Version']!r} is not a Debian version"[:300])
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", fields["SHA256"]):
+        raise _Malformed("SHA256", f"{fields['SHA256']!r} is not a sha256 (64 hex digits)"[:300])
+    if not re.fullmatch(r"[0-9]{1,15}", fields["Size"]):
+        raise _Malformed("Size", f"{fields['Size']!r} is not a size in bytes"[:300])
+    try:
+        names.check_inner_path(fields["Filename"], "Filename")
+    except ValueError:
+        raise _Malformed("Filename", f"{fields['Filename']!r} is not a path inside the archive"[:300]) from None
+    return Package(
+        name=name,
+        version=fields["Version"],
+        architecture=fields.get("Architecture", arch),
+        filename=fields["Filename"],
+        sha256=fields["SHA256"].lower(),
+        size=int(fields["Size"]),
+        priority=fields.get("Priority", "optional"),
+        depends=_relations("Pre-Depends", fields.get("Pre-Depends", ""), arch)
+        + _relations("Depends", fields.get("Depends", ""), arch),
+        provides=tuple(alt for group in _relations("Provides", fields.get("Provides", ""), arch) for alt in group),
+    )
 
 
 def matching(candidates: list[Package], constraint: str) -> Package | None:
@@ -209,10 +264,13 @@ def matching(candidates: list[Package], constraint: str) -> Package | None:
         return None
     if constraint == "latest":
         return candidates[0]
+    try:
+        wanted = Version(constraint)
+    except ValueError:
+        return None  # not a Debian version (an npm range, say): nothing matches it
     for pkg in candidates:
         if pkg.version == constraint or version_compare(pkg.version, constraint) == 0:
             return pkg
-    wanted = Version(constraint)
     for pkg in candidates:
         have = Version(pkg.version)
         if wanted.epoch is not None and have.epoch != wanted.epoch:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import lzma
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ __all__ = [
     "Release",
     "debian_arch",
     "default_suite",
+    "index_url",
     "packages_index",
     "read_release",
     "triplet",
@@ -39,8 +41,8 @@ DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 _TRIPLET = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
-_DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
-    ".xz": lzma.decompress, ".gz": gzip.decompress, ".bz2": bz2.decompress, "": bytes,
+_OPENERS: dict[str, Callable[[io.BytesIO], io.BufferedIOBase]] = {
+    ".xz": lzma.LZMAFile, ".gz": lambda f: gzip.GzipFile(fileobj=f), ".bz2": bz2.BZ2File,
 }
 
 
@@ -234,17 +236,42 @@ def _verify_detached(verifier: str | None, keyfile: Path | None, data: bytes, si
     _run_verifier(verifier, ["--keyring", str(keyfile), str(sig), str(src)], base + "Release")
 
 
-def packages_index(cache: HttpCache, archive: str, release: Release, component: str, arch: str) -> str | None:
-    """The text of <component>/binary-<arch>/Packages (xz, gz, bz2 or plain:
-    whichever the Release lists first), checked against the Release's SHA256;
-    None when the suite has no such index."""
+def index_url(archive: str, release: Release, component: str, arch: str) -> str | None:
+    """Where <component>/binary-<arch>/Packages is read from (xz, gz, bz2 or
+    plain: whichever the Release lists first); None when the suite has none."""
     for ext in (".xz", ".gz", ".bz2", ""):
         name = f"{component}/binary-{arch}/Packages{ext}"
         if name in release.files:
-            break
-    else:
+            return f"{archive}dists/{release.suite}/{name}"
+    return None
+
+
+def _unpacked(body: bytes, ext: str, url: str) -> bytes:
+    """A Packages index decompressed, at most DEVSHELL_HTTP_MAX_UNPACKED
+    bytes of it: a few megabytes of xz can unfold into gigabytes."""
+    if not ext:
+        return body
+    limit = http.max_unpacked()
+    try:
+        with _OPENERS[ext](io.BytesIO(body)) as f:
+            data = f.read(limit + 1)
+    except (lzma.LZMAError, OSError, EOFError, ValueError) as exc:
+        raise FetchError(f"{url} cannot be decompressed ({exc})") from None
+    if len(data) > limit:
+        raise FetchError(f"refusing {url}: decompressed, it is more than {limit} bytes; nothing was kept",
+                         hint="if the archive's index really is that large, raise DEVSHELL_HTTP_MAX_UNPACKED "
+                         "(bytes, or with K, M, G)")
+    return data
+
+
+def packages_index(cache: HttpCache, archive: str, release: Release, component: str, arch: str) -> str | None:
+    """The text of <component>/binary-<arch>/Packages (see index_url), checked
+    against the Release's SHA256; None when the suite has no such index."""
+    url = index_url(archive, release, component, arch)
+    if url is None:
         return None
-    url = f"{archive}dists/{release.suite}/{name}"
+    name = url.removeprefix(f"{archive}dists/{release.suite}/")
+    ext = "." + name.rpartition(".")[2] if name.rpartition(".")[2] in ("xz", "gz", "bz2") else ""
     # The signed Release names the index by hash: an index seen before is
     # reused unpacked, with no download and no decompression, whatever
     # validators the mirror sends (many send none).
@@ -260,10 +287,7 @@ def packages_index(cache: HttpCache, archive: str, release: Release, component: 
     if body is None:
         raise FetchError(f"{url} is listed in the suite's Release but the archive does not serve it",
                          hint="the mirror may be mid-update; try again later")
-    try:
-        text = _DECOMPRESS[ext](body).decode("utf-8", "replace")
-    except (lzma.LZMAError, OSError, EOFError, ValueError) as exc:
-        raise FetchError(f"{url} cannot be decompressed ({exc})") from None
+    text = _unpacked(body, ext, url).decode("utf-8", "replace")
     from devshell import atomic
 
     atomic.write_text(unpacked, text)

@@ -159,8 +159,10 @@ def fetch_all(home: Home, downloads: Sequence[Download], jobs: int = 4) -> dict[
 def _stream_to(
     f: IO[bytes], resp: requests.Response, download: Download, bar: Any
 ) -> tuple[bytes, int]:
-    """Write the body to `f` from its start, hashing as it goes."""
-    announced = _content_length(resp)
+    """Write the body to `f` from its start, hashing as it goes. With no size
+    in the lock, DEVSHELL_HTTP_MAX_DOWNLOAD caps it: an endless body must not
+    fill the disk before the hash could say it is wrong."""
+    announced = http.content_length(resp)
     if download.size is not None and announced is not None and announced != download.size:
         _size_mismatch(download, announced, "the server announces")
     f.seek(0)
@@ -169,8 +171,10 @@ def _stream_to(
         bar.reset(total=download.size if download.size is not None else announced)
     h = integrity.hasher(download.integrity)
     count = 0
-    # raw.stream, not iter_content: never let requests decode what it was sent.
-    for chunk in resp.raw.stream(CHUNK_SIZE, decode_content=False):
+    limit = http.max_download() if download.size is None else None  # a known size is checked below
+    # Undecoded: never let requests decode what it was sent.
+    for chunk in http.chunks(resp, limit=limit, setting="DEVSHELL_HTTP_MAX_DOWNLOAD",
+                             expected=download.size, size=CHUNK_SIZE):
         count += len(chunk)
         if download.size is not None and count > download.size:
             _size_mismatch(download, count, "more than that arrived:")
@@ -181,11 +185,6 @@ def _stream_to(
     if announced is not None and count < announced:
         raise http.CutShort(f"{count} of {announced} bytes")
     return h.digest(), count
-
-
-def _content_length(resp: requests.Response) -> int | None:
-    value = resp.headers.get("Content-Length", "").strip()
-    return int(value) if value.isdigit() else None
 
 
 def _size_mismatch(download: Download, actual: int, what: str) -> None:

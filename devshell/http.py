@@ -5,9 +5,19 @@ settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, …) are honoured in one
 place and every failure becomes a `FetchError` that names the URL. Importing
 this module costs ~90 ms (requests): the hot path must not import it.
 
+Every body is read with limits, because upstreams are input too: a
+document (an index, a registry document, a checksum file) may hold at most
+DEVSHELL_HTTP_MAX_DOCUMENT bytes (default 64M), a Debian index at most
+DEVSHELL_HTTP_MAX_UNPACKED once decompressed (default 256M), an artifact the
+lock gives no size for at most DEVSHELL_HTTP_MAX_DOWNLOAD (default 4G). The
+per-read timeout does not stop a body that trickles, so every transfer also
+has a deadline: DEVSHELL_HTTP_DEADLINE seconds (default 120) plus the time its
+bytes take at DEVSHELL_HTTP_MIN_RATE (default 32K a second). Sizes are bytes,
+or a number with K, M or G (powers of 1024).
+
 Environment: DEVSHELL_HTTP_TIMEOUT ("connect,read" or one number, seconds),
 DEVSHELL_HTTP_RETRIES (default 3), DEVSHELL_HTTP_BACKOFF (default 0.2),
-DEVSHELL_OFFLINE=1 (no request is made at all).
+the limits above, DEVSHELL_OFFLINE=1 (no request is made at all).
 """
 
 from __future__ import annotations
@@ -15,11 +25,13 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeVar, overload
 
 import requests
 import urllib3.exceptions as u3
@@ -29,8 +41,10 @@ from urllib3.util.retry import Retry
 import devshell
 from devshell.errors import FetchError, UsageError
 
-__all__ = ["BODY_ERRORS", "CutShort", "backoff", "get", "get_text", "offline"]
-__all__ += ["read_body", "retries", "session", "shown", "timeouts"]
+__all__ = ["BODY_ERRORS", "Body", "CutShort", "TooBig", "TooSlow", "backoff", "chunks", "content_length"]
+__all__ += ["deadline", "get", "get_text"]
+__all__ += ["max_document", "max_download", "max_unpacked", "offline", "read_body", "retries"]
+__all__ += ["session", "shown", "timeouts"]
 
 T = TypeVar("T")
 
@@ -40,6 +54,22 @@ _RETRY_AFTER_CAP = 60.0  # a server asking us to wait an hour should not hang a 
 
 class CutShort(Exception):
     """A body ended before the Content-Length the server announced."""
+
+
+class TooBig(Exception):
+    """A body is larger than its limit; `setting` is the variable that sets it."""
+
+    def __init__(self, limit: int, setting: str, announced: bool) -> None:
+        super().__init__(f"{'announced as ' if announced else ''}more than {limit} bytes")
+        self.limit = limit
+        self.setting = setting
+
+
+class TooSlow(Exception):
+    """A body did not arrive within its deadline."""
+
+    def __init__(self, received: int, elapsed: float, allowed: float) -> None:
+        super().__init__(f"only {received} bytes arrived in {elapsed:.0f}s; the deadline was {allowed:.0f}s")
 
 
 #: Errors while reading a body that mean "start the transfer again".
@@ -57,6 +87,36 @@ def _env_float(name: str, default: float) -> float:
         if (value := float(raw)) >= 0:
             return value
     raise UsageError(f"{name}={raw!r} is not a number of at least 0", hint=f"unset {name}")
+
+
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _env_size(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    match = re.fullmatch(r"([0-9]{1,15})\s*([kKmMgG]?)(?:i?[bB])?", raw)
+    if match is None or int(match[1]) == 0:
+        raise UsageError(f"{name}={raw!r} is not a size",
+                         hint='give a number of bytes, or one with K, M or G (e.g. "64M"), or unset it')
+    return int(match[1]) * _UNITS[match[2].lower()]
+
+
+def max_document() -> int:
+    """The most bytes an index or registry document may hold: DEVSHELL_HTTP_MAX_DOCUMENT."""
+    return _env_size("DEVSHELL_HTTP_MAX_DOCUMENT", 64 * _UNITS["m"])
+
+
+def max_unpacked() -> int:
+    """The most bytes a compressed index may hold once decompressed: DEVSHELL_HTTP_MAX_UNPACKED."""
+    return _env_size("DEVSHELL_HTTP_MAX_UNPACKED", 256 * _UNITS["m"])
+
+
+def max_download() -> int:
+    """The most bytes an artifact whose size the lock does not give may have:
+    DEVSHELL_HTTP_MAX_DOWNLOAD."""
+    return _env_size("DEVSHELL_HTTP_MAX_DOWNLOAD", 4 * _UNITS["g"])
 
 
 def timeouts() -> tuple[float, float]:
@@ -223,18 +283,30 @@ def read_body(url: str, consume: Callable[[requests.Response], T], *,
 
     If the body is cut short (`consume` raises one of BODY_ERRORS) the whole
     transfer starts again, at most DEVSHELL_HTTP_RETRIES more times, so
-    `consume` must start from scratch each time it is called.
+    `consume` must start from scratch each time it is called. A body too
+    large or too slow (TooBig, TooSlow from `chunks`) is not tried again.
     """
     attempts = retries() + 1
+    what = f"{label} from {shown(url)}" if label else shown(url)
     for attempt in range(1, attempts + 1):
         with _open(url, headers) as resp:
             try:
                 return consume(resp)
+            except TooBig as exc:
+                raise FetchError(
+                    f"refusing {what}: it is {exc}; nothing was kept",
+                    hint=f"if it really is that large, raise {exc.setting} (bytes, or with K, M, G)",
+                ) from None
+            except TooSlow as exc:
+                raise FetchError(
+                    f"download of {what} was too slow: {exc}; nothing was kept",
+                    hint="every transfer gets DEVSHELL_HTTP_DEADLINE seconds (default 120) plus its "
+                    "size at DEVSHELL_HTTP_MIN_RATE bytes a second (default 32K): on a slow link, raise them",
+                ) from None
             except BODY_ERRORS as exc:
                 if attempt == attempts:
-                    what = f"download of {label} from" if label else "download of"
                     raise FetchError(
-                        f"{what} {shown(url)} was cut short after "
+                        f"download of {what} was cut short after "
                         f"{_plural(attempts, 'attempt')} ({_reason(exc)})",
                         hint="the connection kept dropping mid-transfer; " + _NETWORK_HINT,
                     ) from exc
@@ -242,18 +314,81 @@ def read_body(url: str, consume: Callable[[requests.Response], T], *,
     raise AssertionError("unreachable")
 
 
-def _load(resp: requests.Response) -> requests.Response:
-    _ = resp.content  # urllib3 enforces Content-Length: a short body raises here
-    return resp
+def deadline() -> tuple[float, float]:
+    """(seconds every transfer gets, bytes a second it must average beyond them):
+    DEVSHELL_HTTP_DEADLINE and DEVSHELL_HTTP_MIN_RATE."""
+    return (_env_float("DEVSHELL_HTTP_DEADLINE", 120.0),
+            float(_env_size("DEVSHELL_HTTP_MIN_RATE", 32 * _UNITS["k"])))
 
 
-def get(
-    url: str, *, stream: bool = False, headers: dict[str, str] | None = None
-) -> requests.Response:
+def content_length(resp: requests.Response) -> int | None:
+    value = resp.headers.get("Content-Length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def chunks(resp: requests.Response, *, limit: int | None, setting: str = "",
+           expected: int | None = None, decode: bool = False,
+           size: int = 256 * 1024) -> Iterator[bytes]:
+    """The body, as it arrives, within its limits: more than `limit` bytes
+    (None: the caller keeps count) raises TooBig as soon as it is exceeded or
+    announced, and a transfer slower than the deadline raises TooSlow.
+
+    The deadline is checked whenever bytes arrive, so reads must return what
+    has arrived rather than wait for a whole chunk (read1): a body sent one
+    byte a second fails at the deadline, not after the last byte. Silence is
+    the read timeout's business.
+    """
+    announced = content_length(resp)
+    if limit is not None and announced is not None and announced > limit:
+        raise TooBig(limit, setting, announced=True)
+    base, rate = deadline()
+    allowed_for = max(expected or 0, announced or 0)
+    start = time.monotonic()
+    received = 0
+    raw = resp.raw
+    read = getattr(raw, "read1", None) or raw.read  # urllib3 < 2 has no read1
+    while True:
+        chunk = read(size, decode_content=decode)
+        if not chunk:
+            return
+        received += len(chunk)
+        if limit is not None and received > limit:
+            raise TooBig(limit, setting, announced=False)
+        elapsed = time.monotonic() - start
+        allowed = base + max(allowed_for, received) / rate
+        if elapsed > allowed:
+            raise TooSlow(received, elapsed, allowed)
+        yield chunk
+
+
+@dataclass(frozen=True)
+class Body:
+    """A document read whole, within DEVSHELL_HTTP_MAX_DOCUMENT."""
+
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive, as requests gives them
+    content: bytes
+    encoding: str | None
+
+
+def _load(resp: requests.Response) -> Body:
+    # Decoded (gzip is welcome for documents), counted after decoding: a
+    # small compressed body may not unfold past the limit.
+    content = b"".join(chunks(resp, limit=max_document(), setting="DEVSHELL_HTTP_MAX_DOCUMENT",
+                              decode=True))
+    return Body(resp.status_code, resp.headers, content, resp.encoding)
+
+
+@overload
+def get(url: str, *, stream: Literal[True], headers: dict[str, str] | None = None) -> requests.Response: ...
+@overload
+def get(url: str, *, stream: Literal[False] = False, headers: dict[str, str] | None = None) -> Body: ...
+def get(url: str, *, stream: bool = False, headers: dict[str, str] | None = None) -> requests.Response | Body:
     """GET with timeouts and retries; a FetchError for anything but 2xx.
 
     With `stream=True` the body is left unread and the caller must close the
-    response (use it as a context manager); otherwise the body is read, and
+    response (use it as a context manager; read it with `chunks`); otherwise
+    the body is read as a document, within its size limit and deadline, and
     fetched again if it was cut short.
     """
     if stream:

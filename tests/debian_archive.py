@@ -265,6 +265,7 @@ class FakeArchive:
         self.prefix = prefix
         self.packages: list[DebPackage] = []
         self.debs: dict[str, bytes] = {}  # filename → bytes
+        self.raw: list[str] = []  # paragraphs published as written, in every index (hostile ones)
 
     @property
     def url(self) -> str:
@@ -293,8 +294,9 @@ class FakeArchive:
         sums: list[tuple[str, bytes]] = []
         for component in self.components:
             for arch in self.archs:
-                index = "\n".join(self.paragraph(p) for p in self.packages
-                                   if p.component == component and p.arch in (arch, "all")).encode()
+                index = "\n".join([*(self.paragraph(p) for p in self.packages
+                                     if p.component == component and p.arch in (arch, "all")),
+                                    *self.raw]).encode()
                 for fmt in formats:
                     name = f"{component}/binary-{arch}/Packages" + (f".{fmt}" if fmt else "")
                     body = lzma.compress(index) if fmt == "xz" else gzip.compress(index, mtime=0) if fmt == "gz" else index

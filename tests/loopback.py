@@ -1,8 +1,10 @@
 """A loopback HTTP server for tests: serves bytes the tests build, and faults.
 
 Routes map a path to a `Route`: the body, and optionally a list of faults to
-play before serving it normally (`500`, `404`, `truncate`, `stall`). Every
-request is counted so tests can assert "downloaded once".
+play before serving it normally (`500`, `404`, `truncate`, `stall`, and two
+hostile ones: `trickle` sends the body a byte every `trickle_seconds`,
+`endless` repeats it with no Content-Length until `endless_limit` bytes or the
+client hangs up). Every request is counted so tests can assert "downloaded once".
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is no error
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class LoopbackServer:
     """ThreadingHTTPServer on 127.0.0.1 with an ephemeral port."""
 
@@ -33,6 +43,8 @@ class LoopbackServer:
         self.hits: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()  # 304s answered, by path
         self.stall_seconds = 5.0
+        self.trickle_seconds = 0.05
+        self.endless_limit = 1024 * 1024 * 1024
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +78,9 @@ class LoopbackServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                if fault in ("trickle", "endless"):
+                    self._hostile(fault, route)
+                    return
                 self.send_response(200)
                 self.send_header("ETag", etag)
                 self.send_header("Content-Type", route.content_type)
@@ -88,7 +103,33 @@ class LoopbackServer:
                     time.sleep(server.stall_seconds)
                     self.close_connection = True
                     return
-                self.wfile.write(route.body)
+                try:
+                    self.wfile.write(route.body)
+                except OSError:  # the client hung up (refused a body too large): fine
+                    self.close_connection = True
+
+            def _hostile(self, fault: str, route: Route) -> None:
+                """A body that never ends (bounded by endless_limit) or that
+                trickles; either stops when the client hangs up."""
+                self.send_response(200)
+                self.send_header("Content-Type", route.content_type)
+                if fault == "trickle":
+                    self.send_header("Content-Length", str(len(route.body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    if fault == "trickle":
+                        for i in range(len(route.body)):
+                            self.wfile.write(route.body[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(server.trickle_seconds)
+                    else:
+                        block = route.body or b"\0"
+                        for _ in range(server.endless_limit // len(block) + 1):
+                            self.wfile.write(block)
+                except OSError:
+                    pass  # the client gave up: that is what the test wants
 
             def _status(self, code: int) -> None:
                 body = f"status {code}\n".encode()
@@ -97,7 +138,7 @@ class LoopbackServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

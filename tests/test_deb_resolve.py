@@ -25,6 +25,7 @@ from tests.helpers import devshell
 
 ALL4 = '["x86_64-linux", "aarch64-linux", "x86_64-darwin", "aarch64-darwin"]'
 LIB = "usr/lib/x86_64-linux-gnu"
+ZERO = "0" * 64  # a sha256 that no test downloads
 
 
 def _base() -> list[DebPackage]:
@@ -232,8 +233,8 @@ def test_dpkg_ordering_and_relations() -> None:
     assert satisfies("2.0-1", "=", "0:2.0-1") and satisfies("2.0-1", "<=", "2.0-1")
     assert not satisfies("2.0-1", ">=", "2.0.1") and satisfies("1.0", ">=", None)
     index = PackageIndex([
-        "Package: a\nVersion: 1.9\nArchitecture: all\nFilename: a1\nSHA256: 00\nSize: 1\n\n"
-        "Package: a\nVersion: 1.10\nArchitecture: all\nFilename: a2\nSHA256: 00\nSize: 1\n"
+        f"Package: a\nVersion: 1.9\nArchitecture: all\nFilename: a1\nSHA256: {ZERO}\nSize: 1\n\n"
+        f"Package: a\nVersion: 1.10\nArchitecture: all\nFilename: a2\nSHA256: {ZERO}\nSize: 1\n"
         "Depends: b | c (>= 2),\n d\n",
     ], "amd64")
     assert [p.version for p in index.packages("a")] == ["1.10", "1.9"]
@@ -286,7 +287,7 @@ def test_arm64_gets_its_own_closure(tmp_path: Path, archive_server: ArchiveServe
     assert isinstance(arm, lock.Artifact)
     assert arm.url == "deb:pool/main/j/jq/jq_1.6-2.1_arm64.deb"
     assert all(p.url.endswith("_arm64.deb") for p in arm.closure)
-    perl = PackageIndex(["Package: perl-base\nVersion: 5.36.0-7\nFilename: f\nSHA256: 00\nSize: 1\n"],
+    perl = PackageIndex([f"Package: perl-base\nVersion: 5.36.0-7\nFilename: f\nSHA256: {ZERO}\nSize: 1\n"],
                         "arm64").packages("perl-base")
     assert "{out}/usr/lib/aarch64-linux-gnu/perl-base" in known_env(perl, "arm64")["PERL5LIB"].split(":")
 

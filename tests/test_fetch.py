@@ -9,9 +9,11 @@ import socket
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -315,3 +317,156 @@ def test_get_text_fetches_a_truncated_document_again(server: LoopbackServer) -> 
     url = server.add("/SHA256SUMS", text.encode(), faults=["truncate"])
     assert http.get_text(url) == text
     assert server.hits["/SHA256SUMS"] == 2
+
+
+# ---------------------------------------------------------------- limits and deadlines
+
+
+def test_a_document_larger_than_the_limit_is_refused_naming_the_setting(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVSHELL_HTTP_MAX_DOCUMENT", "1M")
+    url = server.add("/SHA256SUMS", b"x" * (1024 * 1024 + 1))
+    with pytest.raises(FetchError) as info:
+        http.get_text(url)
+    assert url in info.value.message and "more than 1048576 bytes" in info.value.message
+    assert info.value.hint is not None and "DEVSHELL_HTTP_MAX_DOCUMENT" in info.value.hint
+    assert server.hits["/SHA256SUMS"] == 1  # not tried again
+    server.add("/small", b"x" * (1024 * 1024))
+    assert len(http.get_text(server.url + "/small")) == 1024 * 1024
+
+
+def _peak_while(call: Any) -> int:
+    tracemalloc.start()
+    try:
+        call()
+    except FetchError:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_an_endless_document_is_refused_as_soon_as_it_passes_the_limit(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVSHELL_HTTP_MAX_DOCUMENT", "2M")
+    server.endless_limit = 64 * 1024 * 1024
+    url = server.add("/index.json", b"{" * 65536, faults=["endless"])
+    with pytest.raises(FetchError, match="more than 2097152 bytes"):
+        http.get_text(url)
+    server.routes["/index.json"].faults.append("endless")
+    assert _peak_while(lambda: http.get_text(url)) < 12 * 1024 * 1024
+
+
+def test_a_compressed_document_is_limited_by_what_it_unfolds_to(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVSHELL_HTTP_MAX_DOCUMENT", "1M")
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024))  # 64 KiB that unfold into 64 MiB
+    url = server.add("/doc.json", bomb, headers={"Content-Encoding": "gzip"})
+    assert len(bomb) < 1024 * 1024
+    assert _peak_while(lambda: http.get_text(url)) < 12 * 1024 * 1024
+    with pytest.raises(FetchError, match="more than 1048576 bytes"):
+        http.get_text(url)
+
+
+def test_an_artifact_without_a_size_is_capped_and_nothing_is_kept(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVSHELL_HTTP_MAX_DOWNLOAD", "2M")
+    server.endless_limit = 256 * 1024 * 1024
+    url = server.add("/endless.tgz", BODY, faults=["endless"])
+    start = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        fetch(home(), download(url))
+    assert time.monotonic() - start < 10
+    assert "more than 2097152 bytes" in info.value.message and "nothing was kept" in info.value.message
+    assert info.value.hint is not None and "DEVSHELL_HTTP_MAX_DOWNLOAD" in info.value.hint
+    assert leftovers(home()) == []
+    # Announced too large: refused before a byte of the body is read.
+    big = server.add("/big.tgz", BODY * 5)
+    with pytest.raises(FetchError, match="announced as more than 2097152 bytes"):
+        fetch(home(), download(big, BODY * 5))
+    assert leftovers(home()) == []
+
+
+def test_a_size_the_lock_records_is_not_capped(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVSHELL_HTTP_MAX_DOWNLOAD", "1K")
+    url = server.add("/tool.tar.gz", BODY)
+    assert fetch(home(), download(url, size=len(BODY))).read_bytes() == BODY
+
+
+def test_a_trickling_download_fails_at_its_deadline_and_keeps_nothing(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVSHELL_HTTP_DEADLINE", "0.5")
+    server.trickle_seconds = 0.05  # 200 bytes take 10 s; each byte is well within the read timeout
+    url = server.add("/slow.tgz", BODY[:200], faults=["trickle"])
+    start = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        fetch(home(), download(url, BODY[:200]))
+    assert time.monotonic() - start < 3
+    assert "was too slow" in info.value.message and url in info.value.message
+    assert info.value.hint is not None and "DEVSHELL_HTTP_DEADLINE" in info.value.hint
+    assert server.hits["/slow.tgz"] == 1
+    assert leftovers(home()) == []
+
+
+def test_a_trickling_document_fails_at_its_deadline(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVSHELL_HTTP_DEADLINE", "0.5")
+    url = server.add("/SHA256SUMS", b"a" * 200, faults=["trickle"])
+    start = time.monotonic()
+    with pytest.raises(FetchError, match="was too slow"):
+        http.get_text(url)
+    assert time.monotonic() - start < 3
+
+
+def test_the_deadline_grows_with_the_size_at_the_minimum_rate(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No time at all beyond the size's: 500 KiB at 1 KiB/s may take 500 s.
+    monkeypatch.setenv("DEVSHELL_HTTP_DEADLINE", "0")
+    monkeypatch.setenv("DEVSHELL_HTTP_MIN_RATE", "1K")
+    url = server.add("/tool.tar.gz", BODY)
+    assert fetch(home(), download(url)).read_bytes() == BODY
+    # At 1 MiB/s, 500 KiB sent a byte at a time cannot make it.
+    monkeypatch.setenv("DEVSHELL_HTTP_MIN_RATE", "1M")
+    server.trickle_seconds = 0.01
+    slow = server.add("/slow", BODY[:300], faults=["trickle"])
+    with pytest.raises(FetchError, match="was too slow"):
+        fetch(home(), download(slow, BODY[:300]))
+
+
+@pytest.mark.parametrize("name", ["DEVSHELL_HTTP_MAX_DOCUMENT", "DEVSHELL_HTTP_MAX_DOWNLOAD",
+                                  "DEVSHELL_HTTP_MAX_UNPACKED", "DEVSHELL_HTTP_MIN_RATE"])
+def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    read: dict[str, Any] = {
+        "DEVSHELL_HTTP_MAX_DOCUMENT": http.max_document, "DEVSHELL_HTTP_MAX_DOWNLOAD": http.max_download,
+        "DEVSHELL_HTTP_MAX_UNPACKED": http.max_unpacked, "DEVSHELL_HTTP_MIN_RATE": lambda: http.deadline()[1],
+    }
+    for value, expected in (("123", 123), ("64K", 65536), ("3MiB", 3 * 1024 * 1024), ("2g", 2 * 1024**3)):
+        monkeypatch.setenv(name, value)
+        assert read[name]() == expected
+    for bad in ("lots", "0", "-1", "1T"):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(UsageError, match=name):
+            read[name]()
+
+
+def test_the_deadline_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVSHELL_HTTP_DEADLINE", "2.5")
+    assert http.deadline()[0] == 2.5
+    monkeypatch.setenv("DEVSHELL_HTTP_DEADLINE", "soon")
+    with pytest.raises(UsageError, match="DEVSHELL_HTTP_DEADLINE"):
+        http.deadline()
+
+
+def test_the_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DEVSHELL_HTTP_MAX_DOCUMENT", "DEVSHELL_HTTP_MAX_DOWNLOAD", "DEVSHELL_HTTP_MAX_UNPACKED",
+                 "DEVSHELL_HTTP_DEADLINE", "DEVSHELL_HTTP_MIN_RATE"):
+        monkeypatch.delenv(name, raising=False)
+    assert (http.max_document(), http.max_unpacked(), http.max_download()) == (
+        64 * 1024**2, 256 * 1024**2, 4 * 1024**3)
+    assert http.deadline() == (120.0, 32 * 1024)

@@ -10,11 +10,14 @@ import base64
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devshell.debian_closure import PackageIndex, TooTangled, Unsatisfiable, closure
+from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive
 from tests.helpers import devshell, tarball, write_spec
 from tests.loopback import LoopbackServer
 
@@ -119,3 +122,176 @@ def test_a_malformed_npm_document_is_a_fetch_error_naming_the_field(
 
 def test_an_npm_document_that_is_not_json_is_a_fetch_error(tmp_path: Path, server: LoopbackServer) -> None:
     _refused(_npm_lock(tmp_path, server, b"{not json", "1.0.0"), f"{server.url}/evil", "not JSON")
+
+
+# ---------------------------------------------------------------- Debian indexes
+
+
+@pytest.fixture
+def deb_archive(tmp_path: Path) -> Any:
+    """A fake archive with libc6, and a PATH without gpgv (the Release is not
+    signed); yields (archive, env for the console script)."""
+    server = ArchiveServer().start()
+    try:
+        archive = FakeArchive(server)
+        archive.add(DebPackage("libc6", "2.36-9", files={"usr/lib/libc.so.6": b"\x7fELF libc"}))
+        nogpgv = tmp_path / "empty-path"
+        nogpgv.mkdir()
+        yield archive, {"DEVSHELL_DEB_ARCHIVE": archive.url, "PATH": str(nogpgv)}
+    finally:
+        server.stop()
+
+
+def _paragraph(name: str = "tool", **fields: str) -> str:
+    """A Packages paragraph whose fields are all well formed, but for `fields`."""
+    values = {"Package": name, "Version": "1.0-1", "Architecture": "amd64",
+              "Filename": f"pool/main/t/{name}/{name}_1.0-1_amd64.deb", "Size": "100",
+              "SHA256": "ab" * 32, "Depends": "libc6"}
+    values.update({k.replace("_", "-"): v for k, v in fields.items()})
+    return "".join(f"{k}: {v}\n" for k, v in values.items() if v is not None)
+
+
+def _deb_lock(tmp_path: Path, deb_archive: Any, *paragraphs: str, tool: str = "tool") -> Any:
+    archive, env = deb_archive
+    archive.raw.extend(paragraphs)
+    archive.publish()
+    root = tmp_path / "proj"
+    write_spec(root, f'"deb:{tool}" = {{ version = "latest", bin = ["usr/bin/{tool}"] }}\n',
+               extra='[sources.deb]\nsuite = "testing-fake"\n')
+    return devshell("lock", cwd=root, env=env)
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"Version": "1.0/../../x"}, "Version"),
+    ({"Version": "1.0$(id)"}, "Version"),
+    ({"Version": "abc"}, "Version"),
+    ({"SHA256": "00"}, "SHA256"),
+    ({"SHA256": "zz" * 32}, "SHA256"),
+    ({"Size": "big"}, "Size"),
+    ({"Size": "-1"}, "Size"),
+    ({"Filename": "../../../etc/passwd"}, "Filename"),
+    ({"Filename": "/etc/passwd"}, "Filename"),
+    ({"Depends": "ev/il"}, "Depends"),
+    ({"Depends": "libc6 (>= 1.0/../x)"}, "Depends"),
+    ({"Pre_Depends": "libc6 (>= 1:)"}, "Pre-Depends"),
+    ({"Provides": "x (= 1/2)"}, "Provides"),
+], ids=lambda v: str(v) if isinstance(v, str) else "-".join(f"{k}={x}" for k, x in v.items()))
+def test_a_malformed_packages_field_is_a_fetch_error_naming_the_index_and_field(
+        tmp_path: Path, deb_archive: Any, fields: dict[str, str], field: str) -> None:
+    proc = _deb_lock(tmp_path, deb_archive, _paragraph(**fields))
+    _refused(proc, "dists/testing-fake/main/binary-amd64/Packages", "'tool'", field)
+    assert not (tmp_path / "proj" / "devshell.lock").exists()
+
+
+def test_a_package_name_with_a_slash_in_the_closure_is_refused(tmp_path: Path, deb_archive: Any) -> None:
+    # Reached through Provides: the dependency is a plain name, its provider is not.
+    hostile = _paragraph("ev/il", Provides="evil", Depends="") + "\n"
+    proc = _deb_lock(tmp_path, deb_archive, _paragraph(Depends="evil"), hostile)
+    _refused(proc, "binary-amd64/Packages", "Package", "ev/il")
+
+
+def test_a_paragraph_whose_package_field_changes_its_mind_is_refused(
+        tmp_path: Path, deb_archive: Any) -> None:
+    proc = _deb_lock(tmp_path, deb_archive, "Package: tool\n" + _paragraph("../x").replace("Package: ../x\n", "")
+                     + "Package: ../x\n")
+    _refused(proc, "binary-amd64/Packages", "Package")
+
+
+def _chain_index(paragraphs: list[tuple[str, str]]) -> PackageIndex:
+    """An index of (name, Depends) packages, every other field well formed."""
+    return PackageIndex(["\n".join(_paragraph(n, Depends=d) for n, d in paragraphs)], "amd64")
+
+
+def test_a_dependency_chain_deeper_than_the_recursion_limit_resolves() -> None:
+    depth = 1500
+    index = _chain_index([(f"p{i}", f"p{i + 1}" if i < depth else "") for i in range(depth + 1)])
+    found = closure(index, index.packages("p0")[0])
+    assert len(found) == depth + 1
+
+
+def test_a_deep_chain_to_a_missing_package_names_both_ends_of_the_chain() -> None:
+    depth = 1500
+    index = _chain_index([(f"p{i}", f"p{i + 1}" if i < depth else "gone") for i in range(depth + 1)])
+    with pytest.raises(Unsatisfiable) as err:
+        closure(index, index.packages("p0")[0])
+    message = str(err.value)
+    assert message.startswith("p0 → p1 → p2 → p3 → … (") and "p1500 → gone: the suite has no package gone" in message
+    assert len(message) < 300
+
+
+def _maze(levels: int) -> PackageIndex:
+    """`root` needs a1 | b1; each a_i and b_i needs a_(i+1) | b_(i+1); the last
+    level needs a package the suite does not have: 2^levels ways to fail."""
+    paras = [("root", "a1 | b1")]
+    for i in range(1, levels + 1):
+        needs = f"a{i + 1} | b{i + 1}" if i < levels else "missing"
+        paras += [(f"a{i}", needs), (f"b{i}", needs)]
+    return _chain_index(paras)
+
+
+def test_an_exponential_maze_of_alternatives_gives_up_quickly_naming_the_chain() -> None:
+    index = _maze(24)
+    start = time.monotonic()
+    with pytest.raises(TooTangled) as err:
+        closure(index, index.packages("root")[0])
+    assert time.monotonic() - start < 30
+    message = str(err.value)
+    assert "gave up after 100000 steps, at root → a1 → a2" in message
+    assert "the deepest unmet dependency so far: root → a1" in message and "missing: the suite has no package missing" in message
+
+
+def test_a_small_maze_still_fails_with_the_real_reason() -> None:
+    index = _maze(4)
+    with pytest.raises(Unsatisfiable, match=r"root → a1 → a2 → a3 → a4 → missing: the suite has no package missing"):
+        closure(index, index.packages("root")[0])
+
+
+def test_a_maze_in_a_real_lock_is_exit_5_naming_the_tool(tmp_path: Path, deb_archive: Any) -> None:
+    paras = [_paragraph("tool", Depends="a1 | b1")]
+    for i in range(1, 25):
+        needs = f"a{i + 1} | b{i + 1}" if i < 24 else "missing"
+        paras += [_paragraph(f"a{i}", Depends=needs), _paragraph(f"b{i}", Depends=needs)]
+    start = time.monotonic()
+    proc = _deb_lock(tmp_path, deb_archive, *paras)
+    assert time.monotonic() - start < 60
+    _refused(proc, "tools.tool", "tool 1.0-1", "gave up after 100000 steps, at tool → a1")
+
+
+# ---------------------------------------------------------------- documents without end
+
+
+def test_an_npm_document_larger_than_the_limit_is_refused(tmp_path: Path, server: LoopbackServer) -> None:
+    doc = _doc_with(server, description="x" * (2 * 1024 * 1024))
+    server.add("/evil", json.dumps(doc).encode(), content_type="application/json")
+    root = tmp_path / "proj"
+    write_spec(root, 'tool = { version = "1.0.0", source = "npm", package = "evil" }\n')
+    proc = devshell("lock", cwd=root, env={"npm_config_registry": server.url, "DEVSHELL_HTTP_MAX_DOCUMENT": "1M"})
+    _refused(proc, f"{server.url}/evil", "more than 1048576 bytes", "DEVSHELL_HTTP_MAX_DOCUMENT")
+
+
+def test_a_packages_index_that_unfolds_past_the_limit_is_refused(tmp_path: Path, deb_archive: Any) -> None:
+    archive, env = deb_archive
+    env["DEVSHELL_HTTP_MAX_UNPACKED"] = "1M"
+    # Two megabytes of description compress to almost nothing.
+    archive.raw.append(_paragraph("padding", Description="x" + "\n ." * (1024 * 1024)))
+    proc = _deb_lock(tmp_path, (archive, env), _paragraph())
+    _refused(proc, "binary-amd64/Packages.xz", "decompressed, it is more than 1048576 bytes",
+             "DEVSHELL_HTTP_MAX_UNPACKED")
+
+
+def test_an_npm_tarball_that_never_ends_is_refused_at_install(tmp_path: Path, server: LoopbackServer) -> None:
+    doc = _doc_with(server)
+    server.add("/evil", json.dumps(doc).encode(), content_type="application/json")
+    root = tmp_path / "proj"
+    write_spec(root, 'tool = { version = "1.0.0", source = "npm", package = "evil" }\n')
+    env = {"npm_config_registry": server.url, "DEVSHELL_HTTP_MAX_DOWNLOAD": "1M"}
+    devshell("lock", cwd=root, env=env, check=True)  # npm gives no tarball size: the lock has none
+    tarball_path = next(p for p in server.routes if p.endswith(".tgz"))
+    server.endless_limit = 64 * 1024 * 1024
+    server.routes[tarball_path].faults.append("endless")
+    proc = devshell("install", cwd=root, env=env)
+    _refused(proc, "more than 1048576 bytes", "nothing was kept", "DEVSHELL_HTTP_MAX_DOWNLOAD")
+    for kept in ("downloads", "tmp"):  # the registry document stays in cache/http
+        assert [p for p in (_home() / "cache" / kept).rglob("*") if p.is_file()] == []
+    assert not (_home() / "store").exists() or [p for p in os.listdir(_home() / "store")
+                                                 if not p.startswith(".")] == []

@@ -25,6 +25,7 @@ from devshell import config, integrity, platforms
 from devshell.debian_closure import (
     Package,
     PackageIndex,
+    TooTangled,
     Unsatisfiable,
     closure,
     matching,
@@ -34,11 +35,12 @@ from devshell.debian_index import (
     Release,
     debian_arch,
     default_suite,
+    index_url,
     packages_index,
     read_release,
     triplet,
 )
-from devshell.errors import SpecError, StoreError
+from devshell.errors import FetchError, SpecError, StoreError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
 from devshell.relocate import RELOCATE_VERSION
@@ -66,9 +68,13 @@ class _Archive:
 
     def index(self, arch: str) -> PackageIndex | None:
         if arch not in self.indexes:
-            texts = [packages_index(self.cache, self.url, self.release, c, arch) for c in self.components]
-            found = [t for t in texts if t is not None]
-            self.indexes[arch] = PackageIndex(found, arch) if found else None
+            texts, origins = [], []
+            for component in self.components:
+                text = packages_index(self.cache, self.url, self.release, component, arch)
+                if text is not None:
+                    texts.append(text)
+                    origins.append(index_url(self.url, self.release, component, arch) or "")
+            self.indexes[arch] = PackageIndex(texts, arch, origins) if texts else None
         return self.indexes[arch]
 
 
@@ -182,6 +188,13 @@ def _closure(tool: ToolSpec, archive: _Archive, root: Package, plat: str, *, fat
         return Unavailable(f"the Debian suite {archive.suite!r} has no {root.label} for {arch}")
     try:
         return closure(index, pkg)
+    except TooTangled as exc:
+        raise FetchError(
+            f"tools.{tool.name}: the dependencies of {root.label} in the Debian suite "
+            f"{archive.suite!r} ({arch}) cannot be settled: {exc}",
+            hint="the suite's Depends form a maze no real archive has; check [sources.deb] archive "
+            "(or DEVSHELL_DEB_ARCHIVE), or pin another version or suite",
+        ) from None
     except Unsatisfiable as exc:
         if not fatal:
             return Unavailable(f"{root.label} cannot be installed for {arch}: {exc}")
