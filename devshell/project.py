@@ -79,7 +79,8 @@ def relock(project: Project, home: Home, update: tuple[str, ...] = (), *, realis
     with editing(project.root, home):
         previous = lockfile.load(project.lock_path)
         new, changes, warnings = resolve(project.spec, previous, home, update)
-        changed = previous is None or lockfile.dumps(previous) != lockfile.dumps(new)
+        changed = (previous is None or previous.lock_version != lockfile.LOCK_VERSION
+                   or lockfile.dumps(previous) != lockfile.dumps(new))
         if realise_first and changed:
             stage(project.spec, home, new)
         if changed:
@@ -181,8 +182,13 @@ def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifa
 
 def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]]) -> tuple[list[Path], Path]:
     """Every output in the store, then the profile linking them."""
+    from devshell.locate import Upstreams
+
+    # Where `npm:`, `deb:` and `pypi:` URLs come from: this project's settings,
+    # never the current directory's.
+    ups = Upstreams(spec.root, spec.deb.archive)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        paths = list(pool.map(lambda la: store.add_artifact(home, la[1], la[0]), artifacts))
+        paths = list(pool.map(lambda la: store.add_artifact(home, la[1], la[0], ups), artifacts))
     return paths, profile.build(home, spec.shell.name, [a for _, a in artifacts])
 
 

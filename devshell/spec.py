@@ -222,6 +222,22 @@ class _Parser:
             raise self.fail(key, "must be a list of strings", 'e.g. ["a", "b"]')
         return tuple(self.string(v, key) for v in value)
 
+    def bin_list(self, value: Any, key: str) -> tuple[str, ...]:
+        """`bin`: paths inside the output ("bin/tool"), or "name=path"; the
+        name becomes a link in the profile, the path is chmod-ed there."""
+        entries = self.string_list(value, key)
+        for entry in entries:
+            name, sep, path = entry.partition("=")
+            if not sep:
+                name, path = entry.rsplit("/", 1)[-1], entry
+            try:
+                names.check_inner_path(path, "path")
+                names.check_plain(name, "program name")
+            except ValueError as exc:
+                raise self.fail(key, f"{entry!r}: {exc}",
+                                'e.g. bin = ["bin/tool"] or bin = ["tool=libexec/tool.sh"]') from None
+        return entries
+
     def plain_list(self, value: Any, key: str, check: Any, what: str) -> tuple[str, ...]:
         """A list of names, each checked by `check` (a devshell.names function)."""
         items = self.string_list(value, key)
@@ -371,7 +387,7 @@ class _Parser:
             checksums=self.string(value["checksums"], f"{key}.checksums") if "checksums" in value else None,
             os_names=self.string_table(self.table(value, "os"), f"{key}.os"),
             arch_names=self.string_table(self.table(value, "arch"), f"{key}.arch"),
-            bin=self.string_list(value["bin"], f"{key}.bin") if "bin" in value else None,
+            bin=self.bin_list(value["bin"], f"{key}.bin") if "bin" in value else None,
             format=fmt,
             strip=strip,
             env=self.env_table(self.table(value, "env"), f"{key}.env"),

@@ -126,3 +126,11 @@ def test_a_bad_tool_name_exits_3_from_the_command_line(tmp_path: Path) -> None:
     proc = devshell("lock", cwd=tmp_path)
     assert proc.returncode == 3
     assert "tools.../../evil" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("entry", ["../../../../tmp/victim", "../../x=bin/tool", "/etc/passwd", "a/../../b",
+                                   "x y=bin/t", "=bin/t"])
+def test_bin_entries_stay_inside_the_output(entry: str) -> None:
+    text = _error(f'[tools]\nx = {{ version = "1.0", url = "https://e/x", bin = ["{entry}"], '
+                  f'sha256 = {{ "x86_64-linux" = "{"0" * 64}" }} }}\n')
+    assert "tools.x.bin" in text
