@@ -35,11 +35,11 @@ def test_each_format_quotes_its_own_way(fmt: str, value: str, expected: str) -> 
 
 
 def _record(**over: object) -> Record:
-    fields: dict[str, object] = dict(
-        root="/p", name="web app", isolation="pure", profile="/s/p", host_bin="",
-        keep_env=("SSH_AUTH_SOCK",), tool_env=(("GOROOT", "/s/go=x"),),
-        spec_env=(("A", "b=c"),), scripts=(("test", "pytest -q"),), signature="1:2:3/4:5:6/",
-    )
+    fields: dict[str, object] = {
+        "root": "/p", "name": "web app", "isolation": "pure", "profile": "/s/p", "host_bin": "",
+        "keep_env": ("SSH_AUTH_SOCK",), "tool_env": (("GOROOT", "/s/go=x"),),
+        "spec_env": (("A", "b=c"),), "scripts": (("test", "pytest -q"),), "signature": "1:2:3/4:5:6/",
+    }
     fields.update(over)
     return Record(**fields)  # type: ignore[arg-type]
 
