@@ -41,6 +41,7 @@ class Download:
     integrity: str  # SRI: "sha256-<base64>" or "sha512-<base64>"
     size: int | None  # expected size in bytes, if the upstream said
     label: str  # for progress bars and errors, e.g. "node 20.11.1 (x86_64-linux)"
+    mismatch_hint: str | None = None  # what to do when the bytes do not match, if not the lock's advice
 
     def __post_init__(self) -> None:
         try:
@@ -57,12 +58,24 @@ def cached_path(home: Home, integrity_: str) -> Path:
     return home.downloads / integrity.to_hex(integrity_)
 
 
-def fetch(home: Home, download: Download) -> Path:
-    """The cache path of verified bytes for `download`, downloading if needed."""
+def fetch(home: Home, download: Download, *, refresh: bool = False) -> Path:
+    """The cache path of verified bytes for `download`, downloading if needed.
+
+    The cache is keyed by hash, so a hit says nothing about the URL: with
+    `refresh`, the URL's bytes are fetched and checked even when bytes with
+    that hash are cached (a hash written by hand may belong to another file).
+    """
     target = cached_path(home, download.integrity)
-    if target.exists():
+    if target.exists() and not refresh:
         return target
     if http.offline():
+        if refresh:
+            raise FetchError(
+                f"{download.label}: checking {download.url} against its sha256 needs the network, "
+                "and DEVSHELL_OFFLINE=1 forbids it",
+                hint="unset DEVSHELL_OFFLINE: a sha256 written in devshell.toml is checked against "
+                "the URL's own bytes when the lock is made",
+            )
         raise FetchError(
             f"{download.label} ({download.url}) is not in the download cache "
             "and DEVSHELL_OFFLINE=1 forbids the network",
@@ -203,8 +216,8 @@ def _verify(download: Download, digest: bytes, count: int) -> None:
         raise IntegrityError(
             f"hash mismatch for {download.label} from {download.url}: expected "
             f"{download.integrity}, got {integrity.sri(algo, digest)}",
-            hint="the upstream changed the file or the download was tampered with; "
-            "nothing was kept. If you trust the change, run `devshell lock` again",
+            hint=download.mismatch_hint or "the upstream changed the file or the download was "
+            "tampered with; nothing was kept. If you trust the change, run `devshell lock` again",
         )
 
 

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import tarfile
 import threading
@@ -107,9 +108,17 @@ def _sri(hexdigest: str) -> str:
 
 
 def _hello_project(root: Path, url: str, sha: str, bin_: str = '["bin/hello"]') -> Path:
+    """A locked project, as a fresh clone finds it: locking checked the spec's
+    sha256 against the URL (one download), and this machine's download cache
+    is empty again, so installing downloads."""
     write_spec(root, url_tool("hello", "1.0", url, {"x86_64-linux": sha}, bin=bin_))
     devshell("lock", cwd=root, check=True)
+    _forget_downloads()
     return root
+
+
+def _forget_downloads() -> None:
+    shutil.rmtree(_home() / "cache" / "downloads", ignore_errors=True)
 
 
 class _Trickle:
@@ -176,8 +185,10 @@ def trickle() -> Iterator[_Trickle]:
 
 def test_install_killed_mid_download_leaves_nothing_and_the_next_install_works(
         tmp_path: Path, trickle: _Trickle) -> None:
+    trickle.slow = False
     root = _hello_project(tmp_path / "proj", trickle.url + ARTIFACT, sha256(trickle.body))
-    assert sum(trickle.hits.values()) == 0  # bin is given: locking downloads nothing
+    assert sum(trickle.hits.values()) == 1  # locking checked the spec's sha256 against the URL
+    trickle.slow = True
     home = _home()
     partial = home / "cache" / "tmp"
 
@@ -196,12 +207,14 @@ def test_install_killed_mid_download_leaves_nothing_and_the_next_install_works(
     devshell("install", cwd=root, check=True)
     assert devshell("run", "--", "hello", "again", cwd=root, check=True).stdout == "hello 1.0 again\n"
     assert _temp_dirs(home / "store") == []  # the killed attempt's temp dir was swept
-    assert trickle.hits[ARTIFACT] == 2
+    assert trickle.hits[ARTIFACT] == 3  # lock, killed install, install
 
 
 def test_a_killed_download_does_not_outlive_the_next_install(
         tmp_path: Path, trickle: _Trickle) -> None:
+    trickle.slow = False
     root = _hello_project(tmp_path / "proj", trickle.url + ARTIFACT, sha256(trickle.body))
+    trickle.slow = True
     partial = _home() / "cache" / "tmp"
     with _started("install", cwd=root) as proc:
         _wait_until(proc, lambda: any(p.stat().st_size > 0 for p in partial.glob("*.part")),
@@ -242,7 +255,7 @@ def test_install_killed_mid_unpack_leaves_nothing_and_the_next_install_sweeps(
     devshell("install", cwd=root, check=True)
     assert _temp_dirs(store) == []
     assert devshell("run", "--", "hello", cwd=root, check=True).stdout == "hello 1.0 \n"
-    assert server.hits["/hello-1.0-x86_64-linux.tar.gz"] == 1  # the cache served the retry
+    assert server.hits["/hello-1.0-x86_64-linux.tar.gz"] == 2  # lock, install; the cache served the retry
     out = Path(devshell("store", "path", "hello", cwd=root, check=True).stdout.strip())
     assert len(list(out.rglob("f*"))) == 6000
 
@@ -259,7 +272,8 @@ def test_concurrent_cold_runs_all_succeed_and_download_each_artifact_once(
         tools += url_tool(name, "1.0", url, {"x86_64-linux": sha}, bin=f'["bin/{name}"]')
     write_spec(root, tools)
     devshell("lock", cwd=root, check=True)
-    assert sum(server.hits.values()) == 0
+    assert sum(server.hits.values()) == 2  # locking checked each spec sha256 against its URL
+    _forget_downloads()  # cold, as on a fresh clone
 
     procs = [
         subprocess.Popen(
@@ -278,8 +292,8 @@ def test_concurrent_cold_runs_all_succeed_and_download_each_artifact_once(
     for i, ((out, err), p) in enumerate(zip(results, procs, strict=True)):
         assert p.returncode == 0, err
         assert out == f"{'hello' if i % 2 == 0 else 'world'} {i}\n"
-    assert server.hits["/hello-1.0-x86_64-linux.tar.gz"] == 1
-    assert server.hits["/world-1.0-x86_64-linux.tar.gz"] == 1
+    assert server.hits["/hello-1.0-x86_64-linux.tar.gz"] == 2  # the lock's, then one for eight runs
+    assert server.hits["/world-1.0-x86_64-linux.tar.gz"] == 2
     store = _home() / "store"
     assert _temp_dirs(store) == []
     assert len(_visible(store)) == 3  # two outputs and one profile
@@ -290,13 +304,16 @@ def test_concurrent_cold_runs_all_succeed_and_download_each_artifact_once(
 
 def test_hash_mismatch_at_install_names_both_hashes_and_keeps_nothing(
         tmp_path: Path, server: LoopbackServer) -> None:
-    url, served = serve_tool(server, "hello", "1.0", {"bin/hello": HELLO})
-    wrong = hashlib.sha256(b"what the lock was made from").hexdigest()
-    root = _hello_project(tmp_path / "proj", url, wrong)
+    url, locked = serve_tool(server, "hello", "1.0", {"bin/hello": HELLO})
+    root = _hello_project(tmp_path / "proj", url, locked)
+    # The upstream replaces the file after the lock was made.
+    changed = tarball({"bin/hello": HELLO + "# changed\n"}, top="hello-1.0")
+    served = hashlib.sha256(changed).hexdigest()
+    server.add(ARTIFACT, changed)
     proc = devshell("install", cwd=root)
     assert proc.returncode == 5, proc.stderr
     assert "hash mismatch" in proc.stderr
-    assert f"expected {_sri(wrong)}" in proc.stderr
+    assert f"expected {_sri(locked)}" in proc.stderr
     assert f"got {_sri(served)}" in proc.stderr
     assert "Traceback" not in proc.stderr
     home = _home()
@@ -306,8 +323,10 @@ def test_hash_mismatch_at_install_names_both_hashes_and_keeps_nothing(
 
 
 def test_install_from_a_missing_url_fails_naming_it(tmp_path: Path, server: LoopbackServer) -> None:
+    server.add("/gone-1.0.tar.gz", tarball({"bin/hello": HELLO}, top="hello-1.0"))
     url = f"{server.url}/gone-{{version}}.tar.gz"
-    root = _hello_project(tmp_path / "proj", url, sha256(b"never served"))
+    root = _hello_project(tmp_path / "proj", url, sha256(server.routes["/gone-1.0.tar.gz"].body))
+    del server.routes["/gone-1.0.tar.gz"]  # the upstream removes the file after the lock was made
     proc = devshell("install", cwd=root)
     assert proc.returncode == 5, proc.stderr
     assert f"{server.url}/gone-1.0.tar.gz" in proc.stderr
@@ -318,10 +337,10 @@ def test_install_from_a_missing_url_fails_naming_it(tmp_path: Path, server: Loop
 
 def test_install_retries_a_server_error_and_succeeds(tmp_path: Path, server: LoopbackServer) -> None:
     url, sha = serve_tool(server, "hello", "1.0", {"bin/hello": HELLO})
-    server.routes[ARTIFACT].faults.append("500")
     root = _hello_project(tmp_path / "proj", url, sha)
+    server.routes[ARTIFACT].faults.append("500")
     devshell("install", cwd=root, env={"DEVSHELL_HTTP_BACKOFF": "0"}, check=True)
-    assert server.hits[ARTIFACT] == 2
+    assert server.hits[ARTIFACT] == 3  # the lock's check, the 500, the retry
     assert devshell("run", "--", "hello", cwd=root, check=True).stdout == "hello 1.0 \n"
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from devshell.debian_closure import PackageIndex, TooTangled, Unsatisfiable, closure
 from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive
-from tests.helpers import devshell, tarball, write_spec
+from tests.helpers import devshell, sha256, tarball, url_tool, write_spec
 from tests.loopback import LoopbackServer
 
 
@@ -295,3 +295,126 @@ def test_an_npm_tarball_that_never_ends_is_refused_at_install(tmp_path: Path, se
         assert [p for p in (_home() / "cache" / kept).rglob("*") if p.is_file()] == []
     assert not (_home() / "store").exists() or [p for p in os.listdir(_home() / "store")
                                                  if not p.startswith(".")] == []
+
+
+# ---------------------------------------------------------------- checksum files
+
+
+def _sums_lock(tmp_path: Path, server: LoopbackServer, sums: str) -> tuple[Any, str, str]:
+    """Lock a url tool verified by the checksum file `sums` ({file} and {sha}
+    stand for the artifact's name and hash); returns (process, sums URL, sha)."""
+    body = tarball({"bin/hello": "#!/bin/sh\necho hello\n"}, top="hello-1.0")
+    file = "hello-1.0-x86_64-linux.tar.gz"
+    server.add(f"/{file}", body)
+    sums_url = server.add("/SHA256SUMS", sums.format(file=file, sha=sha256(body)).encode())
+    root = tmp_path / "proj"
+    write_spec(root, f'hello = {{ version = "1.0", url = "{server.url}/hello-{{version}}-{{platform}}.tar.gz", '
+                     f'checksums = "{sums_url}", bin = ["bin/hello"] }}\n')
+    return devshell("lock", cwd=root), sums_url, sha256(body)
+
+
+@pytest.mark.parametrize(("sums", "line"), [
+    ("{sha}  {file}\n" + "0" * 64 + "  {file}\n", "line 2"),
+    ("0" * 64 + "  {file}\n{sha}  {file}\n", "line 2"),
+    ("{sha}  {file}\n{sha} *{file}\n", "line 2"),
+    ("{sha} *../{file}\n", "line 1"),
+    ("{sha}  /srv/{file}\n", "line 1"),
+    ("{sha}  dist/../{file}\n", "line 1"),
+    ("zz" + "0" * 62 + "  {file}\n", "line 1"),
+    ("abc  {file}\n", "line 1"),
+    ("{sha}\n{sha}  {file}\n", "line 1"),
+], ids=["duplicate", "duplicate-first-wrong", "duplicate-binary-marker", "dotdot", "absolute",
+        "dotdot-inside", "not-hex", "short", "bare-hash-among-names"])
+def test_a_checksum_file_that_is_ambiguous_or_malformed_is_refused_naming_the_line(
+        tmp_path: Path, server: LoopbackServer, sums: str, line: str) -> None:
+    proc, sums_url, _ = _sums_lock(tmp_path, server, sums)
+    _refused(proc, sums_url, line)
+    assert not (tmp_path / "proj" / "devshell.lock").exists()
+
+
+@pytest.mark.parametrize("sums", [
+    "# release 1.0\n\n{sha}  {file}\n" + "1" * 64 + "  other.tar.gz\n",
+    "{sha} *{file}\n",
+    "{sha}  ./{file}\n",
+    "{sha}  dist/{file}\n" + "1" * 64 + "  dist/other.tar.gz\n",
+    "{sha}\n",  # one bare hash: a file made for this one artifact (kubectl.sha256)
+], ids=["comments-and-others", "binary-marker", "dot-slash", "in-a-directory", "bare-hash"])
+def test_well_formed_checksum_files_still_lock(tmp_path: Path, server: LoopbackServer, sums: str) -> None:
+    proc, _, sha = _sums_lock(tmp_path, server, sums)
+    assert proc.returncode == 0, proc.stderr
+    locked = json.loads((tmp_path / "proj" / "devshell.lock").read_text())
+    got = locked["tools"]["hello"]["platforms"]["x86_64-linux"]["integrity"]
+    assert got == "sha256-" + base64.b64encode(bytes.fromhex(sha)).decode()
+
+
+def test_a_name_two_directories_share_is_ambiguous(tmp_path: Path, server: LoopbackServer) -> None:
+    proc, sums_url, _ = _sums_lock(tmp_path, server, "{sha}  linux/{file}\n" + "1" * 64 + "  other/{file}\n")
+    _refused(proc, sums_url, "lines 1 and 2")
+
+
+# ---------------------------------------------------------------- stale hashes
+
+
+def _serve_hello(server: LoopbackServer, version: str) -> str:
+    body = tarball({"bin/hello": f"#!/bin/sh\necho hello {version}\n"}, top=f"hello-{version}")
+    server.add(f"/hello-{version}-x86_64-linux.tar.gz", body)
+    return sha256(body)
+
+
+def test_a_bumped_version_with_the_old_sha256_never_borrows_the_old_bytes(
+        tmp_path: Path, server: LoopbackServer) -> None:
+    old, new = _serve_hello(server, "1.0.0"), _serve_hello(server, "2.0.0")
+    url = f"{server.url}/hello-{{version}}-{{platform}}.tar.gz"
+    root = tmp_path / "proj"
+    write_spec(root, url_tool("hello", "1.0.0", url, {"x86_64-linux": old}, bin='["bin/hello"]'))
+    assert devshell("run", "--", "hello", cwd=root, check=True).stdout == "hello 1.0.0\n"
+    lock_before = (root / "devshell.lock").read_text()
+    store_before = sorted(os.listdir(_home() / "store"))
+
+    write_spec(root, url_tool("hello", "2.0.0", url, {"x86_64-linux": old}, bin='["bin/hello"]'))
+    for command in (("lock",), ("install",), ("run", "--", "hello")):
+        proc = devshell(*command, cwd=root)
+        _refused(proc, "hello", f"{server.url}/hello-2.0.0-x86_64-linux.tar.gz",
+                 "sha256-" + base64.b64encode(bytes.fromhex(old)).decode(),
+                 "sha256-" + base64.b64encode(bytes.fromhex(new)).decode())
+        assert "tools.hello.sha256" in proc.stderr  # the hint says what to fix
+    assert (root / "devshell.lock").read_text() == lock_before
+    assert sorted(os.listdir(_home() / "store")) == store_before
+    assert not any("hello-2.0.0" in name for name in os.listdir(_home() / "store"))
+
+
+def test_a_wrong_sha256_in_the_spec_fails_at_lock_time(tmp_path: Path, server: LoopbackServer) -> None:
+    _serve_hello(server, "1.0.0")
+    wrong = hashlib.sha256(b"not the file").hexdigest()
+    root = tmp_path / "proj"
+    write_spec(root, url_tool("hello", "1.0.0", f"{server.url}/hello-{{version}}-{{platform}}.tar.gz",
+                              {"x86_64-linux": wrong}, bin='["bin/hello"]'))
+    _refused(devshell("lock", cwd=root), "hash mismatch", "hello-1.0.0-x86_64-linux.tar.gz")
+    assert not (root / "devshell.lock").exists()
+    assert os.listdir(_home() / "cache" / "downloads") == [] if (_home() / "cache" / "downloads").exists() else True
+
+
+def test_the_bytes_checked_at_lock_time_serve_the_install(tmp_path: Path, server: LoopbackServer) -> None:
+    sha = _serve_hello(server, "1.0.0")
+    body = tarball({"bin/hello": "#!/bin/sh\necho hello arm\n"}, top="hello-1.0.0")
+    server.add("/hello-1.0.0-aarch64-linux.tar.gz", body)
+    root = tmp_path / "proj"
+    write_spec(root, url_tool("hello", "1.0.0", f"{server.url}/hello-{{version}}-{{platform}}.tar.gz",
+                              {"x86_64-linux": sha, "aarch64-linux": sha256(body)}, bin='["bin/hello"]'),
+               platforms='["x86_64-linux", "aarch64-linux"]')
+    devshell("lock", cwd=root, check=True)
+    assert server.hits["/hello-1.0.0-x86_64-linux.tar.gz"] == 1  # this machine's platform, checked
+    assert server.hits["/hello-1.0.0-aarch64-linux.tar.gz"] == 0  # the others are checked where they run
+    assert devshell("run", "--", "hello", cwd=root, check=True).stdout == "hello 1.0.0\n"
+    assert server.hits["/hello-1.0.0-x86_64-linux.tar.gz"] == 1
+
+
+def test_checking_the_sha256_needs_the_network(tmp_path: Path, server: LoopbackServer) -> None:
+    sha = _serve_hello(server, "1.0.0")
+    root = tmp_path / "proj"
+    write_spec(root, url_tool("hello", "1.0.0", f"{server.url}/hello-{{version}}-{{platform}}.tar.gz",
+                              {"x86_64-linux": sha}, bin='["bin/hello"]'))
+    devshell("install", cwd=root, check=True)
+    (root / "devshell.lock").unlink()
+    proc = devshell("lock", cwd=root, env={"DEVSHELL_OFFLINE": "1"})
+    _refused(proc, "DEVSHELL_OFFLINE=1", "tools.hello")

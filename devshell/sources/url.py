@@ -4,20 +4,22 @@ spec or by the vendor's checksum file (sha256sum format) fetched at lock time.""
 from __future__ import annotations
 
 import os
+import posixpath
+import re
 import shutil
 import stat
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from devshell import integrity, platforms
-from devshell.errors import SpecError
+from devshell import integrity, names, platforms
+from devshell.errors import FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
 from devshell.sources.common import artifact
 from devshell.spec import ToolSpec
 
-__all__ = ["UrlSource", "parse_checksums", "render"]
+__all__ = ["Checksums", "UrlSource", "render"]
 
 _PLACEHOLDERS = ("version", "os", "arch", "platform")
 
@@ -45,17 +47,60 @@ def render(template: str, tool: ToolSpec, platform: str) -> str:
     return "".join(out)
 
 
-def parse_checksums(text: str) -> dict[str, str]:
-    """sha256sum output (`<hex>  <file>` or `<hex> *<file>`) → file name → hex."""
-    sums = {}
-    for line in text.splitlines():
-        parts = line.strip().split(None, 1)
-        if len(parts) != 2 or len(parts[0]) != 64:
-            continue
-        name = parts[1].strip().lstrip("*")
-        sums[name] = parts[0].lower()
-        sums.setdefault(name.rsplit("/", 1)[-1], parts[0].lower())
-    return sums
+_SUMS_LINE = re.compile(r"([0-9A-Fa-f]{64})(?:[ \t]+\*?|[ \t]*\*)(.+)")
+
+
+class Checksums:
+    """A checksum file in sha256sum's format (`<hex>  <file>`, `<hex> *<file>`),
+    read strictly: it is what every byte of the artifacts is checked against,
+    so a line that is not one, a name that leaves the directory, or two lines
+    for one file is the upstream's error, not something to guess about.
+    A file in a directory also answers to its base name, unless two do; a
+    file holding one bare hash (kubectl's `.sha256`) is for its one artifact."""
+
+    def __init__(self, text: str, url: str) -> None:
+        self.url = url
+        self._exact: dict[str, tuple[str, int]] = {}
+        self._base: dict[str, list[tuple[str, int]]] = {}
+        lines = [(n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1)]
+        lines = [(n, line) for n, line in lines if line and not line.startswith("#")]
+        if len(lines) == 1 and re.fullmatch(r"[0-9A-Fa-f]{64}", lines[0][1]):
+            self._exact[""] = (lines[0][1].lower(), lines[0][0])
+            return
+        for n, line in lines:
+            match = _SUMS_LINE.fullmatch(line)
+            if match is None:
+                raise self._bad(n, line, "is not `<sha256 in 64 hex digits>  <file name>`")
+            name = match[2].strip().removeprefix("./")
+            try:
+                names.check_inner_path(name, "file name")
+            except ValueError:
+                raise self._bad(n, line, "names a file outside the checksum file's directory") from None
+            if name in self._exact:
+                raise self._bad(n, line, f"names {name!r} again (line {self._exact[name][1]} did)")
+            self._exact[name] = (match[1].lower(), n)
+            self._base.setdefault(posixpath.basename(name), []).append((match[1].lower(), n))
+
+    def _bad(self, number: int, line: str, what: str) -> FetchError:
+        return FetchError(
+            f"{self.url}: line {number} ({line[:100]!r}) {what}",
+            hint="devshell trusts a checksum file only when every line is unambiguous; "
+            "tell the vendor, or give the sha256 in devshell.toml (sha256 = { … })",
+        )
+
+    def get(self, file_name: str) -> str | None:
+        """The sha256 (hex) listed for `file_name`, or None."""
+        if "" in self._exact:
+            return self._exact[""][0]
+        if file_name in self._exact:
+            return self._exact[file_name][0]
+        found = self._base.get(file_name, [])
+        if len(found) > 1:
+            numbers = " and ".join(str(n) for _, n in found)
+            raise FetchError(f"{self.url}: lines {numbers} both name a file {file_name!r}, in different "
+                             "directories; devshell cannot tell which is meant",
+                             hint="give the sha256 in devshell.toml (sha256 = { … })")
+        return found[0][0] if found else None
 
 
 def with_catalogue(tool: ToolSpec) -> ToolSpec:
@@ -85,6 +130,25 @@ def mirror(url: str | None) -> str | None:
     return None if url is None else rewrite(url)
 
 
+def _check_written_hash(tool: ToolSpec, declared: list[tuple[str, str, str]], home: Home) -> None:
+    """Fetch one artifact whose sha256 the spec gives by hand (this machine's
+    platform's, else the first) and check it against the URL's own bytes.
+
+    Downloads are cached by hash, so without this a version bumped with the
+    old sha256 left in place would be realised from the old version's cached
+    bytes under the new name, silently. The checked bytes stay in the cache
+    for realising; a mismatch keeps nothing and writes no lock."""
+    from devshell.fetch import Download, fetch
+
+    if not declared:
+        return
+    host = platforms.host()
+    plat, url, sri = next((f for f in declared if f[0] == host), declared[0])
+    hint = (f"the sha256 devshell.toml gives (tools.{tool.name}.sha256.{plat}) is not the hash of what "
+            "the URL serves; if the version changed, write the new file's sha256 there. Nothing was written")
+    fetch(home, Download(url, sri, None, f"tools.{tool.name} {tool.constraint} ({plat})", hint), refresh=True)
+
+
 class UrlSource:
     def versions(self, tool: ToolSpec) -> list[str]:
         return [tool.constraint]
@@ -96,7 +160,7 @@ class UrlSource:
         tool = with_catalogue(tool)
         assert tool.url is not None  # the spec parser or the catalogue guarantees it
         table = dict(tool.sha256)
-        sums_cache: dict[str, dict[str, str]] = {}
+        sums_cache: dict[str, Checksums] = {}
         found: list[tuple[str, str, str]] = []  # platform, url, integrity
         missing: dict[str, str] = {}
         for plat in plats:
@@ -107,7 +171,7 @@ class UrlSource:
                 if sums_url not in sums_cache:
                     from devshell import http
 
-                    sums_cache[sums_url] = parse_checksums(http.get_text(sums_url))
+                    sums_cache[sums_url] = Checksums(http.get_text(sums_url), sums_url)
                 file_name = url.split("?", 1)[0].rsplit("/", 1)[-1]
                 digest = sums_cache[sums_url].get(file_name)
                 if digest is None:
@@ -117,6 +181,7 @@ class UrlSource:
                 missing[plat] = "the spec gives no sha256 for this platform"
                 continue
             found.append((plat, url, integrity.from_hex("sha256", digest.lower())))
+        _check_written_hash(tool, [f for f in found if f[0] in table], home)
         fmt = tool.format or detect_format(tool.url)
         strip: int | str = tool.strip if tool.strip is not None else "auto"
         bins = tool.bin
