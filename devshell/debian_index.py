@@ -13,12 +13,14 @@ import gzip
 import hashlib
 import io
 import lzma
+import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from devshell import http
 from devshell.errors import DevshellError, FetchError, IntegrityError, SpecError
@@ -157,8 +159,9 @@ def read_release(cache: HttpCache, archive: str, suite: str, keyring: str | None
                                          hint="devshell will not trust an unsigned suite while a keyring is set up")
                 _verify_detached(verifier, keyfile, plain, signature, Path(tmp), base)
             text = plain
+    where = base + ("InRelease" if signed is not None else "Release")
     release = deb822.Release(text)
-    files = {entry["name"]: entry["sha256"] for entry in release.get("SHA256", [])}
+    files = _release_sums(release, where)
     if not files:
         raise FetchError(f"{base}: the Release file lists no SHA256 checksums",
                          hint="devshell needs an archive whose Release carries SHA256 sums")
@@ -168,6 +171,27 @@ def read_release(cache: HttpCache, archive: str, suite: str, keyring: str | None
         architectures=tuple(release.get("Architectures", "").split()),
         verified=check, unverified_because=because,
     )
+
+
+def _release_sums(release: Any, where: str) -> dict[str, str]:
+    """The Release's SHA256 field as index path → hex: every line three
+    words, a 64-hex digest, a size and a path (python-debian passes a
+    malformed line through with keys missing)."""
+    try:
+        entries = list(release.get("SHA256", []))
+    except ValueError:
+        entries = [{}]
+    files = {}
+    for found in entries:
+        entry = found if isinstance(found, Mapping) else {"sha256": str(found)}
+        name, digest, size = entry.get("name"), entry.get("sha256", ""), entry.get("size", "")
+        if not name or not re.fullmatch(r"[0-9a-fA-F]{64}", digest) or not size.isdigit():
+            shown = " ".join(str(entry.get(k, "")) for k in ("sha256", "size", "name")).strip()
+            raise FetchError(f"{where}: SHA256 holds a line that is not `<sha256> <size> <path>`: {shown[:120]!r}",
+                             hint="the archive (or a mirror or proxy) serves a malformed Release; "
+                             "check [sources.deb] archive or DEVSHELL_DEB_ARCHIVE")
+        files[name] = digest.lower()
+    return files
 
 
 def _keyring_file(keyring: str | None, tmp: Path) -> Path | None:

@@ -418,3 +418,32 @@ def test_checking_the_sha256_needs_the_network(tmp_path: Path, server: LoopbackS
     (root / "devshell.lock").unlink()
     proc = devshell("lock", cwd=root, env={"DEVSHELL_OFFLINE": "1"})
     _refused(proc, "DEVSHELL_OFFLINE=1", "tools.hello")
+
+
+@pytest.mark.parametrize("sums", ["SHA256:\n garbage\n", "SHA256: oops\n", "SHA256:\n " + "a" * 64 + " big main/x\n",
+                                  "SHA256:\n xyz 12 main/binary-amd64/Packages\n"],
+                         ids=["one-word", "inline", "size-not-a-number", "not-hex"])
+def test_a_malformed_release_is_a_fetch_error_naming_it(tmp_path: Path, deb_archive: Any, sums: str) -> None:
+    archive, env = deb_archive
+    archive.publish()
+    archive.server.add(f"/debian/dists/{archive.suite}/InRelease",
+                       f"Suite: {archive.suite}\nComponents: main\nArchitectures: amd64\n{sums}".encode())
+    root = tmp_path / "proj"
+    write_spec(root, '"deb:libc6" = { version = "latest", bin = ["usr/bin/x"] }\n',
+               extra='[sources.deb]\nsuite = "testing-fake"\n')
+    _refused(devshell("lock", cwd=root, env=env), f"dists/{archive.suite}/InRelease", "SHA256")
+
+
+def test_programs_a_package_ships_under_names_no_shell_word_can_hold_are_not_exposed(
+        tmp_path: Path, deb_archive: Any) -> None:
+    archive, env = deb_archive
+    archive.add(DebPackage("tool", "1.0-1", depends="libc6", files={
+        "usr/bin/tool": "#!/bin/sh\n", "usr/bin/[": "#!/bin/sh\n", "usr/bin/$(id)": "#!/bin/sh\n",
+        "usr/bin/a b": "#!/bin/sh\n", "usr/bin/-rf": "#!/bin/sh\n"}))
+    archive.publish()
+    root = tmp_path / "proj"
+    write_spec(root, '"deb:tool" = "latest"\n', extra='[sources.deb]\nsuite = "testing-fake"\n')
+    proc = devshell("lock", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stderr
+    locked = json.loads((root / "devshell.lock").read_text())
+    assert locked["tools"]["tool"]["platforms"]["x86_64-linux"]["bin"] == ["usr/bin/tool"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devshell import config, integrity, platforms
+from devshell import config, integrity, names, platforms
 from devshell.debian_closure import (
     Package,
     PackageIndex,
@@ -242,7 +242,9 @@ def _fetch_deb(home: Home, archive: _Archive, pkg: Package, plat: str) -> Path:
 
 def programs(deb: Path) -> tuple[str, ...]:
     """The executables and symlinks a .deb's data.tar holds directly in
-    PROGRAM_DIRS, as paths inside the output, sorted."""
+    PROGRAM_DIRS, as paths inside the output, sorted. Only those named with a
+    plain name (devshell.names): coreutils' `[` is no word a profile's bin/
+    or a shell should hold, and a name like `$(id)` is an attack."""
     from debian.arfile import ArError, ArFile
 
     try:
@@ -256,7 +258,8 @@ def programs(deb: Path) -> tuple[str, ...]:
                 for info in tar:
                     path = posixpath.normpath(info.name.removeprefix("./"))
                     executable = info.isfile() and info.mode & 0o111
-                    if posixpath.dirname(path) in PROGRAM_DIRS and (executable or info.issym() or info.islnk()):
+                    if posixpath.dirname(path) in PROGRAM_DIRS and (executable or info.issym() or info.islnk()) \
+                            and names.is_plain(posixpath.basename(path)):
                         found.add(path)
     except (ArError, tarfile.TarError, OSError, EOFError) as exc:
         raise StoreError(f"{deb.name} cannot be read as a Debian package ({exc})") from None
