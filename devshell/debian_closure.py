@@ -29,9 +29,10 @@ __all__ = [
     "closure", "is_dpkg_version", "matching", "satisfies",
 ]
 
-#: How many steps one closure search may take. Real closures take a few
-#: hundred (git's, with ~50 packages, under 500); a suite built so that
-#: backtracking explodes stops here, in about a second, with a clear error.
+#: How many steps one closure search may take. A search takes a few steps
+#: per package it settles, more only where alternatives fail and are undone;
+#: a suite built so that backtracking explodes stops here (in well under a
+#: second) with a clear error instead of running for hours.
 STEP_BUDGET = 100_000
 
 _OPS: dict[str, Callable[[int], bool]] = {

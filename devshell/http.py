@@ -69,7 +69,7 @@ class TooSlow(Exception):
     """A body did not arrive within its deadline."""
 
     def __init__(self, received: int, elapsed: float, allowed: float) -> None:
-        super().__init__(f"only {received} bytes arrived in {elapsed:.0f}s; the deadline was {allowed:.0f}s")
+        super().__init__(f"only {received} bytes arrived in {elapsed:.1f}s; the deadline was {allowed:.1f}s")
 
 
 #: Errors while reading a body that mean "start the transfer again".
@@ -322,6 +322,7 @@ def deadline() -> tuple[float, float]:
 
 
 def content_length(resp: requests.Response) -> int | None:
+    """The Content-Length the server announced, if it is a number."""
     value = resp.headers.get("Content-Length", "").strip()
     return int(value) if value.isdigit() else None
 

@@ -470,3 +470,34 @@ def test_the_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -
     assert (http.max_document(), http.max_unpacked(), http.max_download()) == (
         64 * 1024**2, 256 * 1024**2, 4 * 1024**3)
     assert http.deadline() == (120.0, 32 * 1024)
+
+
+def test_a_chunked_gzip_document_is_read_whole() -> None:
+    """The shape registries answer in: Transfer-Encoding chunked, gzip."""
+    text = "".join(f'{{"v{i}": "{i:064x}"}}\n' for i in range(20000))
+    packed = gzip.compress(text.encode())
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(packed), 7000):
+                piece = packed[start:start + 7000]
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        assert http.get_text(f"http://127.0.0.1:{httpd.server_address[1]}/doc") == text
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
