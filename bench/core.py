@@ -297,7 +297,7 @@ def cold_install(devshell: Path, proj: Path, env: dict[str, str], home: Path, ba
 _BREAKDOWN = r"""
 import json, sys, tarfile, time, zlib, tempfile, shutil, hashlib
 from pathlib import Path
-from devshell.unpack import unpack
+from devshell.store.unpack import unpack
 from devshell.store import build_manifest
 out = {}
 for arg in sys.argv[1:]:
@@ -336,7 +336,7 @@ print(json.dumps(out))
 
 def breakdown(devshell: Path, archives: Sequence[Archive], scratch: Path) -> list[str]:
     """Where a cold install's unpacking goes, one archive at a time, in-process
-    with devshell's own modules (so this part leans on devshell.unpack.unpack and
+    with devshell's own modules (so this part leans on devshell.store.unpack.unpack and
     devshell.store.build_manifest staying importable)."""
     scratch.mkdir(parents=True, exist_ok=True)
     python = str(devshell.with_name("python"))

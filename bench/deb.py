@@ -86,11 +86,14 @@ except Exception as exc:
 _BREAKDOWN = r"""
 import json, sys, time
 from pathlib import Path
-from devshell import config, debunpack, integrity, locate, relocate, store
+from devshell import config, integrity, store
+from devshell.debian import unpack as debunpack
+from devshell.sources import locate
+from devshell.debian import relocate
 from devshell import lock as lockfile
-from devshell.debian_closure import PackageIndex, closure, matching
-from devshell.debian_index import HttpCache, debian_arch, default_suite, packages_index, read_release
-from devshell.fetch import Download, fetch, fetch_all
+from devshell.debian.closure import PackageIndex, closure, matching
+from devshell.debian.index import HttpCache, debian_arch, default_suite, packages_index, read_release
+from devshell.net.fetch import Download, fetch, fetch_all
 from devshell.home import home
 from devshell.sources.deb import programs
 

@@ -374,7 +374,7 @@ STEPS = [
     ("step-empty", "", "start the interpreter and site"),
     ("step-cli", "from devshell.cli import main\n", "import devshell.cli (the launcher's only import)"),
     ("step-hot", "from devshell.cli import main\nimport devshell.hot\n",
-     "import devshell.hot (activation, environment)"),
+     "import devshell.shell.hot (activation, environment)"),
     ("ds-run", "", "find root, stat, read record, build env, exec true"),
 ]
 

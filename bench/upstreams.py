@@ -58,7 +58,8 @@ WIDTHS = (38, 11, 16, 8, 20)
 # for this platform, with the URL devshell itself would download.
 _ARTIFACTS = r"""
 import json, sys, time
-from devshell import locate, platforms
+from devshell import platforms
+from devshell.sources import locate
 import devshell.http, devshell.sources.npm, devshell.sources.pypi  # not part of the lookups
 lock = json.load(open("devshell.lock"))
 plat = platforms.host()
@@ -80,7 +81,8 @@ print(json.dumps(dict(artifacts=out, locate=time.perf_counter() - start)))
 _VALIDATORS = r"""
 import json
 from packaging.utils import canonicalize_name
-from devshell import config, http
+from devshell import config
+from devshell.net import http
 from devshell.sources import npm, pypi
 lock = json.load(open("devshell.lock"))
 urls = set()
@@ -113,7 +115,11 @@ _PHASES = r"""
 import functools, json, sys, threading, time
 t0 = time.perf_counter()
 import devshell.cli
-from devshell import config, fetch, locate, profile, store, unpack
+from devshell import config, store
+from devshell.net import fetch
+from devshell.sources import locate
+from devshell.store import profile
+from devshell.store import unpack
 imported = time.perf_counter() - t0
 spans = []
 def wrap(module, name, label):

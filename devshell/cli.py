@@ -18,7 +18,7 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if argv is None:
-        from devshell import hot
+        from devshell.shell import hot
 
         hot.try_serve(args_list)  # returns only when the record cannot serve
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devshell.errors import StoreError
-from devshell.locations import data_root
+from devshell.shell.locations import data_root
 
 __all__ = ["Home", "confined", "home"]
 

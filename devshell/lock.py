@@ -42,12 +42,12 @@ LOCK_NAME = "devshell.lock"
 #: 2: output digests cover the name and version too, and deb artifacts record
 #: their fix-ups. Version 1 locks are read and migrated in memory.
 LOCK_VERSION = 2
-#: How an artifact is unpacked: devshell.unpack's formats, and the deb closure.
+#: How an artifact is unpacked: devshell.store.unpack's formats, and the deb closure.
 FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary", "deb")
 # devshell.sources.deb.FIXUPS while lock-version 1 was current: what a v1 deb
 # artifact's output had done to it, so its migrated name is the one a re-lock gives.
 _V1_DEB_FIXUPS = ("relocate-elf-1",)
-#: Lock URLs that name an upstream, not a host (devshell.locate resolves them).
+#: Lock URLs that name an upstream, not a host (devshell.sources.locate resolves them).
 UPSTREAM_FORMS = ("npm:", "deb:", "pypi:")
 
 

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devshell import activation, integrity, platforms, profile, store
+from devshell import integrity, platforms, store
 from devshell import lock as lockfile
 from devshell import spec as specfile
-from devshell.environment import Record
 from devshell.errors import LockStaleError, SpecError, StoreError
 from devshell.home import Home
 from devshell.lock import Artifact, Lock, Unavailable
+from devshell.shell import activation
+from devshell.shell.environment import Record
 from devshell.spec import Spec
+from devshell.store import profile
 
 if TYPE_CHECKING:
     from filelock import FileLock as FileLockType
@@ -74,7 +76,7 @@ def relock(project: Project, home: Home, update: tuple[str, ...] = (), *, realis
     With `realise_first`, a changed lock is first realised for this machine (`stage`
     below): when that fails, devshell.lock is left as it was. `update` names
     the tools asked to move; when none did, that is said too."""
-    from devshell.resolve import resolve
+    from devshell.sources.resolve import resolve
 
     with editing(project.root, home):
         previous = lockfile.load(project.lock_path)
@@ -84,7 +86,7 @@ def relock(project: Project, home: Home, update: tuple[str, ...] = (), *, realis
         if realise_first and changed:
             stage(project.spec, home, new)
         if changed:
-            from devshell import trust
+            from devshell.state import trust
 
             with trust.preserving(home, project.root):  # devshell's own edit
                 lockfile.write(project.lock_path, new)
@@ -117,7 +119,8 @@ def fresh_lock(project: Project, home: Home, locked: bool) -> Lock:
 def realise(project: Project, home: Home, lock: Lock) -> Record:
     """Every output of the lock for this platform, the profile, the record."""
     artifacts = _host_artifacts(project.spec, lock, platforms.host())
-    from devshell import gcroots, trust
+    from devshell.state import trust
+    from devshell.store import gcroots
 
     # Explicit commands need no trust for tools, but a variable that makes
     # shells or loaders run code does, wherever it comes from.
@@ -145,7 +148,7 @@ def stage(spec: Spec, home: Home, lock: Lock) -> bool:
               file=sys.stderr)
         return False
     artifacts = _host_artifacts(spec, lock, plat)
-    from devshell import gcroots
+    from devshell.store import gcroots
 
     with gcroots.guard(home, exclusive=False):
         _outputs(spec, home, artifacts)
@@ -155,7 +158,7 @@ def stage(spec: Spec, home: Home, lock: Lock) -> bool:
 @contextlib.contextmanager
 def realising(home: Home) -> Iterator[None]:
     """Hold gc off from `stage` until the edit's outputs are a generation."""
-    from devshell import gcroots
+    from devshell.store import gcroots
 
     with gcroots.guard(home, exclusive=False):
         yield
@@ -182,7 +185,7 @@ def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifa
 
 def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]]) -> tuple[list[Path], Path]:
     """Every output in the store, then the profile linking them."""
-    from devshell.locate import Upstreams
+    from devshell.sources.locate import Upstreams
 
     # Where `npm:`, `deb:` and `pypi:` URLs come from: this project's settings,
     # never the current directory's.
@@ -210,7 +213,7 @@ def _record(project: Project, home: Home, artifacts: list[tuple[str, Artifact]],
         signature=signature,
     )
     activation.write(str(home.state), record)
-    from devshell import generations
+    from devshell.state import generations
 
     generations.record(home, project.root, prof.name, [a.output for _, a in artifacts])
     return record

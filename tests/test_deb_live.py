@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from devshell import config, elf
+from devshell import config
+from devshell.debian import elf
 from tests.helpers import devshell
 
 pytestmark = pytest.mark.live

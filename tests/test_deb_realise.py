@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from devshell import elf, store
+from devshell import store
+from devshell.debian import elf
 from devshell.errors import IntegrityError, StoreError, UnsafeArchiveError
 from devshell.home import Home
 from devshell.lock import Artifact, Part, output_name

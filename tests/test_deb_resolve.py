@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from devshell import config, lock, sources
-from devshell.debian_closure import PackageIndex, matching, satisfies
-from devshell.debian_index import default_suite
+from devshell.debian.closure import PackageIndex, matching, satisfies
+from devshell.debian.index import default_suite
 from devshell.errors import FetchError, IntegrityError, SpecError
 from devshell.home import home
 from devshell.sources.deb import known_env
@@ -601,7 +601,7 @@ def test_lock_errors_exit_with_their_family_code(tmp_path: Path, archive: FakeAr
 
 
 def test_a_locked_shell_script_program_runs(tmp_path: Path, archive: FakeArchive, nogpgv: Path) -> None:
-    pytest.importorskip("devshell.debunpack")
+    pytest.importorskip("devshell.debian.unpack")
     archive.publish()
     root = _project(tmp_path, '"deb:hello" = "latest"\n')
     devshell("lock", cwd=root, env=_env(archive, nogpgv), check=True)

@@ -55,8 +55,8 @@ def _project(tmp_path: Path, server: LoopbackServer) -> Path:
 
 def _trust_as_is(root: Path) -> None:
     """Trust the files exactly as they are, even a spec that does not parse."""
-    from devshell import trust
     from devshell.home import home
+    from devshell.state import trust
 
     trust.trust(home(), root)
 

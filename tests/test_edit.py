@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from devshell import atomic, specedit
+from devshell import atomic
 from devshell.cli import main
 from devshell.errors import SpecError, UsageError
+from devshell.spec import edit as specedit
 from tests.helpers import devshell, script, serve_tool, url_tool
 from tests.loopback import LoopbackServer
 from tests.pypi_index import FakeIndex, wheel
@@ -188,7 +189,7 @@ def test_ctrl_c_while_resolving_changes_nothing(tmp_path: Path, server: Loopback
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("devshell.resolve.resolve", interrupted)
+    monkeypatch.setattr("devshell.sources.resolve.resolve", interrupted)
     assert main(["add", "pypi:faketool@1.2"]) == 130
     assert _snapshot(root) == before
     assert sorted(p.name for p in root.iterdir()) == ["devshell.lock", "devshell.toml"]

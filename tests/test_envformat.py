@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devshell import envformat
+from devshell.shell import formats as envformat
 
 HOSTILE = [
     "plain",

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 import devshell
-from devshell import http, integrity
+from devshell import integrity
 from devshell.errors import FetchError, IntegrityError, UsageError
-from devshell.fetch import Download, cached_path, fetch, fetch_all
 from devshell.home import Home, home
+from devshell.net import http
+from devshell.net.fetch import Download, cached_path, fetch, fetch_all
 from tests.loopback import LoopbackServer
 
 BODY = bytes(range(256)) * 2000  # ~500 KiB: more than one 256 KiB chunk

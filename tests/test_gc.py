@@ -127,8 +127,8 @@ def test_gc_while_four_runs_realise_loses_nothing(tmp_path: Path, server: Loopba
 def test_a_profile_name_from_outside_the_store_roots_nothing(tmp_path: Path) -> None:
     # DEVSHELL_PROFILE comes from any process's environment; "<store>/../x"
     # must not make gc read links outside the store.
-    from devshell import gcroots
     from devshell.home import Home
+    from devshell.store import gcroots
 
     home = Home(_home())
     (home.root / "bin").mkdir(parents=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from devshell.debian_closure import PackageIndex, TooTangled, Unsatisfiable, closure
+from devshell.debian.closure import PackageIndex, TooTangled, Unsatisfiable, closure
 from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive
 from tests.helpers import devshell, sha256, tarball, url_tool, write_spec
 from tests.loopback import LoopbackServer

@@ -177,8 +177,8 @@ def test_init_with_a_tool_that_cannot_be_realised_here_writes_nothing(
 
 
 def test_init_trusts_what_it_writes(proj: Path, env: dict[str, str]) -> None:
-    from devshell import trust
     from devshell.home import home
+    from devshell.state import trust
 
     devshell("init", "--tool", "pypi:faketool@1.2", cwd=proj, env=env, check=True)
     assert trust.is_trusted(home(), proj)

@@ -297,9 +297,9 @@ def test_a_program_reached_through_a_symlink_out_of_the_output_is_refused(
         (dest / "bin").mkdir()
         (dest / "bin" / "tool").symlink_to(victim)
 
-    from devshell.locate import Upstreams
+    from devshell.sources.locate import Upstreams
 
-    monkeypatch.setattr("devshell.unpack.unpack", unpack)
+    monkeypatch.setattr("devshell.store.unpack.unpack", unpack)
     art = common.artifact("tool", "1.0", url=f"{server.url}/tool.tar.gz", integrity=sri, size=None,
                           format="tar.gz", strip=0, bin=("bin/tool",), env=())
     with pytest.raises(StoreError, match="outside the output"):
@@ -309,7 +309,7 @@ def test_a_program_reached_through_a_symlink_out_of_the_output_is_refused(
 
 
 def test_the_profile_refuses_a_link_name_that_is_not_plain(tmp_path: Path) -> None:
-    from devshell import profile
+    from devshell.store import profile
 
     art = lock.Artifact(url="https://example.invalid/x", integrity="sha256-" + "A" * 43 + "=",
                         size=None, format="tar.gz", strip=0, bin=("../../planted=bin/x",), env=(),

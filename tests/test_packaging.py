@@ -28,7 +28,7 @@ def test_a_built_wheel_installs_a_working_launcher(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert any(n.endswith(".data/scripts/devshell") for n in names)
-    for data in ("devshell/shells/direnvrc", "devshell/shells/zsh/.zshrc", "devshell/catalog/tools.toml"):
+    for data in ("devshell/shell/rc/direnvrc", "devshell/shell/rc/zsh/.zshrc", "devshell/catalog/tools.toml"):
         assert data in names
 
     # A venv of its own: installing into this one would replace the checkout's

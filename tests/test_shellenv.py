@@ -14,8 +14,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from devshell import activation
 from devshell.commands.shellenv import HEADER, snippet
+from devshell.shell import activation
 from tests.helpers import DEVSHELL, devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
 
@@ -168,8 +168,8 @@ def _add_world(server: LoopbackServer, root: Path) -> None:
 def _trust_as_is(root: Path) -> None:
     """Trust the project's files exactly as they are, even a spec that does not
     parse (which `devshell trust` refuses): the state a refresh can fail in."""
-    from devshell import trust
     from devshell.home import home
+    from devshell.state import trust
 
     trust.trust(home(), root)
 

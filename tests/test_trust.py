@@ -17,9 +17,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from devshell import activation
 from devshell.commands.hook import direnv_function
 from devshell.commands.shellenv import snippet
+from devshell.shell import activation
 from tests.helpers import DEVSHELL, devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
 
@@ -182,8 +182,8 @@ def test_every_shell_names_the_trust_file_as_devshell_does(kind: str, path: str,
 def test_devshells_own_edits_keep_the_trust_and_outside_edits_do_not(
     tmp_path: Path, server: LoopbackServer,
 ) -> None:
-    from devshell import trust
     from devshell.home import home
+    from devshell.state import trust
 
     root = _project(tmp_path, server)
     url, sha = serve_tool(server, "world", "2.0", {"bin/world": script("echo world")})

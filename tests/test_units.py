@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from devshell import activation, envformat, environment
-from devshell.environment import Record
+from devshell.shell import activation, environment
+from devshell.shell import formats as envformat
+from devshell.shell.environment import Record
 
 
 @pytest.mark.parametrize(("value", "expected"), [

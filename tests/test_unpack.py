@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-import devshell.unpack as unpack_module
+import devshell.store.unpack as unpack_module
 from devshell.errors import StoreError, UnsafeArchiveError, UsageError
-from devshell.unpack import (
+from devshell.store.unpack import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_MEMBERS,
     FORMATS,

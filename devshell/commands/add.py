@@ -29,8 +29,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from devshell import lock as lockfile
-    from devshell import project, specedit, trust
+    from devshell import project
     from devshell.home import home
+    from devshell.spec import edit as specedit
+    from devshell.state import trust
 
     requests = [specedit.parse_request(text) for text in args.tools]
     proj = project.find()

@@ -7,10 +7,11 @@ import argparse
 import json
 from typing import Any
 
-from devshell import generations, project
 from devshell import lock as lockfile
+from devshell import project
 from devshell.errors import UsageError
 from devshell.home import home
+from devshell.state import generations
 
 __all__ = ["register", "run"]
 

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import devshell
     from devshell import config, platforms
     from devshell.errors import DevshellError
-    from devshell.locations import data_root
+    from devshell.shell.locations import data_root
     from devshell.spec import find_root
 
     out = sys.stdout

@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devshell import environment, project, shells, trust
+from devshell import project
 from devshell.home import home
+from devshell.shell import environment
+from devshell.shell import launch as shells
+from devshell.state import trust
 
 __all__ = ["register", "run"]
 

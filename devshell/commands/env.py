@@ -12,8 +12,11 @@ import os
 import sys
 from typing import Any
 
-from devshell import envformat, environment, project, trust
+from devshell import project
 from devshell.home import home
+from devshell.shell import environment
+from devshell.shell import formats as envformat
+from devshell.state import trust
 
 __all__ = ["register", "run"]
 

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devshell import gcroots, integrity, store
+from devshell import integrity, store
 from devshell.errors import DevshellError
 from devshell.home import Home, home
+from devshell.store import gcroots
 
 __all__ = ["collect", "register", "run"]
 

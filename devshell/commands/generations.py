@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devshell import generations
 from devshell.home import home
 from devshell.spec import require_root
+from devshell.state import generations
 
 __all__ = ["register", "run"]
 

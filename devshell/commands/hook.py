@@ -36,7 +36,7 @@ def _self_command() -> str:
 
 def direnv_function(command: str | None = None) -> str:
     """The `use_devshell` function, calling `command` (default: this devshell)."""
-    template = (Path(__file__).parent.parent / "shells" / "direnvrc").read_text(encoding="utf-8")
+    template = (Path(__file__).parent.parent / "shell" / "rc" / "direnvrc").read_text(encoding="utf-8")
     return template.replace("@DEVSHELL@", command or _self_command())
 
 

@@ -23,7 +23,7 @@ from devshell.lock import LOCK_NAME
 from devshell.spec import SPEC_NAME, parse
 
 if TYPE_CHECKING:
-    from devshell.specedit import Request
+    from devshell.spec.edit import Request
 
 __all__ = ["TEMPLATES_ENV", "register", "run", "templates"]
 
@@ -89,7 +89,7 @@ def _can_ask() -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from devshell import specedit  # tomlkit: imported only when init runs
+    from devshell.spec import edit as specedit
 
     root = Path.cwd()
     _refuse_existing(root)
@@ -119,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         _refuse_existing(root)  # again: a prompt may have taken a while
         _init_unlocked(root, text, source)
-    from devshell import trust
     from devshell.home import home
+    from devshell.state import trust
 
     trust.trust(home(), root)  # the user wrote it with devshell: theirs to use
     if args.direnv:
@@ -144,8 +144,9 @@ def _template(name: str) -> Path:
 def _init_locked(root: Path, text: str, requests: list[Request], source: Path | None) -> None:
     """Pin and lock the requested tools; nothing is written unless it all resolves."""
     from devshell import lock as lockfile
-    from devshell import project, specedit
+    from devshell import project
     from devshell.home import home
+    from devshell.spec import edit as specedit
 
     spec_path = root / SPEC_NAME
     requests = specedit.with_runtimes(requests, specedit.tool_keys(text, spec_path))
@@ -198,7 +199,7 @@ def _ask() -> tuple[str | None, list[Request]] | None:
     import questionary
 
     from devshell import catalog
-    from devshell.specedit import Request
+    from devshell.spec.edit import Request
 
     names = list(templates())
     start = CATALOGUE

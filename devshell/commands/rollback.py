@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devshell import atomic, generations, project, trust
+from devshell import atomic, project
 from devshell.errors import UsageError
 from devshell.home import home
 from devshell.lock import LOCK_NAME
 from devshell.spec import SPEC_NAME, require_root
+from devshell.state import generations, trust
 
 __all__ = ["register", "run"]
 

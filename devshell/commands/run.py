@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from devshell import hot, project
+from devshell import project
+from devshell.shell import hot
 
 __all__ = ["register", "run"]
 

@@ -65,7 +65,7 @@ def snippet(shell: str, command: str | None = None) -> str:
     command = command or _self_command()
     if shell == "fish":
         command = " ".join(_fish_quote(word) for word in shlex.split(command))
-    template = Path(__file__).parent.parent / "shells" / _TEMPLATES[shell]
+    template = Path(__file__).parent.parent / "shell" / "rc" / _TEMPLATES[shell]
     text = template.read_text(encoding="utf-8")
     return text.replace("@DEVSHELL@", command).replace("@SHELL@", shell)
 
@@ -76,9 +76,12 @@ def env_text(shell: str, start: Path | None = None) -> str:
 
     Only for a trusted project: any other gets a header naming no variable
     and a line saying what to run."""
-    from devshell import envformat, environment, project, trust
+    from devshell import project
     from devshell.home import home
+    from devshell.shell import environment
+    from devshell.shell import formats as envformat
     from devshell.spec import find_root
+    from devshell.state import trust
 
     root = find_root(start or Path.cwd())
     if root is not None and not trust.is_trusted(home(), root):

@@ -11,8 +11,9 @@ import argparse
 import sys
 from typing import Any
 
-from devshell import project, trust
+from devshell import project
 from devshell.home import home
+from devshell.state import trust
 
 __all__ = ["register", "run"]
 

@@ -7,10 +7,11 @@ import sys
 from typing import Any
 
 from devshell import lock as lockfile
-from devshell import platforms, project, verify
+from devshell import platforms, project
 from devshell.errors import UsageError
 from devshell.home import home
 from devshell.lock import Unavailable
+from devshell.store import verify
 
 __all__ = ["register", "run"]
 
@@ -49,7 +50,7 @@ def _targets(args: argparse.Namespace) -> list[str]:
 
 
 def _profile(root: Any) -> str | None:
-    from devshell import generations
+    from devshell.state import generations
 
     now = generations.current(generations.project_state(home(), root))
     return now.profile if now else None

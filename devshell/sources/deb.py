@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from devshell import config, integrity, names, platforms
-from devshell.debian_closure import (
+from devshell.debian.closure import (
     Package,
     PackageIndex,
     TooTangled,
@@ -30,7 +30,7 @@ from devshell.debian_closure import (
     closure,
     matching,
 )
-from devshell.debian_index import (
+from devshell.debian.index import (
     HttpCache,
     Release,
     debian_arch,
@@ -40,10 +40,10 @@ from devshell.debian_index import (
     read_release,
     triplet,
 )
+from devshell.debian.relocate import RELOCATE_VERSION
 from devshell.errors import FetchError, SpecError, StoreError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
-from devshell.relocate import RELOCATE_VERSION
 from devshell.sources import common
 from devshell.spec import DebSources, ToolSpec
 
@@ -234,7 +234,7 @@ def _listed_programs(tool: ToolSpec, home: Home, archive: _Archive, name: str, p
 
 
 def _fetch_deb(home: Home, archive: _Archive, pkg: Package, plat: str) -> Path:
-    from devshell.fetch import Download, fetch
+    from devshell.net.fetch import Download, fetch
 
     return fetch(home, Download(archive.url + pkg.filename, integrity.from_hex("sha256", pkg.sha256), pkg.size,
                                 f"{pkg.label} ({plat})"))

@@ -18,10 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from devshell import catalog, config, http, httpcache, integrity, names, platforms
+from devshell import catalog, config, integrity, names, platforms
 from devshell.errors import FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
+from devshell.net import cache as httpcache
+from devshell.net import http
 from devshell.sources import common
 from devshell.spec import ToolSpec, find_root
 from devshell.versions import choose, parse_constraint

@@ -138,7 +138,7 @@ def _sha256(value: object, where: str) -> str:
 
 def read_index(project: str) -> list[IndexFile]:
     """Every file the configured index lists for `project` (validators cached)."""
-    from devshell import httpcache
+    from devshell.net import cache as httpcache
 
     base = config.pypi_index().url
     page_url = f"{base}{canonicalize_name(project)}/"
@@ -246,7 +246,7 @@ class PypiSource:
     def _scripts(self, home: Home, tool: ToolSpec, version: str, chosen: dict[str, IndexFile]) -> tuple[str, ...]:
         """No catalogue entry and no `bin`: read the programs from one wheel
         (the host's if the spec covers it), as `wheels.programs` finds them."""
-        from devshell.fetch import Download, fetch
+        from devshell.net.fetch import Download, fetch
 
         plat = platforms.host() if platforms.host() in chosen else next(iter(chosen))
         f = chosen[plat]

@@ -138,7 +138,7 @@ def _check_written_hash(tool: ToolSpec, declared: list[tuple[str, str, str]], ho
     old sha256 left in place would be realised from the old version's cached
     bytes under the new name, silently. The checked bytes stay in the cache
     for realising; a mismatch keeps nothing and writes no lock."""
-    from devshell.fetch import Download, fetch
+    from devshell.net.fetch import Download, fetch
 
     if not declared:
         return
@@ -154,7 +154,7 @@ class UrlSource:
         return [tool.constraint]
 
     def resolve(self, tool: ToolSpec, plats: tuple[str, ...], home: Home) -> LockedTool:
-        from devshell.unpack import detect_format
+        from devshell.store.unpack import detect_format
 
         inputs = tool_inputs_hash(tool.inputs())
         tool = with_catalogue(tool)
@@ -169,7 +169,7 @@ class UrlSource:
             if digest is None and tool.checksums is not None:
                 sums_url = render(tool.checksums, tool, plat)
                 if sums_url not in sums_cache:
-                    from devshell import http
+                    from devshell.net import http
 
                     sums_cache[sums_url] = Checksums(http.get_text(sums_url), sums_url)
                 file_name = url.split("?", 1)[0].rsplit("/", 1)[-1]
@@ -207,8 +207,8 @@ class UrlSource:
     ) -> tuple[str, ...]:
         """No `bin` in the spec: fetch one artifact (the host's if possible) and
         expose every executable in its bin/ directory."""
-        from devshell.fetch import Download, fetch
-        from devshell.unpack import unpack
+        from devshell.net.fetch import Download, fetch
+        from devshell.store.unpack import unpack
 
         if not found:
             return ()

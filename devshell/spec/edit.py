@@ -28,7 +28,7 @@ from devshell import spec as specfile
 from devshell.errors import SpecError, UsageError
 from devshell.home import Home
 from devshell.lock import Lock
-from devshell.resolve import Change
+from devshell.sources.resolve import Change
 from devshell.spec import Spec
 
 __all__ = [
@@ -246,7 +246,7 @@ def plan(path: Path, text: str, previous: Lock | None, home: Home, pin: Collecti
     `pin` names keys written as "latest" because no constraint was given:
     they are rewritten to `pin_for` the version that resolved, and the spec
     resolved again (the lock's per-tool inputs cover the constraint)."""
-    from devshell.resolve import resolve
+    from devshell.sources.resolve import resolve
 
     spec = specfile.parse(text, path)
     lock, changes, warnings = resolve(spec, previous, home)

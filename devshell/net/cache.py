@@ -12,8 +12,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from devshell import atomic, http
+from devshell import atomic
 from devshell.home import home
+from devshell.net import http
 
 __all__ = ["Document", "get"]
 

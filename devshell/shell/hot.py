@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
-from devshell import activation, environment
-from devshell.locations import data_root
+from devshell.shell import activation, environment
+from devshell.shell.locations import data_root
 
 __all__ = ["exec_command", "try_serve"]
 
@@ -58,7 +58,7 @@ def try_serve(argv: list[str]) -> None:
         fmt = args[0].partition("=")[2]
     elif args:
         return
-    from devshell import envformat
+    from devshell.shell import formats as envformat
 
     if fmt not in envformat.FORMATS or fmt == "direnv":
         return  # direnv has its own cache; its output also depends on trust

@@ -14,7 +14,7 @@ from devshell.errors import UsageError
 __all__ = ["SHELLS", "command", "pick"]
 
 SHELLS = ("bash", "zsh", "fish")
-_DATA = Path(__file__).parent / "shells"
+_DATA = Path(__file__).parent / "rc"
 
 
 def pick(requested: str | None, profile: str, host: Mapping[str, str]) -> str:

@@ -32,8 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devshell import elf
-from devshell.debtree import resolve_inside
+from devshell.debian import elf
+from devshell.debian.tree import resolve_inside
 from devshell.errors import StoreError
 
 __all__ = ["RELOCATE_VERSION", "patchelf", "relocate"]

@@ -98,7 +98,7 @@ def _compare(path: str, rel: str, want: dict[str, Any]) -> list[Problem]:
 def repair(home: Home, name: str) -> None:
     """Rebuild `name` from what its manifest says it was made of, fetching
     from the upstreams it was realised from (not the current directory's)."""
-    from devshell.locate import Upstreams
+    from devshell.sources.locate import Upstreams
 
     data = manifest(home, name)
     if data is None:
@@ -137,7 +137,7 @@ def _forget_damaged_download(home: Home, integrity_: str) -> None:
     """A cached download whose bytes no longer match is dropped, so the
     repair fetches it again from the upstream."""
     from devshell import integrity
-    from devshell.fetch import cached_path
+    from devshell.net.fetch import cached_path
 
     path = cached_path(home, integrity_)
     if not path.exists():

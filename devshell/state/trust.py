@@ -22,9 +22,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from devshell import activation, atomic
+from devshell import atomic
 from devshell.errors import SpecError
 from devshell.home import Home
+from devshell.shell import activation
 
 __all__ = [
     "RISKY",

@@ -2,7 +2,7 @@
 signature checked with gpgv or sqv when the host has them and a keyring), and
 each component's Packages index, checked against the Release's SHA256.
 
-Index files are cached with their HTTP validators (devshell.httpcache), so a
+Index files are cached with their HTTP validators (devshell.net.cache), so a
 re-lock asks "changed?" and downloads nothing when the archive did not move.
 """
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devshell import http
 from devshell.errors import DevshellError, FetchError, IntegrityError, SpecError
+from devshell.net import http
 
 __all__ = [
     "DEFAULT_KEYRING",
@@ -76,7 +76,7 @@ def default_suite(os_release: str = "/etc/os-release") -> str:
 
 
 class HttpCache:
-    """Index files by URL, through devshell.httpcache (revalidated with their
+    """Index files by URL, through devshell.net.cache (revalidated with their
     ETag / Last-Modified, so an unchanged file is answered 304, not sent
     again); each URL is asked once per process."""
 
@@ -100,7 +100,7 @@ class HttpCache:
 
     @staticmethod
     def _fetch(url: str, sha256: str | None) -> bytes | None:
-        from devshell import httpcache
+        from devshell.net import cache as httpcache
 
         headers = {"Accept-Encoding": "identity"}
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from devshell.environment import Record
+from devshell.shell.environment import Record
 
 __all__ = ["file_signature", "project_dir", "project_key", "read", "signature", "trust_file", "write"]
 
@@ -38,7 +38,7 @@ def project_dir(state_root: str, root: str) -> str:
 
 
 def trust_file(state_root: str, root: str) -> str:
-    """`state/trust/<key>`: what the user trusted of this project (devshell.trust)."""
+    """`state/trust/<key>`: what the user trusted of this project (devshell.state.trust)."""
     return os.path.join(state_root, "trust", project_key(root))
 
 
@@ -61,7 +61,7 @@ def signature(root: str, spec_signature: str | None = None, state_root: str | No
     spec = file_signature(os.path.join(root, "devshell.toml")) if spec_signature is None else spec_signature
     lock = file_signature(os.path.join(root, "devshell.lock"))
     if state_root is None:
-        from devshell.locations import data_root
+        from devshell.shell.locations import data_root
 
         state_root = os.path.join(data_root(), "state")
     trusted = file_signature(trust_file(state_root, root))

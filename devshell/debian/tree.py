@@ -1,7 +1,7 @@
 """The one tree a package closure is unpacked into, and how paths resolve in it.
 
-Packages are written one after another (already checked by devshell.unpack's
-rules, see devshell.debunpack). A later package may add to directories, also
+Packages are written one after another (already checked by devshell.store.unpack's
+rules, see devshell.debian.unpack). A later package may add to directories, also
 through a directory symlink an earlier one made (`lib -> usr/lib`), and may
 ship a file again only with the same bytes, or a symlink with the same target.
 Anything else is refused with both packages named: dpkg would need a Replaces
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from devshell.errors import StoreError, UnsafeArchiveError
-from devshell.unpack import _file_mode, _Member, _reading
+from devshell.store.unpack import _file_mode, _Member, _reading
 
 __all__ = ["Tree", "resolve_inside"]
 

@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devshell import activation, atomic
+from devshell import atomic
 from devshell import lock as lockfile
 from devshell.home import Home
+from devshell.shell import activation
 
 __all__ = ["Generation", "current", "diff", "list_all", "project_state", "record"]
 

@@ -24,7 +24,7 @@ from devshell.home import Home, confined
 from devshell.lock import Artifact
 
 if TYPE_CHECKING:
-    from devshell.locate import Upstreams
+    from devshell.sources.locate import Upstreams
 
 __all__ = [
     "about",
@@ -176,8 +176,8 @@ def artifact_populator(home: Home, artifact: Artifact, label: str,
     ups = _given(upstreams)
 
     def populate(tmp: Path) -> None:
-        from devshell.fetch import Download, cached_path, fetch
-        from devshell.unpack import unpack
+        from devshell.net.fetch import Download, cached_path, fetch
+        from devshell.store.unpack import unpack
 
         programs = _checked_programs(artifact, label)
         if artifact.format == "deb":
@@ -210,7 +210,7 @@ def artifact_populator(home: Home, artifact: Artifact, label: str,
 def _given(upstreams: Upstreams | None) -> Upstreams:
     if upstreams is not None:
         return upstreams
-    from devshell.locate import Upstreams
+    from devshell.sources.locate import Upstreams
 
     return Upstreams.from_cwd()
 
@@ -246,8 +246,9 @@ def _populate_deb(home: Home, artifact: Artifact, label: str, tmp: Path,
     """A package and its closure: every .deb fetched and verified, unpacked
     into one tree (the package first, then the closure in the lock's order),
     then relocated to run from where the output will be."""
-    from devshell import debunpack, relocate
-    from devshell.fetch import Download, cached_path, fetch_all
+    from devshell.debian import relocate
+    from devshell.debian import unpack as debunpack
+    from devshell.net.fetch import Download, cached_path, fetch_all
 
     parts = [(label, artifact.url, artifact.integrity, artifact.size)] + [
         (f"{p.name} {p.version}, for {label}", p.url, p.integrity, p.size)

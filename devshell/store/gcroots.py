@@ -15,9 +15,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from devshell import activation, generations
 from devshell.errors import StoreError
 from devshell.home import Home
+from devshell.shell import activation
+from devshell.state import generations
 
 __all__ = ["guard", "live_profiles", "pins", "profile_outputs", "roots"]
 

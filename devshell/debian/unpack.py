@@ -2,14 +2,14 @@
 
 A .deb is an ar archive: `debian-binary`, `control.tar.*`, `data.tar.*`. Only
 data.tar is read; control.tar, and the maintainer scripts in it, never are.
-Every member goes through devshell.unpack's checks (absolute paths, `..`,
+Every member goes through devshell.store.unpack's checks (absolute paths, `..`,
 links that escape, hard links, devices, size; setuid bits dropped) before
 anything of that package is written. Absolute symlink targets name the
 package's own root (`/lib/x86_64-linux-gnu/…`), so they are rewritten as
 relative links that stay inside the output.
 
 A closure's packages share one tree, unpacked in the order given, with the
-rules of devshell.debtree for what two packages may both ship.
+rules of devshell.debian.tree for what two packages may both ship.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from typing import IO
 
 import zstandard
 
-from devshell.debtree import Tree
+from devshell.debian.tree import Tree
 from devshell.errors import StoreError, UnsafeArchiveError
 
 # The member checks are unpack.py's, shared on purpose: one set of rules for
 # every archive the store takes in.
-from devshell.unpack import (
+from devshell.store.unpack import (
     DEFAULT_MAX_BYTES,
     _file_mode,
     _Member,

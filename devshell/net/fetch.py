@@ -3,10 +3,10 @@
 Bytes are hashed while they stream into a private temp file under
 `cache/tmp`; only bytes that match the lock's integrity (and size) are moved,
 atomically, to `cache/downloads/<algo>-<hex>` and made read-only. A mismatch
-keeps nothing. Imports requests (through devshell.http): not for the hot path.
+keeps nothing. Imports requests (through devshell.net.http): not for the hot path.
 
 Environment: DEVSHELL_OFFLINE=1 (cache only), DEVSHELL_PROGRESS=0 (no bars),
-and the DEVSHELL_HTTP_* settings of devshell.http.
+and the DEVSHELL_HTTP_* settings of devshell.net.http.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from typing import IO, Any
 
 import requests
 
-from devshell import http, integrity
+from devshell import integrity
 from devshell.errors import FetchError, IntegrityError
 from devshell.home import Home
+from devshell.net import http
 
 __all__ = ["CHUNK_SIZE", "Download", "cached_path", "fetch", "fetch_all", "sweep_scratch"]
 

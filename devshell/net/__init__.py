@@ -1,0 +1,1 @@
+"""The network: one HTTP session, cached index documents, verified downloads."""

@@ -1,0 +1,1 @@
+"""Per-user state beside the store: generations of each project, and trust."""
