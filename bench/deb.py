@@ -108,7 +108,7 @@ def clock(key, fn, *args):
 
 h = home()
 upstream = config.debian_archive()
-cache = HttpCache()
+cache = HttpCache(h)
 release = clock("release", read_release, cache, upstream.url, default_suite(), upstream.keyring)
 arch = debian_arch(plat)
 name = next(f"main/binary-{arch}/Packages{e}" for e in (".xz", ".gz", ".bz2", "")

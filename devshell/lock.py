@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ __all__ = [
     "FORMATS",
     "LOCK_NAME",
     "LOCK_VERSION",
-    "UPSTREAM_FORMS",
     "Artifact",
     "Lock",
     "LockedTool",
@@ -35,6 +35,7 @@ __all__ = [
     "program",
     "shape",
     "spec_hash",
+    "upstream_scheme",
     "write",
 ]
 
@@ -48,7 +49,7 @@ FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary", "de
 # artifact's output had done to it, so its migrated name is the one a re-lock gives.
 _V1_DEB_FIXUPS = ("relocate-elf-1",)
 #: Lock URLs that name an upstream, not a host (devshell.sources.locate resolves them).
-UPSTREAM_FORMS = ("npm:", "deb:", "pypi:")
+_SCHEME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 @dataclass(frozen=True)
@@ -289,17 +290,27 @@ def _checked(where: str, check: Any, value: Any, *what: str) -> str:
     return result
 
 
+def upstream_scheme(url: str) -> str | None:
+    """`npm` for `npm:<path>`: a URL naming an upstream by the source that
+    wrote it, not by a host (None for http(s))."""
+    if url.startswith(("http://", "https://")):
+        return None
+    scheme, sep, _ = url.partition(":")
+    return scheme if sep and _SCHEME.fullmatch(scheme) else None
+
+
 def check_url(value: object, what: str = "url") -> str:
-    """A lock URL: http(s), or `npm:`/`deb:`/`pypi:` and a path that stays under
-    the upstream; never a control character, a space or NUL."""
+    """A lock URL: http(s), or `<source scheme>:` and a path that stays under
+    the upstream (`npm:`, `deb:`, `pypi:`, a plug-in source's); never a control
+    character, a space or NUL."""
     if not isinstance(value, str) or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value):
         raise ValueError(f"{what} {value!r} is not a URL (no spaces or control characters)")
-    for prefix in UPSTREAM_FORMS:
-        if value.startswith(prefix):
-            names.check_inner_path(value[len(prefix):], f"{what} {value!r}: the path")
-            return value
+    scheme = upstream_scheme(value)
+    if scheme is not None:
+        names.check_inner_path(value[len(scheme) + 1:], f"{what} {value!r}: the path")
+        return value
     if not value.startswith(("http://", "https://")):
-        raise ValueError(f"{what} {value!r} is not http(s) nor one of {', '.join(UPSTREAM_FORMS)}")
+        raise ValueError(f"{what} {value!r} is not http(s) nor a source's own `NAME:path` form")
     return value
 
 

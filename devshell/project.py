@@ -189,7 +189,7 @@ def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]]) -> t
 
     # Where `npm:`, `deb:` and `pypi:` URLs come from: this project's settings,
     # never the current directory's.
-    ups = Upstreams(spec.root, spec.deb.archive)
+    ups = Upstreams(spec.root, dict(spec.sources))
     with ThreadPoolExecutor(max_workers=4) as pool:
         paths = list(pool.map(lambda la: store.add_artifact(home, la[1], la[0], ups), artifacts))
     return paths, profile.build(home, spec.shell.name, [a for _, a in artifacts])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from devshell import config, lock, sources
+from devshell import config, context, lock, sources
 from devshell.debian.closure import PackageIndex, matching, satisfies
 from devshell.debian.index import default_suite
 from devshell.errors import FetchError, IntegrityError, SpecError
@@ -79,7 +79,7 @@ def _resolve(tmp_path: Path, tools: str, platforms: str = '["x86_64-linux"]',
     spec = parse(f"[shell]\nplatforms = {platforms}\n[sources.deb]\n{sources_deb}\n[tools]\n{tools}",
                  tmp_path / "devshell.toml")
     tool = spec.tools[0]
-    return sources.get(tool.source).resolve(tool, spec.shell.platforms, home())
+    return sources.get(tool.source).resolve(tool, spec.shell.platforms, context.for_spec(spec, home()))
 
 
 def _closure_names(locked: lock.LockedTool, plat: str = "x86_64-linux") -> list[str]:
@@ -318,9 +318,6 @@ def test_the_output_name_covers_the_closure(tmp_path: Path, archive: FakeArchive
     first = _resolve(tmp_path, '"deb:jq" = "latest"\n').artifact("x86_64-linux")
     archive.add(DebPackage("libonig5", "6.9.9-1", depends="libc6 (>= 2.14)"))
     archive.publish()
-    from devshell.sources import deb
-
-    deb._OPENED.clear()
     second = _resolve(tmp_path, '"deb:jq" = "latest"\n').artifact("x86_64-linux")
     assert isinstance(first, lock.Artifact) and isinstance(second, lock.Artifact)
     assert first.integrity == second.integrity and first.output != second.output
@@ -487,7 +484,7 @@ def test_the_spec_takes_deb_tools_and_sources_deb(tmp_path: Path) -> None:
     jq, git = spec.tools
     assert (jq.name, jq.source, jq.package, jq.constraint) == ("jq", "deb", "jq", "1.6-2.1")
     assert git.source == "deb" and git.constraint == "1:2.39.2-1.1"
-    assert jq.deb is not None and jq.deb.components == ("main", "contrib") and jq.deb.suite == "fake"
+    assert jq.settings is not None and jq.settings.components == ("main", "contrib") and jq.settings.suite == "fake"
     assert spec.resolution_inputs()["sources"]["deb"]["suite"] == "fake"
     plain = parse('[tools]\n"deb:jq" = "latest"\n', tmp_path / "devshell.toml")
     assert "sources" not in plain.resolution_inputs()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from devshell import context
 from devshell.errors import FetchError, SpecError
 from devshell.home import home as devshell_home
 from devshell.lock import Artifact, LockedTool, Unavailable
@@ -65,7 +66,7 @@ def registry(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def resolve(version: str, name: str = "tool", package: str | None = None,
             plats: tuple[str, ...] = ("x86_64-linux",), **kw: Any) -> LockedTool:
     tool = ToolSpec(name=name, constraint=version, source="npm", package=package, **kw)
-    return npm.NpmSource().resolve(tool, plats, devshell_home())
+    return npm.NpmSource().resolve(tool, plats, context.for_spec(None, devshell_home(), Path.cwd()))
 
 
 def only(locked: LockedTool, plat: str = "x86_64-linux") -> Artifact:
@@ -263,7 +264,6 @@ def test_a_tarball_outside_the_registry_keeps_its_url_through_the_mirrors(
     registry.docs["cdn-hosted"]["versions"]["1.0.0"]["dist"]["tarball"] = elsewhere + "cdn-hosted-1.0.0.tgz"
     registry.server.add("/cdn-hosted", json.dumps(registry.docs["cdn-hosted"]).encode())
     assert only(resolve("1", name="cdn-hosted")).url == elsewhere + "cdn-hosted-1.0.0.tgz"
-    npm._DOCUMENTS.clear()
     config = tmp_path / "xdg-config" / "devshell" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text(f'[mirrors]\n"{elsewhere}" = "{registry.server.url}/mirror/"\n')

@@ -7,6 +7,7 @@ import argparse
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -51,10 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _upstream(out: TextIO, source: str, title: str, where: Callable[[], Upstream], text: str) -> None:
     """One upstream's answer; any failure is one line, not an error."""
-    from devshell import sources
+    from devshell import context, sources
     from devshell.commands.doctor import redacted
     from devshell.errors import DevshellError
-    from devshell.spec import ToolSpec
+    from devshell.home import home
+    from devshell.spec import ToolSpec, find_root
     from devshell.versions import choose, parse_constraint
 
     try:
@@ -65,7 +67,8 @@ def _upstream(out: TextIO, source: str, title: str, where: Callable[[], Upstream
     out.write(f"{title} ({redacted(upstream.url)}):\n")
     tool = ToolSpec(name=text.rsplit("/", 1)[-1], constraint="latest", source=source, package=text)
     try:
-        listed = sources.get(source).versions(tool)
+        ctx = context.for_spec(None, home(), find_root(Path.cwd()))  # its .npmrc counts
+        listed = sources.get(source).versions(tool, ctx)
     except DevshellError as exc:
         # Sources word errors for a spec ("tools.NAME: …"); here there is none.
         out.write(f"  {exc.message.splitlines()[0].removeprefix(f'tools.{tool.name}: ')}\n")

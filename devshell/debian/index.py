@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from devshell.errors import DevshellError, FetchError, IntegrityError, SpecError
+from devshell.home import Home
 from devshell.net import http
 
 __all__ = [
@@ -78,16 +79,18 @@ def default_suite(os_release: str = "/etc/os-release") -> str:
 class HttpCache:
     """Index files by URL, through devshell.net.cache (revalidated with their
     ETag / Last-Modified, so an unchanged file is answered 304, not sent
-    again); each URL is asked once per process."""
+    again); each URL is asked once per run (one cache per opened suite).
+    Copies, and unpacked Packages indexes, live under `home`'s cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, home: Home) -> None:
+        self.home = home
         self._seen: dict[str, bytes | None] = {}
 
     def get(self, url: str, sha256: str | None = None) -> bytes | None:
         """The body at `url` (None when the server has none: 404/410). With
         `sha256`, a body of another hash is an IntegrityError."""
         if url not in self._seen:
-            self._seen[url] = self._fetch(url, sha256)
+            self._seen[url] = self._fetch(url, sha256, self.home)
         body = self._seen[url]
         if body is not None and sha256 is not None and hashlib.sha256(body).hexdigest() != sha256:
             raise IntegrityError(
@@ -99,12 +102,12 @@ class HttpCache:
         return body
 
     @staticmethod
-    def _fetch(url: str, sha256: str | None) -> bytes | None:
+    def _fetch(url: str, sha256: str | None, home: Home) -> bytes | None:
         from devshell.net import cache as httpcache
 
         headers = {"Accept-Encoding": "identity"}
         try:
-            doc = httpcache.get(url, headers)
+            doc = httpcache.get(url, headers, home=home)
             if doc.fresh or sha256 is None or hashlib.sha256(doc.body).hexdigest() == sha256:
                 return doc.body
             # "Not modified", yet not what the Release names: ask again, plainly.
@@ -300,9 +303,7 @@ def packages_index(cache: HttpCache, archive: str, release: Release, component: 
     # reused unpacked, with no download and no decompression, whatever
     # validators the mirror sends (many send none).
     digest = release.files[name]
-    from devshell.home import home
-
-    unpacked = home().cache / "debian" / f"Packages-{digest}"
+    unpacked = cache.home.cache / "debian" / f"Packages-{digest}"
     try:
         return unpacked.read_text(encoding="utf-8")
     except OSError:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from devshell import atomic
-from devshell.home import home
+from devshell.home import Home
 from devshell.net import http
 
 __all__ = ["Document", "get"]
@@ -30,8 +30,13 @@ class Document:
         return self.body.decode("utf-8", "replace")
 
 
-def get(url: str, headers: dict[str, str] | None = None) -> Document:
-    base = home().cache / "http"
+def get(url: str, headers: dict[str, str] | None = None, *, home: Home | None) -> Document:
+    """The document at `url`, revalidated against the copy under `home`'s
+    cache (home None: no copy is kept, as when realising reads one listing)."""
+    if home is None:
+        resp = http.get(url, headers=headers)
+        return Document(resp.content, resp.headers.get("Content-Type", ""), fresh=True)
+    base = home.cache / "http"
     key = hashlib.sha256(f"{url}\n{sorted((headers or {}).items())}".encode()).hexdigest()[:40]
     body_path, meta_path = base / f"{key}.body", base / f"{key}.json"
     meta: dict[str, str] = {}

@@ -1,40 +1,186 @@
-"""Sources: one module per kind of upstream, behind one small Protocol.
+"""Sources: one module per kind of upstream, behind one protocol, in one table.
 
-Adding a source is adding a module and one line in `REGISTRY`.
+A source owns everything about its upstream: the keys of its `[tools]`
+tables and of `[sources.NAME]`, its version syntax, listing versions,
+resolving one version to per-platform artifacts, and turning the lock URLs it
+writes (`NAME:<path>`) into fetchable ones. The spec parser, the spec editor
+and the store know no source by name: they ask this table.
+
+Adding a source is one module and one line in `REGISTRY`; a third-party
+package adds one through the entry-point group `devshell.sources`
+(`mysource = "my_package.module:MySource"`), with a class built on
+`SourceBase`. Modules are imported only when their source is used.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from devshell.home import Home
+    from devshell.context import Context
     from devshell.lock import LockedTool
+    from devshell.sources.locate import Upstreams
     from devshell.spec import ToolSpec
 
-__all__ = ["REGISTRY", "Source", "get"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "REGISTRY",
+    "BadOption",
+    "Source",
+    "SourceBase",
+    "direct_names",
+    "for_scheme",
+    "get",
+    "names",
+    "owner_of_key",
+]
 
+ENTRY_POINT_GROUP = "devshell.sources"
 
-class Source(Protocol):
-    def versions(self, tool: ToolSpec) -> list[str]:
-        """Every version the upstream offers for this tool, in any order."""
-
-    def resolve(self, tool: ToolSpec, platforms: tuple[str, ...], home: Home) -> LockedTool:
-        """Pick one version and pin it, with an artifact per platform."""
-
-
-# source name → (module, class); modules are imported only when used.
+#: source name → "module:Class"; modules are imported only when used.
 REGISTRY = {
-    "url": ("devshell.sources.url", "UrlSource"),
-    "pypi": ("devshell.sources.pypi", "PypiSource"),
-    "npm": ("devshell.sources.npm", "NpmSource"),
-    "deb": ("devshell.sources.deb", "DebSource"),
+    "url": "devshell.sources.url:UrlSource",
+    "pypi": "devshell.sources.pypi:PypiSource",
+    "npm": "devshell.sources.npm:NpmSource",
+    "deb": "devshell.sources.deb:DebSource",
 }
 
 
-def get(name: str) -> Source:
-    import importlib
+class BadOption(ValueError):
+    """A source's word on its part of the spec: the key under the tool (or
+    under `[sources.NAME]`), what is wrong, and what would be right. The spec
+    parser adds the file and the rest of the key path."""
 
-    module, cls = REGISTRY[name]
+    def __init__(self, key: str, what: str, hint: str | None = None) -> None:
+        super().__init__(what)
+        self.key = key
+        self.what = what
+        self.hint = hint
+
+
+class Source(Protocol):
+    """What every source is, as the rest of devshell sees it."""
+
+    name: str
+    #: whether a `[tools]` key `NAME:package` names this source's package
+    direct: bool
+    #: the keys of a tool's table this source reads, beyond the generic ones
+    keys: tuple[str, ...]
+    #: keys whose presence alone says a tool is this source's (url: "url")
+    claims: tuple[str, ...]
+    #: lock URL prefixes this source writes and `locate`s (`npm` for `npm:…`)
+    schemes: tuple[str, ...]
+    #: one line for the spec `devshell init` writes: how to name its packages
+    example: str | None
+
+    def check_version(self, constraint: str) -> None:
+        """Raise BadOption("version", …) unless the constraint is one this
+        source understands."""
+
+    def check(self, tool: ToolSpec, table: Mapping[str, Any]) -> ToolSpec:
+        """The tool with this source's options read from its table (raise
+        BadOption for anything wrong)."""
+
+    def settings(self, table: Mapping[str, Any]) -> Any:
+        """`[sources.NAME]` as this source reads it (a frozen value with
+        `inputs()`); called with {} when the spec has no such table."""
+
+    def inputs(self, tool: ToolSpec) -> dict[str, Any]:
+        """This source's part of what resolving `tool` reads (for hashing)."""
+
+    def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:
+        """Every version the upstream offers for this tool, in any order."""
+
+    def resolve(self, tool: ToolSpec, platforms: tuple[str, ...], ctx: Context) -> LockedTool:
+        """Pick one version and pin it, with an artifact per platform."""
+
+    def locate(self, rest: str, upstreams: Upstreams) -> str:
+        """The URL to fetch for the lock URL `<scheme>:<rest>`."""
+
+
+class SourceBase:
+    """Defaults for a source: no options of its own, PEP 440-like versions,
+    no settings, lock URLs that are plain http(s)."""
+
+    name: ClassVar[str] = ""
+    direct: ClassVar[bool] = False
+    keys: ClassVar[tuple[str, ...]] = ()
+    claims: ClassVar[tuple[str, ...]] = ()
+    schemes: ClassVar[tuple[str, ...]] = ()
+    example: ClassVar[str | None] = None
+
+    def check_version(self, constraint: str) -> None:
+        from devshell.versions import parse_constraint
+
+        try:
+            kind = parse_constraint(constraint).kind
+        except ValueError as exc:
+            raise BadOption(
+                "version", str(exc),
+                'accepted: an exact version "1.2.3", a prefix "20", a specifier ">=1.22,<1.24", '
+                'or "latest"',
+            ) from None
+        if kind == "tag":
+            raise BadOption("version", f"{constraint!r} is not a version",
+                            "tags exist only on npm; write a version, a prefix or a range")
+
+    def check(self, tool: ToolSpec, table: Mapping[str, Any]) -> ToolSpec:
+        return tool
+
+    def settings(self, table: Mapping[str, Any]) -> Any:
+        if table:
+            raise BadOption(next(iter(table)), f"the {self.name} source takes no settings")
+        return None
+
+    def inputs(self, tool: ToolSpec) -> dict[str, Any]:
+        return {}
+
+    def locate(self, rest: str, upstreams: Upstreams) -> str:
+        raise NotImplementedError(f"the {self.name} source writes no {self.name}: URLs")
+
+
+def _entry_points() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _targets() -> dict[str, str]:
+    # Built-in sources win over a plug-in of the same name.
+    return {**_entry_points(), **REGISTRY}
+
+
+def names() -> list[str]:
+    """Every source this installation knows, built in or plugged in."""
+    return sorted(_targets())
+
+
+def get(name: str) -> Source:
+    """The source called `name`; KeyError when there is none."""
+    target = REGISTRY.get(name) or _entry_points()[name]
+    module, _, cls = target.partition(":")
     source: Source = getattr(importlib.import_module(module), cls)()
+    if not getattr(source, "name", ""):
+        source.name = name
     return source
+
+
+def direct_names() -> list[str]:
+    """Sources whose packages a `[tools]` key may name directly (`pypi:NAME`)."""
+    return [n for n in names() if get(n).direct]
+
+
+def owner_of_key(key: str) -> str | None:
+    """The source that reads tool key `key` (for "only url tools take …")."""
+    return next((n for n in names() if key in get(n).keys), None)
+
+
+def for_scheme(scheme: str) -> Source | None:
+    """The source that writes lock URLs `scheme:…`, if any."""
+    for name in names():
+        source = get(name)
+        if scheme in source.schemes:
+            return source
+    return None

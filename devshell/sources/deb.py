@@ -16,10 +16,10 @@ import posixpath
 import re
 import sys
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devshell import config, integrity, names, platforms
 from devshell.debian.closure import (
@@ -44,15 +44,34 @@ from devshell.debian.relocate import RELOCATE_VERSION
 from devshell.errors import FetchError, SpecError, StoreError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
-from devshell.sources import common
-from devshell.spec import DebSources, ToolSpec
+from devshell.sources import BadOption, SourceBase, common
+from devshell.spec import ToolSpec
 
-__all__ = ["FIXUPS", "PROGRAM_DIRS", "DebSource", "known_env", "programs"]
+if TYPE_CHECKING:
+    from devshell.context import Context
+    from devshell.sources.locate import Upstreams
+
+__all__ = ["FIXUPS", "PROGRAM_DIRS", "DebSource", "DebSources", "known_env", "programs"]
 
 #: What realising does to the unpacked tree beyond unpacking (part of the output's name).
 FIXUPS = (f"relocate-elf-{RELOCATE_VERSION}",)  # a new relocation scheme renames outputs
 #: Where a package's programs live; what they ship there is exposed.
 PROGRAM_DIRS = ("usr/bin", "bin", "usr/sbin")
+_SETTINGS_KEYS = ("suite", "components", "archive")
+
+
+@dataclass(frozen=True)
+class DebSources:
+    """`[sources.deb]`: which Debian suite and components the deb source reads.
+    None for suite: the host's Debian release, else "stable"; None for archive:
+    devshell's config or the machine's apt sources."""
+
+    suite: str | None = None
+    components: tuple[str, ...] = ("main",)
+    archive: str | None = None
+
+    def inputs(self) -> dict[str, Any]:
+        return {"suite": self.suite, "components": list(self.components), "archive": self.archive}
 
 
 @dataclass
@@ -78,41 +97,92 @@ class _Archive:
         return self.indexes[arch]
 
 
-_OPENED: dict[tuple[str, str, str, tuple[str, ...], str | None], _Archive] = {}
-
-
-def _archive(home: Home, settings: DebSources) -> _Archive:
+def _archive(ctx: Context, settings: DebSources) -> _Archive:
+    """The suite `settings` name, opened once per run however many tools use it."""
     upstream = config.debian_archive(settings.archive)
     suite = settings.suite or default_suite()
-    key = (str(home.root), upstream.url, suite, settings.components, upstream.keyring)
-    if key not in _OPENED:
-        cache = HttpCache()
-        release = read_release(cache, upstream.url, suite, upstream.keyring)
-        missing = [c for c in settings.components if release.components and c not in release.components]
-        if missing:
-            raise SpecError(
-                f"the Debian suite {suite!r} has no component {missing[0]!r}",
-                hint=f"its components: {', '.join(release.components)}; fix [sources.deb] components",
-            )
-        if not release.verified:
-            print(f"devshell: warning: the signature of the Debian suite {suite!r} was not checked "
-                  f"({release.unverified_because}); its packages are locked with index-verified: false",
-                  file=sys.stderr)
-        _OPENED[key] = _Archive(upstream.url, suite, settings.components, cache, release, {})
-    return _OPENED[key]
+    key = ("deb-archive", upstream.url, suite, settings.components, upstream.keyring)
+    return ctx.memo(key, lambda: _open(ctx, upstream, suite, settings.components))
 
 
-class DebSource:
-    def versions(self, tool: ToolSpec) -> list[str]:
-        from devshell.home import home
+def _open(ctx: Context, upstream: config.Upstream, suite: str, components: tuple[str, ...]) -> _Archive:
+    cache = HttpCache(ctx.home)
+    release = read_release(cache, upstream.url, suite, upstream.keyring)
+    missing = [c for c in components if release.components and c not in release.components]
+    if missing:
+        raise SpecError(
+            f"the Debian suite {suite!r} has no component {missing[0]!r}",
+            hint=f"its components: {', '.join(release.components)}; fix [sources.deb] components",
+        )
+    if not release.verified:
+        print(f"devshell: warning: the signature of the Debian suite {suite!r} was not checked "
+              f"({release.unverified_because}); its packages are locked with index-verified: false",
+              file=sys.stderr)
+    return _Archive(upstream.url, suite, components, cache, release, {})
 
-        archive = _archive(home(), tool.deb or DebSources())
+
+def _settings(tool: ToolSpec) -> DebSources:
+    return tool.settings if isinstance(tool.settings, DebSources) else DebSources()
+
+
+class DebSource(SourceBase):
+    """Any Debian package with its whole dependency closure, relocated into the store."""
+
+    name = "deb"
+    direct = True
+    schemes = ("deb",)
+    example = '"deb:NAME" = "latest" a Debian package and all it needs, from the Debian archive'
+
+    def check_version(self, constraint: str) -> None:
+        """"latest" or a Debian version ([epoch:]upstream[-revision]): dpkg's
+        syntax, not PEP 440."""
+        if constraint.strip() == "latest":
+            return
+        from debian.debian_support import Version
+
+        try:
+            Version(constraint)
+        except ValueError:
+            raise BadOption(
+                "version", f"{constraint!r} is not a Debian version (e.g. \"1.6-2.1\", \"1:2.39.2-1\")",
+                'accepted: a Debian version "1.6-2.1" (or its upstream part "1.6"), or "latest"',
+            ) from None
+
+    def settings(self, table: Mapping[str, Any]) -> DebSources:
+        for key in table:
+            if key not in _SETTINGS_KEYS:
+                raise BadOption(key, f"unknown key (accepted: {', '.join(_SETTINGS_KEYS)})")
+        suite, archive = table.get("suite"), table.get("archive")
+        components = table.get("components", ["main"])
+        if suite is not None and not isinstance(suite, str):
+            raise BadOption("suite", "must be a string")
+        if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
+            raise BadOption("components", "must be a list of strings", 'e.g. ["main"]')
+        if not components:
+            raise BadOption("components", "must name at least one component", 'e.g. ["main"]')
+        if archive is not None and (not isinstance(archive, str)
+                                    or not archive.startswith(("http://", "https://"))):
+            raise BadOption("archive", f"{archive!r} is not an http(s) URL",
+                            "the archive's base URL, the directory that holds dists/ and pool/")
+        return DebSources(suite, tuple(components), archive.rstrip("/") + "/" if archive else None)
+
+    def inputs(self, tool: ToolSpec) -> dict[str, Any]:
+        return {"deb": _settings(tool).inputs()}  # a suite change re-resolves deb tools
+
+    def locate(self, rest: str, upstreams: Upstreams) -> str:
+        settings = upstreams.settings.get("deb")
+        archive = settings.archive if isinstance(settings, DebSources) else None
+        return upstreams.base("deb", lambda: config.debian_archive(archive).url) + rest
+
+    def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:
+        archive = _archive(ctx, _settings(tool))
         index = archive.index(debian_arch(platforms.host()))
         return [p.version for p in index.packages(tool.package or tool.name)] if index else []
 
-    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], home: Home) -> LockedTool:
+    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
+        home = ctx.home
         name = tool.package or tool.name
-        archive = _archive(home, tool.deb or DebSources())
+        archive = _archive(ctx, _settings(tool))
         linux = [p for p in plats if platforms.split(p)[1] == "linux"]
         primary = platforms.host() if platforms.host() in linux else (linux[0] if linux else "x86_64-linux")
         root = _pick(tool, name, archive, debian_arch(primary))

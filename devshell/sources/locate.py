@@ -2,8 +2,8 @@
 
 Artifacts from the Python package index, the npm registry and a Debian
 archive are recorded as `pypi:<project>/<file>`, `npm:<path under the
-registry>` and `deb:<path under the archive>` (pool/main/…), so a lock holds
-no upstream host: it is realised against whatever index or registry the
+registry>` and `deb:<path under the archive>` (pool/main/…): each source
+writes and `locate`s its own scheme. So a lock holds no upstream host: it is realised against whatever index or registry the
 machine is configured for (a mirror included), and every byte is still
 checked against the lock's hash.
 
@@ -17,120 +17,130 @@ directory here. The store records `record()` in each output's manifest, so
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from devshell import config
 from devshell.errors import DevshellError, FetchError
-from devshell.lock import UPSTREAM_FORMS
+from devshell.lock import upstream_scheme
 
 __all__ = ["Upstreams", "concrete"]
+
+T = TypeVar("T")
 
 
 class Upstreams:
     """The upstreams of one project for one run: resolved on first use, once.
 
+    Each source turns its own lock URLs into fetchable ones (`Source.locate`),
+    asking `base` and `memo` here so that each answer is computed once per run.
+    `settings` holds the spec's `[sources.NAME]` settings by source name.
     `fallback` holds base URLs recorded when an output was realised; they
     serve a repair when the project's directory is gone, or the machine's
     configuration can no longer say (no npm to ask)."""
 
-    def __init__(self, project_root: Path | None = None, deb_archive: str | None = None,
+    def __init__(self, project_root: Path | None = None, settings: dict[str, Any] | None = None,
                  fallback: dict[str, str] | None = None) -> None:
         self.project_root = project_root
-        self.deb_archive = deb_archive  # the project's `[sources.deb] archive`
+        self.settings = dict(settings or {})
         self.fallback = dict(fallback or {})
         self._bases: dict[str, str] = {}
-        self._listed: dict[str, dict[str, str]] = {}  # pypi project -> file name -> URL
-        self._lock = threading.Lock()
+        self._memo: dict[Any, Any] = {}
+        self._lock = threading.RLock()
 
     @classmethod
     def from_record(cls, record: Any) -> Upstreams:
         """What a manifest recorded (see `record`); anything malformed counts as
-        nothing recorded: the machine's own configuration is used then."""
+        nothing recorded: the machine's own configuration is used then. The
+        project's settings are read again from its own spec, when it is there
+        and still parses."""
         if not isinstance(record, dict):
             return cls()
-        root, archive, bases = record.get("project"), record.get("deb-archive"), record.get("bases")
-        return cls(
-            Path(root) if isinstance(root, str) and root.startswith("/") else None,
-            archive if isinstance(archive, str) else None,
-            {k: v for k, v in bases.items() if isinstance(k, str) and isinstance(v, str)}
-            if isinstance(bases, dict) else None,
-        )
+        root, bases = record.get("project"), record.get("bases")
+        project = Path(root) if isinstance(root, str) and root.startswith("/") else None
+        fallback = ({k: v for k, v in bases.items() if isinstance(k, str) and isinstance(v, str)}
+                    if isinstance(bases, dict) else None)
+        return cls(project, _settings_of(project), fallback)
 
     @classmethod
     def from_cwd(cls) -> Upstreams:
         """The project of the current directory: only for the top of a run
-        (a command, a script) that has no project in hand."""
+        (a script such as a bench) that has no project in hand."""
         from devshell import spec
 
         root = spec.find_root(Path.cwd())
-        archive = spec.load(root / spec.SPEC_NAME).deb.archive if root is not None else None
-        return cls(root, archive)
+        return cls(root, _settings_of(root))
 
     def record(self, urls: Iterable[str]) -> dict[str, Any] | None:
         """What a repair of an output fetched from `urls` needs to find the same
-        upstreams: the project's own settings, and the base URLs resolved for
-        them. None when no URL names an upstream (a plain http(s) URL)."""
-        kinds = {u.partition(":")[0] for u in urls if u.startswith(UPSTREAM_FORMS)}
+        upstreams: the project, and the base URLs resolved for them. None when
+        no URL names an upstream (a plain http(s) URL)."""
+        kinds = {k for k in map(upstream_scheme, urls) if k is not None}
         if not kinds:
             return None
         with self._lock:
             bases = {k: v for k, v in self._bases.items() if k in kinds}
         return {
             "project": str(self.project_root) if self.project_root is not None else None,
-            "deb-archive": self.deb_archive,
             "bases": bases,
         }
 
     def concrete(self, url: str) -> str:
-        """The URL to download from, asking the configured upstream if needed."""
-        if url.startswith("npm:"):
-            return self._base("npm") + url[len("npm:"):]
-        if url.startswith("deb:"):
-            return self._base("deb") + url[len("deb:"):]
-        if url.startswith("pypi:"):
-            return self._pypi(url)
-        return url
+        """The URL to download from, asking the source that wrote it."""
+        scheme, sep, rest = url.partition(":")
+        if not sep or scheme in ("http", "https"):
+            return url
+        from devshell import sources
 
-    def _base(self, kind: str) -> str:
+        source = sources.for_scheme(scheme)
+        if source is None:
+            raise FetchError(f"{url}: no source of this devshell writes {scheme}: URLs",
+                             hint="the lock names a source this installation does not have")
+        return source.locate(rest, self)
+
+    @property
+    def project_there(self) -> bool:
+        return self.project_root is not None and self.project_root.is_dir()
+
+    def base(self, kind: str, compute: Callable[[], str]) -> str:
+        """The base URL of upstream `kind`, computed once per run; a recorded
+        one when the project is gone or the machine cannot say any more."""
         with self._lock:
             if kind not in self._bases:
-                self._bases[kind] = self._resolve(kind)
+                self._bases[kind] = self._resolve(kind, compute)
             return self._bases[kind]
 
-    def _resolve(self, kind: str) -> str:
-        if kind in self.fallback and not (self.project_root and self.project_root.is_dir()):
+    def _resolve(self, kind: str, compute: Callable[[], str]) -> str:
+        if kind in self.fallback and not self.project_there:
             return self.fallback[kind]  # the project is gone: where it was realised from
         try:
-            if kind == "npm":
-                # The project's own .npmrc counts, as it did when locking.
-                root = self.project_root if self.project_root and self.project_root.is_dir() else None
-                return config.npm_registry(root).url
-            return config.debian_archive(self.deb_archive).url
+            return compute()
         except DevshellError:
             if kind in self.fallback:
                 return self.fallback[kind]
             raise
 
-    def _pypi(self, url: str) -> str:
-        project, _, filename = url[len("pypi:"):].partition("/")
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """`compute()` once per run for `key` (an index's listing, say)."""
         with self._lock:
-            listed = self._listed.get(project)
-        if listed is None:
-            from devshell.sources.pypi import read_index
+            if key not in self._memo:
+                self._memo[key] = compute()
+            value: T = self._memo[key]
+            return value
 
-            listed = {f.filename: f.url for f in read_index(project)}
-            with self._lock:
-                self._listed[project] = listed
-        found = listed.get(filename)
-        if found is None:
-            raise FetchError(
-                f"{filename} is not listed for {project} by the Python package index "
-                f"({config.pypi_index().url})",
-                hint="the index (or mirror) may have removed it; `devshell lock --update` picks another",
-            )
-        return found
+
+def _settings_of(root: Path | None) -> dict[str, Any]:
+    """The `[sources.NAME]` settings of the spec at `root`; none when it is
+    missing or does not parse (a repair must not fail on a broken spec)."""
+    if root is None:
+        return {}
+    from devshell import spec
+    from devshell.errors import SpecError
+
+    try:
+        return dict(spec.load(root / spec.SPEC_NAME).sources)
+    except SpecError:
+        return {}
 
 
 def concrete(url: str, upstreams: Upstreams | None = None) -> str:

@@ -15,18 +15,20 @@ import posixpath
 import re
 import urllib.parse
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devshell import catalog, config, integrity, names, platforms
 from devshell.errors import FetchError, SpecError
-from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
 from devshell.net import cache as httpcache
 from devshell.net import http
-from devshell.sources import common
-from devshell.spec import ToolSpec, find_root
+from devshell.sources import BadOption, SourceBase, common
+from devshell.spec import ToolSpec
 from devshell.versions import choose, parse_constraint
+
+if TYPE_CHECKING:
+    from devshell.context import Context
+    from devshell.sources.locate import Upstreams
 
 __all__ = ["ACCEPT", "NpmSource", "document_url", "is_semver", "programs"]
 
@@ -37,10 +39,6 @@ ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
 _NPM_ARCH = {"x86_64": "x64", "aarch64": "arm64"}  # npm's process.arch names
 
 Document = dict[str, Any]
-
-# document URL → the document, or None for a package the registry does not
-# have; one lock asks for a platform package once, however many tools use it.
-_DOCUMENTS: dict[str, Document | None] = {}
 
 # semver.org's grammar: what the registry accepts on publish.
 _SEMVER = re.compile(
@@ -101,19 +99,42 @@ def programs(meta: dict[str, Any], package: str, where: str = "") -> list[tuple[
     return sorted(pairs)
 
 
-class NpmSource:
-    def versions(self, tool: ToolSpec) -> list[str]:
+class NpmSource(SourceBase):
+    """Packages from the npm registry the machine (or the project's .npmrc) names."""
+
+    name = "npm"
+    direct = True
+    schemes = ("npm",)
+    example = '"npm:NAME" = "3"      a package from the npm registry'
+
+    def check_version(self, constraint: str) -> None:
+        from devshell.versions import parse_constraint
+
+        try:
+            parse_constraint(constraint)  # npm's dist-tags ("beta") are versions here
+        except ValueError as exc:
+            raise BadOption(
+                "version", str(exc),
+                'accepted: an exact version "1.2.3", a prefix "20", a specifier ">=1.22,<1.24", '
+                'an npm range "^1.2", a dist-tag, or "latest"',
+            ) from None
+
+    def locate(self, rest: str, upstreams: Upstreams) -> str:
+        return _registry(upstreams) + rest
+
+    def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:
         pattern, entry = _pattern(tool)
-        doc = _document(tool, _registry(), _fill(pattern, platforms.host(), entry), required=True)
+        doc = _document(ctx, tool, _registry(ctx.upstreams), _fill(pattern, platforms.host(), entry),
+                        required=True)
         assert doc is not None  # required=True raises instead
         return [v for v in doc["versions"] if is_semver(v)]
 
-    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], home: Home) -> LockedTool:
+    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
         pattern, entry = _pattern(tool)
-        registry = _registry()
+        registry = _registry(ctx.upstreams)
         names = {plat: _fill(pattern, plat, entry) for plat in plats}
         first = platforms.host() if platforms.host() in plats else plats[0]
-        doc = _document(tool, registry, names[first], required=True)
+        doc = _document(ctx, tool, registry, names[first], required=True)
         assert doc is not None  # required=True raises instead
         url = document_url(registry, names[first])
         version = _pick(tool, doc, names[first], url)
@@ -126,7 +147,7 @@ class NpmSource:
             _refuse_dependencies(tool, names[first], version, meta)
         entries: dict[str, Artifact | Unavailable] = {}
         for plat in plats:
-            pdoc = _document(tool, registry, names[plat], required=False)
+            pdoc = _document(ctx, tool, registry, names[plat], required=False)
             purl = document_url(registry, names[plat])
             pmeta = _meta(pdoc, version, purl) if pdoc is not None and version in pdoc["versions"] else None
             if pdoc is None:
@@ -167,23 +188,30 @@ def _fill(pattern: str, plat: str, entry: catalog.Entry | None) -> str:
     return pattern.replace("{os}", system).replace("{arch}", _NPM_ARCH.get(arch, arch))
 
 
-def _registry() -> str:
-    # Sources are not told the project's root; the lock runs inside the project.
-    return config.npm_registry(find_root(Path.cwd())).url
+def _registry(upstreams: Upstreams) -> str:
+    """The registry for this project (its own .npmrc counts), asked once per run."""
+    def ask() -> str:
+        root = upstreams.project_root if upstreams.project_there else None
+        return config.npm_registry(root).url
+
+    return upstreams.base("npm", ask)
 
 
-def _document(tool: ToolSpec, registry: str, name: str, *, required: bool) -> Document | None:
+def _document(ctx: Context, tool: ToolSpec, registry: str, name: str, *, required: bool) -> Document | None:
+    """A package's document, read once per run however many tools ask (a
+    platform package is shared by every platform's lookup)."""
     url = document_url(registry, name)
-    if url not in _DOCUMENTS:
+
+    def read() -> Document | None:
         try:
-            resp = httpcache.get(url, headers={"Accept": ACCEPT})
+            resp = httpcache.get(url, headers={"Accept": ACCEPT}, home=ctx.home)
         except FetchError as exc:
             if exc.status != 404:
                 raise
-            _DOCUMENTS[url] = None
-        else:
-            _DOCUMENTS[url] = _checked(url, resp.body)
-    found = _DOCUMENTS[url]
+            return None
+        return _checked(url, resp.body)
+
+    found = ctx.memo(("npm-document", url), read)
     if found is None and required:
         raise SpecError(f"tools.{tool.name}: npm has no package {name}",
                         hint=f"check the name; the registry asked was {registry}")

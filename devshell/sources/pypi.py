@@ -12,6 +12,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
 
 from packaging.specifiers import SpecifierSet
@@ -22,10 +23,14 @@ from devshell import catalog, config, integrity, names, platforms
 from devshell.errors import FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
-from devshell.sources import wheels
+from devshell.sources import SourceBase, wheels
 from devshell.sources.common import artifact, pick_version
 from devshell.spec import ToolSpec
 from devshell.versions import parse_constraint
+
+if TYPE_CHECKING:
+    from devshell.context import Context
+    from devshell.sources.locate import Upstreams
 
 __all__ = ["IndexFile", "PypiSource", "read_index"]
 
@@ -136,14 +141,15 @@ def _sha256(value: object, where: str) -> str:
     return value.lower()
 
 
-def read_index(project: str) -> list[IndexFile]:
-    """Every file the configured index lists for `project` (validators cached)."""
+def read_index(project: str, home: Home | None = None) -> list[IndexFile]:
+    """Every file the configured index lists for `project` (validators cached
+    under `home`, when given)."""
     from devshell.net import cache as httpcache
 
     base = config.pypi_index().url
     page_url = f"{base}{canonicalize_name(project)}/"
     try:
-        doc = httpcache.get(page_url, headers={"Accept": _ACCEPT})
+        doc = httpcache.get(page_url, headers={"Accept": _ACCEPT}, home=home)
     except FetchError as exc:
         if exc.status == 404:
             raise SpecError(
@@ -163,14 +169,30 @@ def read_index(project: str) -> list[IndexFile]:
         ) from None
 
 
-class PypiSource:
-    def __init__(self) -> None:
-        self._pages: dict[str, list[IndexFile]] = {}
+class PypiSource(SourceBase):
+    """Binary tool wheels from the Python package index pip is configured for."""
 
-    def _files(self, project: str) -> list[IndexFile]:
-        if project not in self._pages:
-            self._pages[project] = read_index(project)
-        return self._pages[project]
+    name = "pypi"
+    direct = True
+    schemes = ("pypi",)
+    example = '"pypi:NAME" = "1.2"   a binary wheel from the Python package index'
+
+    def _files(self, ctx: Context, project: str) -> list[IndexFile]:
+        return ctx.memo(("pypi-page", project), lambda: read_index(project, ctx.home))
+
+    def locate(self, rest: str, upstreams: Upstreams) -> str:
+        """`pypi:<project>/<file>`: the file's URL as the index lists it now."""
+        project, _, filename = rest.partition("/")
+        listed = upstreams.memo(("pypi-listing", project),
+                                lambda: {f.filename: f.url for f in read_index(project)})
+        found = listed.get(filename)
+        if found is None:
+            raise FetchError(
+                f"{filename} is not listed for {project} by the Python package index "
+                f"({config.pypi_index().url})",
+                hint="the index (or mirror) may have removed it; `devshell lock --update` picks another",
+            )
+        return found
 
     def _project(self, tool: ToolSpec) -> tuple[str, catalog.Entry | None]:
         entry = catalog.get(tool.name) if tool.package is None else None
@@ -178,10 +200,10 @@ class PypiSource:
             return entry.package, entry
         return tool.package or tool.name, None
 
-    def _wheels(self, tool: ToolSpec, project: str) -> dict[str, list[IndexFile]]:
+    def _wheels(self, ctx: Context, tool: ToolSpec, project: str) -> dict[str, list[IndexFile]]:
         """Binary tool wheels by version; yanked ones only when pinned exactly."""
         by_version: dict[str, list[IndexFile]] = {}
-        for f in self._files(project):
+        for f in self._files(ctx, project):
             if not f.filename.endswith(".whl") or f.sha256 is None:
                 continue
             tags = wheels.wheel_tags(f.filename)
@@ -198,14 +220,15 @@ class PypiSource:
             by_version.setdefault(version, []).append(f)
         return by_version
 
-    def versions(self, tool: ToolSpec) -> list[str]:
+    def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:
         project, _ = self._project(tool)
-        return sorted(self._wheels(tool, project), key=Version)
+        return sorted(self._wheels(ctx, tool, project), key=Version)
 
-    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], home: Home) -> LockedTool:
+    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
+        home = ctx.home
         project, entry = self._project(tool)
-        by_version = self._wheels(tool, project)
-        if not by_version and self._files(project):
+        by_version = self._wheels(ctx, tool, project)
+        if not by_version and self._files(ctx, project):
             raise SpecError(
                 f"tools.{tool.name}: {project} has no binary wheels that run without Python",
                 hint="devshell takes tools shipped as py3-none-<platform> wheels (ruff, uv, cmake…)",

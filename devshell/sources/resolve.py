@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from devshell import lock as lockfile
 from devshell import sources
@@ -12,6 +13,9 @@ from devshell.errors import SpecError, UsageError
 from devshell.home import Home
 from devshell.lock import Lock, LockedTool, Unavailable
 from devshell.spec import Spec, ToolSpec
+
+if TYPE_CHECKING:
+    from devshell.context import Context
 
 __all__ = ["Change", "on_platforms", "resolve"]
 
@@ -48,16 +52,19 @@ def resolve(
             f"cannot update {', '.join(unknown)}: not in {spec.path.name}",
             hint="tools in the spec: " + (", ".join(t.name for t in spec.tools) or "none"),
         )
+    from devshell import context
+
+    ctx = context.for_spec(spec, home)  # this run's upstreams and caches
     plats = spec.shell.platforms
     locked: list[LockedTool] = []
     for tool in spec.tools:
         old = previous.tool(tool.name) if previous else None
         if old is None or tool.name in update or old.inputs != lockfile.tool_inputs_hash(tool.inputs()):
-            locked.append(on_platforms(sources.get(tool.source).resolve(tool, plats, home), plats))
+            locked.append(on_platforms(sources.get(tool.source).resolve(tool, plats, ctx), plats))
             continue
         missing = tuple(p for p in plats if old.artifact(p) is None)
         if missing:
-            old = _widen(tool, old, missing, home)
+            old = _widen(tool, old, missing, ctx)
         locked.append(on_platforms(old, plats))
     _check_somewhere(spec, locked)
     _check_needs(spec, locked)
@@ -73,13 +80,13 @@ def on_platforms(tool: LockedTool, plats: tuple[str, ...]) -> LockedTool:
     return replace(tool, platforms=tuple((p, have[p]) for p in plats))
 
 
-def _widen(tool: ToolSpec, old: LockedTool, missing: tuple[str, ...], home: Home) -> LockedTool:
+def _widen(tool: ToolSpec, old: LockedTool, missing: tuple[str, ...], ctx: Context) -> LockedTool:
     """`old`, plus `missing` platforms resolved at the version it pins."""
     from devshell.errors import DevshellError
 
     pinned = replace(tool, constraint=old.version)
     try:
-        more = sources.get(tool.source).resolve(pinned, missing, home)
+        more = sources.get(tool.source).resolve(pinned, missing, ctx)
     except DevshellError as exc:
         raise type(exc)(
             f"tools.{tool.name}: the lock pins {tool.name} {old.version}, which cannot be resolved "

@@ -9,28 +9,61 @@ import re
 import shutil
 import stat
 import tempfile
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from devshell import integrity, names, platforms
 from devshell.errors import FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
+from devshell.sources import BadOption, SourceBase
 from devshell.sources.common import artifact
 from devshell.spec import ToolSpec
 
-__all__ = ["Checksums", "UrlSource", "render"]
+if TYPE_CHECKING:
+    from devshell.context import Context
+
+__all__ = ["FORMATS", "Checksums", "UrlOptions", "UrlSource", "options", "render"]
 
 _PLACEHOLDERS = ("version", "os", "arch", "platform")
+FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
+
+
+@dataclass(frozen=True)
+class UrlOptions:
+    """What a url tool's table says beyond the keys every tool has."""
+
+    url: str | None = None  # None: the catalogue's (terraform, kubectl…)
+    sha256: tuple[tuple[str, str], ...] = ()
+    checksums: str | None = None
+    os_names: tuple[tuple[str, str], ...] = ()
+    arch_names: tuple[tuple[str, str], ...] = ()
+    format: str | None = None
+    strip: int | None = None
+
+    def inputs(self) -> dict[str, Any]:
+        return {
+            "url": self.url, "sha256": dict(self.sha256), "checksums": self.checksums,
+            "os": dict(self.os_names), "arch": dict(self.arch_names), "format": self.format,
+            "strip": self.strip,
+        }
+
+
+def options(tool: ToolSpec) -> UrlOptions:
+    opts = tool.options
+    return opts if isinstance(opts, UrlOptions) else UrlOptions()
 
 
 def render(template: str, tool: ToolSpec, platform: str) -> str:
     """Fill `{version}`, `{os}`, `{arch}`, `{platform}` using the tool's name maps."""
     arch, system = platforms.split(platform)
+    opts = options(tool)
     values = {
         "version": tool.constraint,
-        "os": dict(tool.os_names).get(system, system),
-        "arch": dict(tool.arch_names).get(arch, arch),
+        "os": dict(opts.os_names).get(system, system),
+        "arch": dict(opts.arch_names).get(arch, arch),
         "platform": platform,
     }
     out, rest = [], template
@@ -108,17 +141,21 @@ def with_catalogue(tool: ToolSpec) -> ToolSpec:
     file filled in, each rewritten through the user's configured mirrors."""
     from devshell import catalog
 
-    entry = catalog.get(tool.name) if tool.url is None else None
+    opts = options(tool)
+    entry = catalog.get(tool.name) if opts.url is None else None
     if entry is None:
-        return replace(tool, url=mirror(tool.url or ""), checksums=mirror(tool.checksums))
+        return replace(tool, options=replace(opts, url=mirror(opts.url or ""), checksums=mirror(opts.checksums)))
     return replace(
         tool,
-        url=mirror(entry.package),
-        checksums=mirror(entry.checksums),
-        os_names=tool.os_names or entry.os_names,
-        arch_names=tool.arch_names or entry.arch_names,
-        format=tool.format or entry.format,
-        strip=tool.strip if tool.strip is not None else entry.strip,
+        options=replace(
+            opts,
+            url=mirror(entry.package),
+            checksums=mirror(entry.checksums),
+            os_names=opts.os_names or entry.os_names,
+            arch_names=opts.arch_names or entry.arch_names,
+            format=opts.format or entry.format,
+            strip=opts.strip if opts.strip is not None else entry.strip,
+        ),
         bin=tool.bin if tool.bin is not None else (entry.bin or None),
         env=tool.env or entry.env,
     )
@@ -149,25 +186,57 @@ def _check_written_hash(tool: ToolSpec, declared: list[tuple[str, str, str]], ho
     fetch(home, Download(url, sri, None, f"tools.{tool.name} {tool.constraint} ({plat})", hint), refresh=True)
 
 
-class UrlSource:
-    def versions(self, tool: ToolSpec) -> list[str]:
+class UrlSource(SourceBase):
+    """Any URL template, verified by a sha256 in the spec or a vendor checksum file."""
+
+    name = "url"
+    keys = ("url", "sha256", "checksums", "os", "arch", "format", "strip")
+    claims = ("url",)
+
+    def check(self, tool: ToolSpec, table: Mapping[str, Any]) -> ToolSpec:
+        from devshell import catalog
+
+        opts = UrlOptions(
+            url=_string(table, "url"),
+            sha256=_string_table(table, "sha256"),
+            checksums=_string(table, "checksums"),
+            os_names=_string_table(table, "os"),
+            arch_names=_string_table(table, "arch"),
+            format=_string(table, "format"),
+            strip=table.get("strip"),
+        )
+        if opts.format is not None and opts.format not in FORMATS:
+            raise BadOption("format", f"unknown format {opts.format!r} (accepted: {', '.join(FORMATS)})")
+        strip = opts.strip
+        if strip is not None and (not isinstance(strip, int) or isinstance(strip, bool) or strip < 0):
+            raise BadOption("strip", "must be a whole number of leading directories to drop, e.g. 1")
+        if opts.url is not None or catalog.get(tool.name) is None:
+            _check_url_tool(tool, opts)
+        return replace(tool, options=opts)
+
+    def inputs(self, tool: ToolSpec) -> dict[str, Any]:
+        return options(tool).inputs()
+
+    def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:
         return [tool.constraint]
 
-    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], home: Home) -> LockedTool:
+    def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
         from devshell.store.unpack import detect_format
 
+        home = ctx.home
         inputs = tool_inputs_hash(tool.inputs())
         tool = with_catalogue(tool)
-        assert tool.url is not None  # the spec parser or the catalogue guarantees it
-        table = dict(tool.sha256)
+        opts = options(tool)
+        assert opts.url is not None  # the spec parser or the catalogue guarantees it
+        table = dict(opts.sha256)
         sums_cache: dict[str, Checksums] = {}
         found: list[tuple[str, str, str]] = []  # platform, url, integrity
         missing: dict[str, str] = {}
         for plat in plats:
-            url = render(tool.url, tool, plat)
+            url = render(opts.url, tool, plat)
             digest = table.get(plat)
-            if digest is None and tool.checksums is not None:
-                sums_url = render(tool.checksums, tool, plat)
+            if digest is None and opts.checksums is not None:
+                sums_url = render(opts.checksums, tool, plat)
                 if sums_url not in sums_cache:
                     from devshell.net import http
 
@@ -182,8 +251,8 @@ class UrlSource:
                 continue
             found.append((plat, url, integrity.from_hex("sha256", digest.lower())))
         _check_written_hash(tool, [f for f in found if f[0] in table], home)
-        fmt = tool.format or detect_format(tool.url)
-        strip: int | str = tool.strip if tool.strip is not None else "auto"
+        fmt = opts.format or detect_format(opts.url)
+        strip: int | str = opts.strip if opts.strip is not None else "auto"
         bins = tool.bin
         if bins is None:
             bins = (tool.name,) if fmt == "binary" else self._discover_bins(tool, found, fmt, strip, home)
@@ -232,3 +301,39 @@ class UrlSource:
                 hint='name the programs to expose: bin = ["path/in/archive/prog"]',
             )
         return tuple(names)
+
+
+def _string(table: Mapping[str, Any], key: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadOption(key, "must be a string")
+    return value
+
+
+def _string_table(table: Mapping[str, Any], key: str) -> tuple[tuple[str, str], ...]:
+    value = table.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise BadOption(key, "must be a table of strings", f"write it as {key} = {{ … = \"…\" }}")
+    return tuple(value.items())
+
+
+def _check_url_tool(tool: ToolSpec, opts: UrlOptions) -> None:
+    from devshell.versions import parse_constraint
+
+    if opts.url is None:
+        raise BadOption("", "a url tool needs url = \"https://…\" with {version}, {os}, {arch} or {platform}")
+    for plat, digest in opts.sha256:
+        if plat not in platforms.ALL:
+            raise BadOption(f"sha256.{plat}", f"{plat!r} is not a platform (accepted: {', '.join(platforms.ALL)})")
+        if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
+            raise BadOption(f"sha256.{plat}", "must be 64 hex digits (the output of sha256sum)")
+    if not opts.sha256 and opts.checksums is None:
+        raise BadOption(
+            "", "has no way to verify its download",
+            'add sha256 = { "x86_64-linux" = "<sha256sum of the file>" } or checksums = "https://…/SHA256SUMS"',
+        )
+    if parse_constraint(tool.constraint).kind != "version":
+        raise BadOption(
+            "version", f"{tool.constraint!r}: a url tool needs one exact version",
+            "the url source cannot list versions; write the version you want, e.g. \"1.2.3\"",
+        )

@@ -13,64 +13,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devshell import names, platforms
+from devshell import names, platforms, sources
 from devshell.errors import SpecError
-from devshell.versions import parse_constraint
 
 __all__ = [
-    "SPEC_NAME", "DebSources", "ShellSpec", "Spec", "ToolSpec", "find_root", "load", "parse", "require_root",
+    "SPEC_NAME", "ShellSpec", "Spec", "ToolSpec", "find_root", "load", "parse", "require_root",
 ]
 
 SPEC_NAME = "devshell.toml"
 ISOLATIONS = ("pure", "inherit")
-SOURCES = ("url", "pypi", "npm", "deb")
-_DIRECT = ("pypi", "npm", "deb")  # "pypi:NAME" keys name an upstream package
-FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
 
 _TOP_KEYS = ("shell", "tools", "env", "scripts", "hooks", "sources")
-_DEB_KEYS = ("suite", "components", "archive")
 _SHELL_KEYS = ("name", "isolation", "keep-env", "host-tools", "platforms")
-_TOOL_KEYS = (
-    "version", "source", "package", "url", "sha256", "checksums", "os", "arch",
-    "bin", "format", "strip", "env",
-)
-_URL_ONLY = ("url", "sha256", "checksums", "os", "arch", "format", "strip")
+# The keys of a tool's table every source takes; each source adds its own.
+_TOOL_KEYS = ("version", "source", "package", "bin", "env")
 _HOOK_KEYS = ("on-enter",)
-
-
-@dataclass(frozen=True)
-class DebSources:
-    """`[sources.deb]`: which Debian suite and components the deb source reads.
-    None for suite: the host's Debian release, else "stable"; None for archive:
-    devshell's config or the machine's apt sources."""
-
-    suite: str | None = None
-    components: tuple[str, ...] = ("main",)
-    archive: str | None = None
-
-    def inputs(self) -> dict[str, Any]:
-        return {"suite": self.suite, "components": list(self.components), "archive": self.archive}
+# The shape the first lock format hashed every tool entry in (`inputs`), kept
+# so that no pin moves: a source's own part overwrites these defaults.
+_INPUT_SHAPE: dict[str, Any] = {
+    "url": None, "sha256": {}, "checksums": None, "os": {}, "arch": {}, "format": None, "strip": None,
+}
 
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """One `[tools]` entry. Fields beyond name/constraint/source belong to the
-    source that reads them (today: `url`)."""
+    """One `[tools]` entry: what every source reads, and what its own source
+    made of the rest of the table (`options`) and of `[sources.NAME]`
+    (`settings`)."""
 
     name: str
     constraint: str
     source: str
-    package: str | None = None  # pypi/npm: the upstream's name (default: the catalogue's)
-    url: str | None = None
-    sha256: tuple[tuple[str, str], ...] = ()
-    checksums: str | None = None
-    os_names: tuple[tuple[str, str], ...] = ()
-    arch_names: tuple[tuple[str, str], ...] = ()
+    package: str | None = None  # the upstream's name for it (default: the catalogue's)
     bin: tuple[str, ...] | None = None
-    format: str | None = None
-    strip: int | None = None
     env: tuple[tuple[str, str], ...] = ()
-    deb: DebSources | None = None  # deb tools: the spec's [sources.deb]
+    options: Any = None  # the source's own, frozen (see Source.check)
+    settings: Any = None  # the spec's [sources.<source>], as the source reads it
 
     def inputs(self) -> dict[str, Any]:
         """Everything resolution reads, as plain JSON-able data (for hashing)."""
@@ -78,18 +56,11 @@ class ToolSpec:
             "constraint": self.constraint,
             "source": self.source,
             "package": self.package,
-            "url": self.url,
-            "sha256": dict(self.sha256),
-            "checksums": self.checksums,
-            "os": dict(self.os_names),
-            "arch": dict(self.arch_names),
+            **{k: (dict(v) if isinstance(v, dict) else v) for k, v in _INPUT_SHAPE.items()},
             "bin": list(self.bin) if self.bin is not None else None,
-            "format": self.format,
-            "strip": self.strip,
             "env": dict(self.env),
         }
-        if self.deb is not None:  # a suite change re-resolves the deb tools
-            data["deb"] = self.deb.inputs()
+        data.update(sources.get(self.source).inputs(self))
         return data
 
 
@@ -110,7 +81,8 @@ class Spec:
     env: tuple[tuple[str, str], ...] = ()
     scripts: tuple[tuple[str, str], ...] = ()
     hooks: tuple[tuple[str, str], ...] = field(default=())
-    deb: DebSources = field(default_factory=DebSources)
+    #: `[sources.NAME]` tables that say more than their source's defaults
+    sources: tuple[tuple[str, Any], ...] = ()
 
     @property
     def root(self) -> Path:
@@ -125,8 +97,8 @@ class Spec:
             "platforms": list(self.shell.platforms),
             "tools": {t.name: t.inputs() for t in self.tools},
         }
-        if self.deb != DebSources():  # absent: the hash of specs without it stays put
-            data["sources"] = {"deb": self.deb.inputs()}
+        if self.sources:  # absent: the hash of specs without them stays put
+            data["sources"] = {name: settings.inputs() for name, settings in self.sources}
         return data
 
 
@@ -173,16 +145,16 @@ def parse(text: str, path: Path) -> Spec:
     p = _Parser(path)
     p.check_keys(data, _TOP_KEYS, "")
     shell = p.shell(p.table(data, "shell"), default_name=path.parent.name)
-    deb = p.deb_sources(p.table(data, "sources"))
+    settings = p.source_settings(p.table(data, "sources"))
     tools = tuple(
-        p.tool(name, value, deb) for name, value in p.table(data, "tools").items()
+        p.tool(name, value, settings) for name, value in p.table(data, "tools").items()
     )
     env = p.env_table(p.table(data, "env"), "env")
     scripts = p.script_table(p.table(data, "scripts"))
     hooks_table = p.table(data, "hooks")
     p.check_keys(hooks_table, _HOOK_KEYS, "hooks")
     hooks = p.string_table(hooks_table, "hooks")
-    return Spec(path, shell, tools, env, scripts, hooks, deb)
+    return Spec(path, shell, tools, env, scripts, hooks, tuple(sorted(settings.items())))
 
 
 class _Parser:
@@ -300,21 +272,36 @@ class _Parser:
             platforms=tuple(sorted(set(plats), key=platforms.ALL.index)),
         )
 
-    def deb_sources(self, sources: dict[str, Any]) -> DebSources:
-        self.check_keys(sources, ("deb",), "sources")
-        table = self.table(sources, "deb") if "deb" in sources else {}
-        self.check_keys(table, _DEB_KEYS, "sources.deb")
-        suite = self.string(table["suite"], "sources.deb.suite") if "suite" in table else None
-        components = self.string_list(table.get("components", ["main"]), "sources.deb.components")
-        if not components:
-            raise self.fail("sources.deb.components", "must name at least one component", 'e.g. ["main"]')
-        archive = self.string(table["archive"], "sources.deb.archive") if "archive" in table else None
-        if archive is not None and not archive.startswith(("http://", "https://")):
-            raise self.fail("sources.deb.archive", f"{archive!r} is not an http(s) URL",
-                            "the archive's base URL, the directory that holds dists/ and pool/")
-        return DebSources(suite, components, archive.rstrip("/") + "/" if archive else None)
+    def source_settings(self, table: dict[str, Any]) -> dict[str, Any]:
+        """`[sources.NAME]` tables, each read by its source; kept only when
+        they say more than that source's defaults."""
+        known = sources.names()
+        self.check_keys(table, tuple(known), "sources")
+        out: dict[str, Any] = {}
+        for name in table:
+            source = sources.get(name)
+            sub = self.table(table, name)
+            self.strings_only(sub, f"sources.{name}")
+            try:
+                settings = source.settings(sub)
+            except sources.BadOption as exc:
+                raise self.fail(f"sources.{name}.{exc.key}", exc.what, exc.hint) from None
+            if settings != source.settings({}):
+                out[name] = settings
+        return out
 
-    def tool(self, key_name: str, value: Any, deb: DebSources | None = None) -> ToolSpec:
+    def strings_only(self, value: Any, key: str) -> None:
+        """No NUL anywhere in a table a source reads (see `string`)."""
+        if isinstance(value, str):
+            self.string(value, key)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self.strings_only(v, f"{key}.{k}")
+        elif isinstance(value, list):
+            for v in value:
+                self.strings_only(v, key)
+
+    def tool(self, key_name: str, value: Any, settings: Mapping[str, Any]) -> ToolSpec:
         from devshell import catalog
 
         key = f"tools.{key_name}"
@@ -322,33 +309,26 @@ class _Parser:
             value = {"version": value}
         if not isinstance(value, dict):
             raise self.fail(key, f"must be a version string or a table, not {_kind(value)}",
-                            'e.g. ruff = "0.6" or jq = { version = "1.7.1", url = "…" }')
-        self.check_keys(value, _TOOL_KEYS, key)
+                            'e.g. ruff = "0.6" or ruff = { version = "0.6" }')
+        owners = {k: n for n in sources.names() for k in sources.get(n).keys}
+        self.check_keys(value, _TOOL_KEYS + tuple(owners), key)
+        direct = sources.direct_names()
         name, source, package = key_name, value.get("source"), value.get("package")
         prefix, colon, rest = key_name.partition(":")
-        if colon and prefix in _DIRECT:
+        if colon and prefix in direct:
             name, source, package = rest.rsplit("/", 1)[-1], prefix, rest
         if not names.is_plain(name):
             # The name becomes a store path, a lock-file name and a shell word.
             raise self.fail(
                 key, f"{name!r} is not a tool name",
-                'use letters, digits, ".", "_", "+" and "-" (or "pypi:NAME", "npm:NAME", "deb:NAME")',
+                'use letters, digits, ".", "_", "+" and "-" (or '
+                + ", ".join(f'"{d}:NAME"' for d in direct) + ")",
             )
         if "version" not in value:
             raise self.fail(key, "has no version", 'add version = "…" (exact, a prefix like "20", a specifier, or "latest")')
         constraint = self.string(value["version"], f"{key}.version")
-        try:
-            kind = _deb_version(constraint) if source == "deb" else parse_constraint(constraint).kind
-        except ValueError as exc:
-            raise self.fail(
-                f"{key}.version", str(exc),
-                'accepted: a Debian version "1.6-2.1" (or its upstream part "1.6"), or "latest"'
-                if source == "deb" else
-                'accepted: an exact version "1.2.3", a prefix "20", a specifier ">=1.22,<1.24", '
-                'an npm range "^1.2", or "latest"',
-            ) from None
-        if source is None:
-            source = "url" if "url" in value else None
+        if source is None:  # a key that only one source reads says which
+            source = next((n for n in sources.names() if any(k in value for k in sources.get(n).claims)), None)
         if source is None:
             entry = catalog.get(name)
             if entry is None:
@@ -356,84 +336,38 @@ class _Parser:
                 raise self.fail(
                     key, f"{name!r} is not in the catalogue and names no source",
                     (f"did you mean {close[0]!r}? " if close else "")
-                    + f'or name it directly: "pypi:{name}" / "npm:{name}" / "deb:{name}", or give it a url',
+                    + "or name it directly: " + " / ".join(f'"{d}:{name}"' for d in direct),
                 )
             source = entry.source
         source = self.string(source, f"{key}.source")
-        if source not in SOURCES:
-            raise self.fail(f"{key}.source", f"unknown source {source!r} (accepted: {', '.join(SOURCES)})")
-        if kind == "tag" and source != "npm":
-            raise self.fail(f"{key}.version", f"{constraint!r} is not a version",
-                            "tags like this exist only on npm; write a version, a prefix or a range")
+        if source not in sources.names():
+            raise self.fail(f"{key}.source", f"unknown source {source!r} (accepted: {', '.join(sources.names())})")
+        src = sources.get(source)
         if package is not None:
             package = self.string(package, f"{key}.package")
             if not package or package.startswith("/") or any(
                 part in ("", ".", "..") for part in package.split("/")
             ) or any(c.isspace() or not c.isprintable() for c in package):
                 raise self.fail(f"{key}.package", f"{package!r} is not a package name")
-        fmt = value.get("format")
-        if fmt is not None and self.string(fmt, f"{key}.format") not in FORMATS:
-            raise self.fail(f"{key}.format", f"unknown format {fmt!r} (accepted: {', '.join(FORMATS)})")
-        strip = value.get("strip")
-        if strip is not None and (not isinstance(strip, int) or isinstance(strip, bool) or strip < 0):
-            raise self.fail(f"{key}.strip", "must be a whole number of leading directories to drop, e.g. 1")
+        foreign = [k for k in value if k in owners and k not in src.keys]
+        if foreign:
+            raise self.fail(f"{key}.{foreign[0]}", f"only {owners[foreign[0]]} tools take {foreign[0]!r}",
+                            f"the {source} source gets artifacts and hashes from its upstream")
+        self.strings_only({k: value[k] for k in src.keys if k in value}, key)
         tool = ToolSpec(
             name=name,
             constraint=constraint,
             source=source,
             package=package,
-            url=self.string(value["url"], f"{key}.url") if "url" in value else None,
-            sha256=self.string_table(self.table(value, "sha256"), f"{key}.sha256"),
-            checksums=self.string(value["checksums"], f"{key}.checksums") if "checksums" in value else None,
-            os_names=self.string_table(self.table(value, "os"), f"{key}.os"),
-            arch_names=self.string_table(self.table(value, "arch"), f"{key}.arch"),
             bin=self.bin_list(value["bin"], f"{key}.bin") if "bin" in value else None,
-            format=fmt,
-            strip=strip,
             env=self.env_table(self.table(value, "env"), f"{key}.env"),
-            deb=(deb or DebSources()) if source == "deb" else None,
+            settings=settings[source] if source in settings else src.settings({}),
         )
-        if source == "url" and (tool.url is not None or catalog.get(name) is None):
-            self.check_url_tool(tool, key)
-        elif source != "url":
-            extra = [k for k in _URL_ONLY if k in value]
-            if extra:
-                raise self.fail(f"{key}.{extra[0]}", f"only url tools take {extra[0]!r}",
-                                f"the {source} source gets artifacts and hashes from its upstream")
-        return tool
-
-    def check_url_tool(self, tool: ToolSpec, key: str) -> None:
-        if tool.url is None:
-            raise self.fail(key, "a url tool needs url = \"https://…\" with {version}, {os}, {arch} or {platform}")
-        for plat, digest in tool.sha256:
-            if plat not in platforms.ALL:
-                raise self.fail(f"{key}.sha256.{plat}", f"{plat!r} is not a platform (accepted: {', '.join(platforms.ALL)})")
-            if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
-                raise self.fail(f"{key}.sha256.{plat}", "must be 64 hex digits (the output of sha256sum)")
-        if not tool.sha256 and tool.checksums is None:
-            raise self.fail(
-                key, "has no way to verify its download",
-                'add sha256 = { "x86_64-linux" = "<sha256sum of the file>" } or checksums = "https://…/SHA256SUMS"',
-            )
-        if parse_constraint(tool.constraint).kind != "version":
-            raise self.fail(
-                f"{key}.version", f"{tool.constraint!r}: a url tool needs one exact version",
-                "the url source cannot list versions; write the version you want, e.g. \"1.2.3\"",
-            )
-
-
-def _deb_version(text: str) -> str:
-    """"latest" or a Debian version ([epoch:]upstream[-revision]): dpkg's
-    syntax, not PEP 440; ValueError otherwise."""
-    if text.strip() == "latest":
-        return "latest"
-    from debian.debian_support import Version
-
-    try:
-        Version(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a Debian version (e.g. \"1.6-2.1\", \"1:2.39.2-1\")") from None
-    return "version"
+        try:
+            src.check_version(constraint)
+            return src.check(tool, value)
+        except sources.BadOption as exc:
+            raise self.fail(f"{key}.{exc.key}" if exc.key else key, exc.what, exc.hint) from None
 
 
 def _kind(value: Any) -> str:

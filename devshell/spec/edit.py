@@ -22,7 +22,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, InlineTable, Table
 from tomlkit.toml_document import TOMLDocument
 
-from devshell import atomic, catalog, platforms
+from devshell import atomic, catalog, platforms, sources
 from devshell import lock as lockfile
 from devshell import spec as specfile
 from devshell.errors import SpecError, UsageError
@@ -49,14 +49,13 @@ __all__ = [
     "write",
 ]
 
-_DIRECT = ("pypi", "npm", "deb")  # `pypi:NAME` / `npm:NAME` / `deb:NAME` name a package directly
 
 
 @dataclass(frozen=True)
 class Request:
     """One `TOOL[@CONSTRAINT]` from the command line."""
 
-    key: str  # the [tools] key: "ruff", "pypi:faketool", "npm:@scope/pkg"
+    key: str  # the [tools] key: a catalogue name ("ruff"), or "SOURCE:package"
     constraint: str | None  # None: not given; pinned to what resolves
 
     @property
@@ -67,21 +66,23 @@ class Request:
 def tool_name(key: str) -> str:
     """The tool's name for a [tools] key, as spec.py derives it."""
     prefix, colon, rest = key.partition(":")
-    if colon and prefix in _DIRECT:
+    if colon and prefix in sources.direct_names():
         return rest.rsplit("/", 1)[-1]
     return key
 
 
 def parse_request(text: str) -> Request:
-    """`ruff`, `ruff@0.6`, `pypi:NAME@1.2`, `npm:@scope/pkg@3`; a name that is
+    """`ruff`, `ruff@0.6`, `SOURCE:NAME@1.2`, `SOURCE:@scope/pkg@3`; a name that is
     neither in the catalogue nor prefixed by a source is a SpecError."""
     prefix, colon, rest = text.partition(":")
-    direct = bool(colon) and prefix in _DIRECT
+    direct_names = sources.direct_names()
+    direct = bool(colon) and prefix in direct_names
     body = rest if direct else text
-    at = body.find("@", 1)  # an npm scope's leading @ belongs to the name
+    at = body.find("@", 1)  # a scope's leading @ (`@scope/pkg`) belongs to the name
     name, constraint = (body, None) if at < 0 else (body[:at], body[at + 1:].strip())
     if not name or (direct and not name.lstrip("@").rsplit("/", 1)[-1]):
-        raise UsageError(f"{text!r} names no tool", hint="e.g. ruff@0.6, pypi:NAME@1.2 or npm:NAME@3")
+        raise UsageError(f"{text!r} names no tool",
+                         hint="e.g. ruff@0.6, " + " or ".join(f"{d}:NAME@1.2" for d in direct_names))
     if constraint == "":
         raise UsageError(f"{text!r}: nothing after '@'", hint=f"write {name}@VERSION, or just {name}")
     if not direct and catalog.get(name) is None:
@@ -90,7 +91,7 @@ def parse_request(text: str) -> Request:
             f"{name!r} is not in the catalogue",
             hint=(f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "")
             + f"`devshell search {name}` shows what the upstreams have; "
-            f"name a package directly as pypi:{name} or npm:{name}",
+            "name a package directly as " + " or ".join(f"{d}:{name}" for d in direct_names),
         )
     return Request(f"{prefix}:{name}" if direct else name, constraint)
 
@@ -145,7 +146,7 @@ def tool_keys(text: str, path: Path) -> list[str]:
 
 
 def find_key(keys: Collection[str], wanted: str) -> str | None:
-    """The key for `wanted`: the key itself (`pypi:faketool`), or the tool's name."""
+    """The key for `wanted`: the key itself (`SOURCE:faketool`), or the tool's name."""
     if wanted in keys:
         return wanted
     return next((k for k in keys if tool_name(k) == wanted), None)
@@ -224,9 +225,13 @@ def minimal(name: str) -> str:
         "# Add tools with `devshell add NAME[@VERSION]` (`devshell search TEXT` finds them),\n"
         "# or by hand:\n"
         '#   ruff = "0.6"          a catalogue name: the newest 0.6.x\n'
-        '#   "pypi:NAME" = "1.2"   a binary wheel from the Python package index\n'
-        '#   "npm:NAME" = "3"      a package from the npm registry\n'
+        + "".join(f"#   {ex}\n" for ex in _examples())
     )
+
+
+def _examples() -> list[str]:
+    """Each source's own line on how to name its packages directly."""
+    return [ex for name in sources.direct_names() if (ex := sources.get(name).example)]
 
 
 @dataclass(frozen=True)

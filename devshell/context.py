@@ -1,0 +1,61 @@
+"""One run's context: where devshell keeps things, which project, where its
+upstreams are, and what this run has already read.
+
+Commands build it once (`for_spec`) and pass it down; nothing deeper reads
+the current directory or `DEVSHELL_HOME`, and per-run caches (registry
+documents, opened Debian archives) live here rather than in modules, so two
+runs in one process (tests, a long-lived caller) never share them, and the
+threads of one run fill them under one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from devshell.home import Home
+from devshell.sources.locate import Upstreams
+
+if TYPE_CHECKING:
+    from devshell.spec import Spec
+
+__all__ = ["Context", "for_spec"]
+
+T = TypeVar("T")
+
+
+class Context:
+    """Home, project and upstream settings, and this run's caches."""
+
+    def __init__(self, home: Home, upstreams: Upstreams) -> None:
+        self.home = home
+        self.upstreams = upstreams
+        self._memo: dict[Hashable, Any] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def root(self) -> Path | None:
+        """The project's directory (None: no project, e.g. `devshell search`)."""
+        return self.upstreams.project_root
+
+    def settings(self, source: str) -> Any:
+        """The spec's `[sources.NAME]` settings for `source` (None: none)."""
+        return self.upstreams.settings.get(source)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()` once per run for `key`; later calls get the same value.
+        Computed under the run's lock, so concurrent threads wait, not race."""
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            value: T = self._memo[key]
+            return value
+
+
+def for_spec(spec: Spec | None, home: Home, root: Path | None = None) -> Context:
+    """The context of a run on `spec`'s project (or on none, at `root`)."""
+    if spec is None:
+        return Context(home, Upstreams(root))
+    return Context(home, Upstreams(spec.root, dict(spec.sources)))
