@@ -10,6 +10,7 @@ import io
 import os
 import re
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -352,6 +353,38 @@ def test_device_files_are_refused(server: LoopbackServer) -> None:
     with pytest.raises(UnsafeArchiveError, match=r"device file"):
         store.add_artifact(_home(), serve_artifact(server, ("dev", deb), []), "dev 1.0")
     _nothing_kept(_home())
+
+
+@pytest.fixture
+def tarfile_before_3_11_4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tarfile as Python 3.11.0-3.11.3 ship it (Debian 12's own python3 is
+    3.11.2): no extraction filters, no TarInfo.replace."""
+    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.delattr(tarfile, "FilterError")
+    monkeypatch.delattr(tarfile.TarInfo, "replace")
+
+
+@pytest.mark.usefixtures("tarfile_before_3_11_4")
+def test_without_tarfiles_data_filter_packages_unpack_and_evil_ones_are_refused(
+        tmp_path: Path, server: LoopbackServer) -> None:
+    good = handmade_deb([Entry("./usr/bin/tool", b"#!/bin/sh\necho hi\n", mode=0o4775),
+                         Entry("./etc/real", b"conf\n"),
+                         Entry("./usr/share/conf", kind=tarfile.SYMTYPE, link="/etc/real")], "good")
+    out = store.add_artifact(_home(), serve_artifact(server, ("good", good), []), "good 1.0")
+    assert stat.S_IMODE((out / "usr" / "bin" / "tool").stat().st_mode) == 0o555
+    assert (out / "usr" / "share" / "conf").read_text() == "conf\n"
+
+    evil = {
+        "slip": (Entry("../evil", b"gotcha\n"), r"outside the output"),
+        "device": (Entry("./dev/null", kind=tarfile.CHRTYPE), r"device file"),
+        "hardlink": (Entry("./usr/h", kind=tarfile.LNKTYPE, link="/etc/passwd"), r"hard link"),
+    }
+    for name, (entry, message) in evil.items():
+        deb = handmade_deb([Entry("./usr/ok", b"fine\n"), entry], name)
+        with pytest.raises(UnsafeArchiveError, match=message):
+            store.add_artifact(_home(), serve_artifact(server, (name, deb), []), f"{name} 1.0")
+    assert [p.name for p in _home().store.iterdir()] == [out.name]
+    assert not list(tmp_path.rglob("evil"))
 
 
 def test_files_that_are_not_well_formed_elf_are_left_alone(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ before anything is written. Archives are built here, in tmp_path."""
 
 from __future__ import annotations
 
+import ast
 import bz2
 import gzip
 import io
@@ -19,14 +20,8 @@ import zstandard
 
 import devshell.store.unpack as unpack_module
 from devshell.errors import StoreError, UnsafeArchiveError, UsageError
-from devshell.store.unpack import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_MEMBERS,
-    FORMATS,
-    auto_strip,
-    detect_format,
-    unpack,
-)
+from devshell.store.members import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, auto_strip
+from devshell.store.unpack import FORMATS, detect_format, unpack
 from tests.helpers import devshell, sha256, url_tool, write_spec
 from tests.loopback import LoopbackServer
 
@@ -600,6 +595,87 @@ def test_a_member_name_longer_than_any_path_is_refused(tmp_path: Path, dest: Pat
     else:
         archive = evil_tar(tmp_path, reg(name, b"x"))
     refused(archive, fmt, dest, "long name")
+
+
+# --- one public set of member rules ------------------------------------------------
+
+
+def private_imports(source: str) -> list[str]:
+    """Every `from devshell… import _name` in `source`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("devshell"):
+            found += [f"{node.module}.{a.name}" for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+@pytest.mark.parametrize("package", ["store", "debian"])
+def test_the_archive_readers_share_the_public_member_rules_not_each_others_privates(
+    package: str,
+) -> None:
+    root = Path(unpack_module.__file__).parent.parent / package
+    found = {p.name: private_imports(p.read_text(encoding="utf-8")) for p in root.glob("*.py")}
+    assert {name: names for name, names in found.items() if names} == {}
+    assert private_imports("from devshell.store.unpack import _Member, tar_members") == [
+        "devshell.store.unpack._Member"]
+
+
+# --- an interpreter older than tarfile's filters ------------------------------------
+
+
+@pytest.fixture
+def tarfile_before_3_11_4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tarfile as Python 3.11.0-3.11.3 ship it (Debian 12's own python3 is
+    3.11.2): no extraction filters, no TarInfo.replace."""
+    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.delattr(tarfile, "FilterError")
+    monkeypatch.delattr(tarfile.TarInfo, "replace")
+
+
+OLD_TARFILE_REFUSALS: dict[str, tuple[list[Member], str]] = {
+    "absolute path": ([reg("/tmp/evil", b"x")], "absolute path"),
+    "slip": ([reg("pkg/../../evil", b"x")], "path traversal"),
+    "absolute symlink": ([link("pkg/esc", "/etc/passwd")], "symlink escape"),
+    "relative symlink": ([link("pkg/esc", "../../x")], "symlink escape"),
+    "symlink through a symlink": ([link("pkg/a/up", ".."), link("pkg/a/esc", "up/..")],
+                                  "symlink escape"),
+    "write through a symlink": ([link("pkg/lib", "."), reg("pkg/lib/x", b"x")],
+                                "write through link"),
+    "hard link outside": ([link("pkg/h", "/etc/passwd", tarfile.LNKTYPE)], "absolute path"),
+    "hard link to nothing": ([link("pkg/h", "pkg/missing", tarfile.LNKTYPE)],
+                             "hard link escape"),
+    "device": ([special("pkg/null", tarfile.CHRTYPE)], "device file"),
+    "fifo": ([special("pkg/pipe", tarfile.FIFOTYPE)], "FIFO"),
+    "duplicate": ([reg("pkg/x", b"a"), link("pkg/x", "ok")], "duplicate member"),
+}
+
+
+@pytest.mark.usefixtures("tarfile_before_3_11_4")
+@pytest.mark.parametrize("case", sorted(OLD_TARFILE_REFUSALS))
+def test_without_tarfiles_data_filter_every_rule_still_refuses(
+    tmp_path: Path, dest: Path, case: str
+) -> None:
+    members, rule = OLD_TARFILE_REFUSALS[case]
+    refused(evil_tar(tmp_path, *members), "tar.gz", dest, rule)
+    assert not (tmp_path / "evil").exists()
+
+
+@pytest.mark.usefixtures("tarfile_before_3_11_4")
+@pytest.mark.parametrize("fmt", TAR_FORMATS)
+def test_without_tarfiles_data_filter_archives_unpack_with_the_same_modes(
+    tmp_path: Path, dest: Path, fmt: str
+) -> None:
+    archive = build_tar(tmp_path / f"a.{fmt}", [
+        tdir("pkg/", 0o1777), reg("pkg/bin/tool", b"#!/bin/sh\n", 0o6775),
+        reg("pkg/README", b"r", 0o666), link("pkg/bin/alias", "tool"),
+        link("pkg/bin/tool2", "pkg/bin/tool", tarfile.LNKTYPE),
+    ], fmt)
+    unpack(archive, fmt, dest)
+    assert mode_of(dest / "bin/tool") == 0o755
+    assert mode_of(dest / "README") == 0o644
+    assert os.readlink(dest / "bin/alias") == "tool"
+    assert (dest / "bin/tool2").stat().st_ino == (dest / "bin/tool").stat().st_ino
 
 
 # --- corrupt and unknown -------------------------------------------------------

@@ -1,6 +1,6 @@
 """The one tree a package closure is unpacked into, and how paths resolve in it.
 
-Packages are written one after another (already checked by devshell.store.unpack's
+Packages are written one after another (already checked by devshell.store.members'
 rules, see devshell.debian.unpack). A later package may add to directories, also
 through a directory symlink an earlier one made (`lib -> usr/lib`), and may
 ship a file again only with the same bytes, or a symlink with the same target.
@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import IO
 
 from devshell.errors import StoreError, UnsafeArchiveError
-from devshell.store.unpack import _file_mode, _Member, _reading
+from devshell.store.members import MAX_LINK_HOPS, Member, file_mode, reading
 
 __all__ = ["Tree", "resolve_inside"]
 
 _CHUNK = 1024 * 1024
-_MAX_LINK_HOPS = 40
 
 
 def resolve_inside(root: str, rel: str) -> str | None:
@@ -51,7 +50,7 @@ def resolve_inside(root: str, rel: str) -> str | None:
         except OSError:  # not a link, or not there
             continue
         hops += 1
-        if hops > _MAX_LINK_HOPS or target.startswith("/"):
+        if hops > MAX_LINK_HOPS or target.startswith("/"):
             return None
         done.pop()
         todo = [c for c in target.split("/") if c not in ("", ".")] + todo
@@ -68,20 +67,20 @@ class Tree:
         self.dirs: set[str] = {""}  # physical directories known to exist
 
     def add(self, label: str, deb: Path, tar_path: Path,
-            members: Sequence[_Member | None]) -> None:
+            members: Sequence[Member | None]) -> None:
         """Write package `label`: the uncompressed data.tar at `tar_path`, whose
         members were checked as `members` (None: nothing to write)."""
         if not any(members):
             return
         self.written = 0
         placed: dict[str, str] = {}  # member path -> physical path (hard link sources)
-        with _reading(deb, "deb"), tarfile.open(tar_path, "r:") as tar:
+        with reading(deb, "deb"), tarfile.open(tar_path, "r:") as tar:
             for info, m in zip(tar.getmembers(), members, strict=True):
                 if m is not None:
                     placed[m.path] = self._write(label, m, placed,
                                                  functools.partial(tar.extractfile, info))
 
-    def _write(self, label: str, m: _Member, placed: dict[str, str],
+    def _write(self, label: str, m: Member, placed: dict[str, str],
                opener: Callable[[], IO[bytes] | None]) -> str:
         """Write one checked member; its physical path."""
         parent = self._directory(label, m, posixpath.dirname(m.path))
@@ -120,7 +119,7 @@ class Tree:
         self.owner.setdefault(path, label)
         return path
 
-    def _directory(self, label: str, m: _Member, rel: str) -> str:
+    def _directory(self, label: str, m: Member, rel: str) -> str:
         """The physical path of directory `rel`, made if missing."""
         physical = resolve_inside(self.root, rel) if rel else ""
         if physical is None:
@@ -147,7 +146,7 @@ class Tree:
         physical = resolve_inside(self.root, path)
         return physical is not None and os.path.isdir(os.path.join(self.root, physical))
 
-    def _clash(self, label: str, m: _Member, path: str) -> None:
+    def _clash(self, label: str, m: Member, path: str) -> None:
         other = self.owner.get(path, "an earlier package")
         raise StoreError(
             f"{label} and {other} both ship /{path}, differently "
@@ -156,7 +155,7 @@ class Tree:
             "diversion); remove one of the packages from devshell.toml, or pick "
             "versions that agree")
 
-    def _chunks(self, label: str, m: _Member,
+    def _chunks(self, label: str, m: Member,
                 opener: Callable[[], IO[bytes] | None]) -> Iterator[bytes]:
         src = opener()
         with src if src is not None else io.BytesIO() as stream:
@@ -168,15 +167,15 @@ class Tree:
                         f"limit of {self.max_bytes} bytes", hint="nothing was kept")
                 yield chunk
 
-    def _file(self, label: str, m: _Member, full: str,
+    def _file(self, label: str, m: Member, full: str,
               opener: Callable[[], IO[bytes] | None]) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         with os.fdopen(os.open(full, flags, 0o600), "wb") as out:
             for chunk in self._chunks(label, m, opener):
                 out.write(chunk)
-            os.fchmod(out.fileno(), _file_mode(m.mode))
+            os.fchmod(out.fileno(), file_mode(m.mode))
 
-    def _digest(self, label: str, m: _Member,
+    def _digest(self, label: str, m: Member,
                 opener: Callable[[], IO[bytes] | None]) -> bytes:
         h = hashlib.sha256()
         for chunk in self._chunks(label, m, opener):
@@ -199,8 +198,5 @@ class Tree:
 
 
 def _digest_file(path: str) -> bytes:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.digest()
+        return hashlib.file_digest(f, "sha256").digest()

@@ -2,7 +2,7 @@
 
 A .deb is an ar archive: `debian-binary`, `control.tar.*`, `data.tar.*`. Only
 data.tar is read; control.tar, and the maintainer scripts in it, never are.
-Every member goes through devshell.store.unpack's checks (absolute paths, `..`,
+Every member goes through devshell.store.members' rules (absolute paths, `..`,
 links that escape, hard links, devices, size; setuid bits dropped) before
 anything of that package is written. Absolute symlink targets name the
 package's own root (`/lib/x86_64-linux-gnu/…`), so they are rewritten as
@@ -32,18 +32,15 @@ import zstandard
 
 from devshell.debian.tree import Tree
 from devshell.errors import StoreError, UnsafeArchiveError
-
-# The member checks are unpack.py's, shared on purpose: one set of rules for
-# every archive the store takes in.
-from devshell.store.unpack import (
+from devshell.store.members import (
     DEFAULT_MAX_BYTES,
-    _file_mode,
-    _Member,
-    _parts,
-    _plan,
-    _reading,
-    _tar_member,
+    Member,
+    check_with_tarfile,
     max_members,
+    parts,
+    plan,
+    reading,
+    tar_member,
     tar_members,
 )
 
@@ -89,44 +86,34 @@ class _Package:
     deb: Path
     label: str
     tar: Path  # data.tar, decompressed
-    members: tuple[_Member | None, ...]  # what to write for each (None: nothing)
+    members: tuple[Member | None, ...]  # what to write for each (None: nothing)
 
 
 def _check(deb: Path, label: str, tar_path: Path, max_bytes: int, limit: int) -> _Package:
     """Decompress the package's data.tar and check every member."""
     _decompress(deb, label, tar_path, max_bytes)
     try:
-        with _reading(deb, "deb"), tarfile.open(tar_path, "r:") as tar:
+        with reading(deb, "deb"), tarfile.open(tar_path, "r:") as tar:
             infos = tar_members(tar, deb, limit)
     except UnsafeArchiveError as exc:
         raise UnsafeArchiveError(f"{label}: {exc.message}", hint=exc.hint) from None
-    members = [_relative(_tar_member(info)) for info in infos]
-    if not any(_parts(m.name) for m in members):
+    members = [_relative(tar_member(info)) for info in infos]
+    if not any(parts(m.name) for m in members):
         return _Package(deb, label, tar_path, (None,) * len(members))
     try:
-        plan = _plan(deb, members, 0, max_bytes, limit)
-        for info, m in zip(infos, plan, strict=True):
-            if m is not None:  # tarfile's own "data" filter, as a second opinion
-                renamed = info.replace(name=m.path, linkname=m.link, deep=False,
-                                       mode=_file_mode(m.mode))
-                try:
-                    # Against an empty directory: the names alone are judged.
-                    tarfile.data_filter(renamed, str(tar_path.parent / "root"))
-                except tarfile.FilterError as exc:
-                    raise UnsafeArchiveError(
-                        f"archive member {info.name!r} is refused by tarfile: {exc}",
-                        hint=f"{deb} looks malicious or broken; nothing was unpacked "
-                        "from it") from exc
+        planned = plan(deb, members, 0, max_bytes, limit)
+        # Against an empty directory: the names alone are judged.
+        check_with_tarfile(deb, infos, planned, tar_path.parent / "root")
     except UnsafeArchiveError as exc:
         raise UnsafeArchiveError(f"{label}: {exc.message}", hint=exc.hint) from None
-    return _Package(deb, label, tar_path, tuple(plan))
+    return _Package(deb, label, tar_path, tuple(planned))
 
 
-def _relative(m: _Member) -> _Member:
+def _relative(m: Member) -> Member:
     """An absolute symlink target, made relative to the package's root."""
     if m.kind != "symlink" or not m.link.startswith("/") or "\0" in m.link:
         return m
-    parent = posixpath.dirname("/".join(_parts(m.name))) or "."
+    parent = posixpath.dirname("/".join(parts(m.name))) or "."
     target = posixpath.normpath("/" + m.link).lstrip("/") or "."
     return replace(m, link=posixpath.relpath(target, parent))
 
@@ -191,7 +178,7 @@ def _decompress(deb: Path, label: str, target: Path, max_bytes: int) -> None:
     """Write the package's data.tar, decompressed, to `target`, never more
     than `max_bytes` of it (a header may lie about sizes; this cannot)."""
     offset, size, compression = _data_member(deb, label)
-    with deb.open("rb") as raw, target.open("wb") as out, _reading(deb, "deb"):
+    with deb.open("rb") as raw, target.open("wb") as out, reading(deb, "deb"):
         window = io.BufferedReader(_Window(raw, offset, size), _CHUNK)
         written = 0
         with _decompressor(compression, window) as src:
