@@ -172,22 +172,16 @@ def about(artifact: dict[str, Any], label: str, upstreams: Upstreams) -> dict[st
 
 def artifact_populator(home: Home, artifact: Artifact, label: str,
                        upstreams: Upstreams | None = None) -> Callable[[Path], None]:
-    """What fills a temp dir from an artifact: fetch (or the cache), unpack, check bins."""
+    """What fills a temp dir from an artifact: its format's filler (see
+    devshell.store.formats) fetches and unpacks it; then every bin entry is
+    checked to be a program inside the output."""
     ups = _given(upstreams)
 
     def populate(tmp: Path) -> None:
-        from devshell.net.fetch import Download, cached_path, fetch
-        from devshell.store.unpack import unpack
+        from devshell.store import formats
 
         programs = _checked_programs(artifact, label)
-        if artifact.format == "deb":
-            _populate_deb(home, artifact, label, tmp, ups)
-        else:
-            cached = cached_path(home, artifact.integrity).exists()
-            url = artifact.url if cached else ups.concrete(artifact.url)
-            archive = fetch(home, Download(url, artifact.integrity, artifact.size, label))
-            binary_name = programs[0][1] if programs else label.split()[0]
-            unpack(archive, artifact.format, tmp, strip=artifact.strip, binary_name=binary_name)
+        formats.filler(artifact.format, label)(home, artifact, label, tmp, ups)
         for _, entry in programs:
             target = _program_inside(tmp, entry, label)
             if target.is_file():
@@ -239,29 +233,6 @@ def _program_inside(tmp: Path, entry: str, label: str) -> Path:
         raise StoreError(f"{label}: bin entry {entry!r} leads outside the output, through a symlink",
                          hint="nothing was kept; the archive's programs must lie inside it")
     return target
-
-
-def _populate_deb(home: Home, artifact: Artifact, label: str, tmp: Path,
-                  upstreams: Upstreams) -> None:
-    """A package and its closure: every .deb fetched and verified, unpacked
-    into one tree (the package first, then the closure in the lock's order),
-    then relocated to run from where the output will be."""
-    from devshell.debian import relocate
-    from devshell.debian import unpack as debunpack
-    from devshell.net.fetch import Download, cached_path, fetch_all
-
-    parts = [(label, artifact.url, artifact.integrity, artifact.size)] + [
-        (f"{p.name} {p.version}, for {label}", p.url, p.integrity, p.size)
-        for p in artifact.closure
-    ]
-    downloads = [
-        Download(url if cached_path(home, sri).exists() else upstreams.concrete(url), sri, size, what)
-        for what, url, sri, size in parts
-    ]
-    debs = fetch_all(home, downloads)
-    debunpack.unpack_debs([(debs[d.integrity], d.label) for d in downloads], tmp)
-    relocate.relocate(tmp, home.output(artifact.output),
-                      [entry for _, entry in artifact.programs()], label)
 
 
 def _sweep(home: Home, name: str) -> None:
@@ -335,13 +306,11 @@ def build_manifest(root: Path) -> dict[str, Any]:
             elif stat.S_ISDIR(st.st_mode):
                 files.append({"path": rel, "type": "dir"})
             else:
-                h = hashlib.sha256()
                 with open(path, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        h.update(chunk)
+                    digest = hashlib.file_digest(f, "sha256").hexdigest()
                 files.append({
                     "path": rel, "type": "file", "mode": "0755" if st.st_mode & 0o111 else "0644",
-                    "sha256": h.hexdigest(), "size": st.st_size,
+                    "sha256": digest, "size": st.st_size,
                 })
     files.sort(key=lambda e: e["path"])
     whole = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()

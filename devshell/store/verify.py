@@ -37,11 +37,8 @@ _SPECIAL = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 
 
 def _sha256(path: str) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def check(home: Home, name: str) -> list[Problem]:
@@ -143,9 +140,7 @@ def _forget_damaged_download(home: Home, integrity_: str) -> None:
     if not path.exists():
         return
     algo, raw = integrity.parse(integrity_)
-    h = hashlib.new(algo)
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    if h.digest() != raw:
+        digest = hashlib.file_digest(f, algo).digest()
+    if digest != raw:
         path.unlink()

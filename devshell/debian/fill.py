@@ -1,0 +1,42 @@
+"""The `deb` format's way of filling a store output (devshell.store.formats).
+
+A package and its closure: every .deb fetched and verified, unpacked into one
+tree (the package first, then the closure in the lock's order), then relocated
+to run from where the output will be once the store renames it into place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devshell.home import Home
+    from devshell.lock import Artifact
+    from devshell.sources.locate import Upstreams
+
+__all__ = ["fill"]
+
+
+def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
+         upstreams: Upstreams) -> None:
+    """Fetch the package and every part of its closure (a part already in the
+    download cache is taken from there), unpack them all into `tmp`, and
+    relocate the programs and libraries to `home.output(artifact.output)`."""
+    from devshell.debian import relocate
+    from devshell.debian import unpack as debunpack
+    from devshell.net.fetch import Download, cached_path, fetch_all
+
+    parts = [(label, artifact.url, artifact.integrity, artifact.size)] + [
+        (f"{p.name} {p.version}, for {label}", p.url, p.integrity, p.size)
+        for p in artifact.closure
+    ]
+    downloads = [
+        Download(url if cached_path(home, sri).exists() else upstreams.concrete(url),
+                 sri, size, what)
+        for what, url, sri, size in parts
+    ]
+    debs = fetch_all(home, downloads)
+    debunpack.unpack_debs([(debs[d.integrity], d.label) for d in downloads], tmp)
+    relocate.relocate(tmp, home.output(artifact.output),
+                      [entry for _, entry in artifact.programs()], label)
