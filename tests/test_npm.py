@@ -56,7 +56,6 @@ class FakeRegistry:
 
 @pytest.fixture
 def registry(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeRegistry]:
-    monkeypatch.setattr(npm, "_DOCUMENTS", {})
     monkeypatch.setenv("npm_config_registry", server.url)
     monkeypatch.setenv("DEVSHELL_PLATFORM", "x86_64-linux")
     monkeypatch.chdir(tmp_path)
@@ -221,7 +220,6 @@ def test_the_registry_comes_from_npm_config_registry_or_npmrc(
         server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     registry = FakeRegistry(server)
     registry.publish("from-env", "1.0.0", bin="x.js")
-    monkeypatch.setattr(npm, "_DOCUMENTS", {})
     monkeypatch.chdir(tmp_path)
     for name in ("npm_config_registry", "NPM_CONFIG_REGISTRY", "DEVSHELL_NPM_REGISTRY",
                  "NPM_CONFIG_USERCONFIG", "NPM_CONFIG_GLOBALCONFIG"):

@@ -26,10 +26,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import importlib.util
-    from pathlib import Path
-
-    from devshell import catalog, config, sources
+    from devshell import catalog, config
     from devshell.spec import find_root
 
     text: str = args.text
@@ -45,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"upstreams: not asked ({text!r} is not a package name)\n")
         return 0
     _upstream(out, "pypi", "Python package index", config.pypi_index, text)
-    if importlib.util.find_spec(sources.REGISTRY["npm"][0]) is not None:
-        _upstream(out, "npm", "npm registry", lambda: config.npm_registry(find_root(Path.cwd())), text)
+    _upstream(out, "npm", "npm registry", lambda: config.npm_registry(find_root(Path.cwd())), text)
     return 0
 
 

@@ -124,7 +124,7 @@ class SourceBase:
             ) from None
         if kind == "tag":
             raise BadOption("version", f"{constraint!r} is not a version",
-                            "tags exist only on npm; write a version, a prefix or a range")
+                            "tags like this exist only on npm; write a version, a prefix or a range")
 
     def check(self, tool: ToolSpec, table: Mapping[str, Any]) -> ToolSpec:
         return tool
