@@ -21,7 +21,17 @@ from pathlib import Path
 
 from devshell.errors import DevshellError
 
-__all__ = ["Upstream", "debian_archive", "devshell_config_path", "npm_registry", "pypi_index", "rewrite"]
+__all__ = [
+    "Upstream",
+    "config_home",
+    "debian_archive",
+    "devshell_config_path",
+    "in_ci",
+    "npm_registry",
+    "pypi_index",
+    "redacted",
+    "rewrite",
+]
 
 
 @dataclass(frozen=True)
@@ -31,9 +41,33 @@ class Upstream:
     keyring: str | None = None  # deb: the keyring file (or armored key) that signs the archive
 
 
+def config_home() -> Path:
+    """$XDG_CONFIG_HOME, else ~/.config: where devshell's, pip's and direnv's
+    user configuration lives."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def in_ci() -> bool:
+    """Whether CI is set to something true: never prompt, never re-lock."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def redacted(url: str) -> str:
+    """`url` fit to show: a password becomes `***`, and so does a user name
+    with no password (registries take tokens in either place)."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    user = f"{parts.username}:***@" if parts.password is not None and parts.username else "***@"
+    host = parts.hostname or ""
+    netloc = user + (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 def devshell_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "devshell" / "config.toml"
+    return config_home() / "devshell" / "config.toml"
 
 
 def _own(key: str, env_name: str) -> Upstream | None:
@@ -80,8 +114,7 @@ def _pip_config_files() -> list[Path]:
     files = [Path(d) / "pip" / "pip.conf" for d in reversed(dirs) if d]
     files.append(Path("/etc/pip.conf"))
     files.append(Path.home() / ".pip" / "pip.conf")
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    files.append(Path(xdg) / "pip" / "pip.conf")
+    files.append(config_home() / "pip" / "pip.conf")
     if os.environ.get("VIRTUAL_ENV"):
         files.append(Path(os.environ["VIRTUAL_ENV"]) / "pip.conf")
     return files

@@ -57,8 +57,9 @@ def find(cwd: Path | None = None) -> Project:
 
 def ci_locked(flag: bool) -> bool:
     """--locked, or CI=true: a stale or missing lock is an error."""
-    ci = os.environ.get("CI", "").strip().lower()
-    return flag or ci not in ("", "0", "false", "no")
+    from devshell.config import in_ci
+
+    return flag or in_ci()
 
 
 def editing(root: Path, home: Home) -> FileLockType:

@@ -33,11 +33,9 @@ class Entry:
     strip: int | None = None
 
     def package_for(self, platform: str) -> str:
-        arch, _, system = platform.partition("-")
-        return (
-            self.package.replace("{os}", dict(self.os_names).get(system, system))
-            .replace("{arch}", dict(self.arch_names).get(arch, arch))
-        )
+        from devshell import platforms
+
+        return platforms.fill(self.package, platform, dict(self.os_names), dict(self.arch_names))
 
 
 def _entry(name: str, data: dict[str, Any]) -> Entry:

@@ -8,25 +8,13 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["redacted", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("doctor", help="show the version, platform, store and upstreams in use")
     p.set_defaults(func=run)
 
-
-def redacted(url: str) -> str:
-    """`url` without a password: index URLs often carry a token."""
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    user = f"{parts.username}:***@" if parts.username else "***@"
-    host = parts.hostname or ""
-    netloc = user + (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _home_origin() -> str:
@@ -65,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
         except DevshellError as exc:
             out.write(f"  {name}: error: {exc.message}\n")
             continue
-        out.write(f"  {name}: {redacted(upstream.url)} (from {upstream.origin})\n")
+        out.write(f"  {name}: {config.redacted(upstream.url)} (from {upstream.origin})\n")
     return 0

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from devshell import atomic
+from devshell.shell.launch import self_command
 
 __all__ = ["direnv_function", "install_direnv", "register", "run"]
 
@@ -23,26 +21,16 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _self_command() -> str:
-    """How a shell with none of our PATH starts this same devshell."""
-    argv0 = sys.argv[0]
-    if argv0 and Path(argv0).name == "devshell" and os.access(argv0, os.X_OK):
-        return shlex.quote(str(Path(argv0).absolute()))
-    found = shutil.which("devshell")
-    if found:
-        return shlex.quote(found)
-    return f"{shlex.quote(sys.executable)} -m devshell"
-
-
 def direnv_function(command: str | None = None) -> str:
     """The `use_devshell` function, calling `command` (default: this devshell)."""
     template = (Path(__file__).parent.parent / "shell" / "rc" / "direnvrc").read_text(encoding="utf-8")
-    return template.replace("@DEVSHELL@", command or _self_command())
+    return template.replace("@DEVSHELL@", command or self_command())
 
 
 def direnv_lib_path() -> Path:
-    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(config) / "direnv" / "lib" / "devshell.sh"
+    from devshell.config import config_home
+
+    return config_home() / "direnv" / "lib" / "devshell.sh"
 
 
 def install_direnv() -> Path:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devshell.config import in_ci
 from devshell.errors import UsageError
 from devshell.lock import LOCK_NAME
 from devshell.spec import SPEC_NAME, parse
@@ -80,12 +81,8 @@ def _refuse_existing(root: Path) -> None:
             )
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _can_ask() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty() and not _ci()
+    return sys.stdin.isatty() and sys.stdout.isatty() and not in_ci()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 def _upstream(out: TextIO, source: str, title: str, where: Callable[[], Upstream], text: str) -> None:
     """One upstream's answer; any failure is one line, not an error."""
     from devshell import context, sources
-    from devshell.commands.doctor import redacted
+    from devshell.config import redacted
     from devshell.errors import DevshellError
     from devshell.home import home
     from devshell.spec import ToolSpec, find_root

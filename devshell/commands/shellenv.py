@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devshell.commands.hook import _self_command
 from devshell.errors import SpecError, UsageError
+from devshell.shell.launch import self_command
 
 __all__ = ["HEADER", "SHELLS", "env_text", "register", "run", "snippet"]
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 def snippet(shell: str, command: str | None = None) -> str:
     """The hook for `shell`, calling `command` (sh words; default: this devshell)."""
-    command = command or _self_command()
+    command = command or self_command()
     if shell == "fish":
         command = " ".join(_fish_quote(word) for word in shlex.split(command))
     template = Path(__file__).parent.parent / "shell" / "rc" / _TEMPLATES[shell]

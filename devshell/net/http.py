@@ -28,7 +28,6 @@ import os
 import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeVar, overload
@@ -187,12 +186,10 @@ def _build(n: int, factor: float) -> requests.Session:
 
 
 def shown(url: str) -> str:
-    """The URL without any user:password (mirror URLs may carry them), for messages."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    """The URL fit for a message (mirror URLs may carry credentials)."""
+    from devshell.config import redacted
+
+    return redacted(url)
 
 
 def _reason(exc: BaseException) -> str:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from devshell.errors import UsageError
 
-__all__ = ["SHELLS", "command", "pick"]
+__all__ = ["SHELLS", "command", "pick", "self_command"]
 
 SHELLS = ("bash", "zsh", "fish")
 _DATA = Path(__file__).parent / "rc"
@@ -83,3 +84,14 @@ def command(shell: str, isolation: str, env: dict[str, str], host: Mapping[str, 
 
 def _quote_fish(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def self_command() -> str:
+    """How a shell with none of our PATH starts this same devshell."""
+    argv0 = sys.argv[0]
+    if argv0 and Path(argv0).name == "devshell" and os.access(argv0, os.X_OK):
+        return shlex.quote(str(Path(argv0).absolute()))
+    found = shutil.which("devshell")
+    if found:
+        return shlex.quote(found)
+    return f"{shlex.quote(sys.executable)} -m devshell"

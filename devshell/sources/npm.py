@@ -184,8 +184,7 @@ def _pattern(tool: ToolSpec) -> tuple[str, catalog.Entry | None]:
 def _fill(pattern: str, plat: str, entry: catalog.Entry | None) -> str:
     if entry is not None:
         return replace(entry, package=pattern).package_for(plat)
-    arch, system = platforms.split(plat)
-    return pattern.replace("{os}", system).replace("{arch}", _NPM_ARCH.get(arch, arch))
+    return platforms.fill(pattern, plat, arch_names=_NPM_ARCH)
 
 
 def _registry(upstreams: Upstreams) -> str:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMATS", "Checksums", "UrlOptions", "UrlSource", "options", "render"]
 
-_PLACEHOLDERS = ("version", "os", "arch", "platform")
 FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
 
 
@@ -58,26 +57,12 @@ def options(tool: ToolSpec) -> UrlOptions:
 
 def render(template: str, tool: ToolSpec, platform: str) -> str:
     """Fill `{version}`, `{os}`, `{arch}`, `{platform}` using the tool's name maps."""
-    arch, system = platforms.split(platform)
     opts = options(tool)
-    values = {
-        "version": tool.constraint,
-        "os": dict(opts.os_names).get(system, system),
-        "arch": dict(opts.arch_names).get(arch, arch),
-        "platform": platform,
-    }
-    out, rest = [], template
-    while "{" in rest:
-        before, _, after = rest.partition("{")
-        key, closed, rest = after.partition("}")
-        if not closed or key not in values:
-            raise SpecError(
-                f"tools.{tool.name}.url: unknown placeholder {{{key}}} in {template!r}",
-                hint="accepted: " + ", ".join("{" + p + "}" for p in _PLACEHOLDERS),
-            )
-        out += [before, values[key]]
-    out.append(rest)
-    return "".join(out)
+    try:
+        return platforms.fill(template, platform, dict(opts.os_names), dict(opts.arch_names),
+                              version=tool.constraint)
+    except ValueError as exc:
+        raise SpecError(f"tools.{tool.name}.url: {exc}") from None
 
 
 _SUMS_LINE = re.compile(r"([0-9A-Fa-f]{64})(?:[ \t]+\*?|[ \t]*\*)(.+)")
