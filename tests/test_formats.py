@@ -180,3 +180,41 @@ def test_register_never_takes_over_a_format_already_taken() -> None:
     formats.register("test-copy", "tests.test_formats:copy_fill")
     formats.register("test-copy", "tests.test_formats:copy_fill")
     assert formats.REGISTRY["test-copy"] == "tests.test_formats:copy_fill"
+
+
+def _installed_plugin(root: Path, monkeypatch: pytest.MonkeyPatch, formats_: dict[str, str],
+                      dist: str = "devshell_fmt_plug") -> None:
+    """A distribution on sys.path whose `devshell.formats` entry points name `formats_`,
+    as a third-party package installs one."""
+    info = root / f"{dist}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[devshell.formats]\n" + "".join(f"{k} = {v}\n" for k, v in formats_.items()))
+    monkeypatch.syspath_prepend(str(root))
+
+
+def test_a_format_installed_through_the_entry_point_group_fills_outputs(
+        tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Realising a lock imports no source, so a format its source registers at
+    # import would be unknown then: an installed package declares it instead.
+    _installed_plugin(tmp_path / "site", monkeypatch, {
+        "test-plugged": "tests.test_formats:copy_fill",
+        "tar.gz": "tests.test_formats:spy_fill",  # never takes over a built-in
+    })
+    assert "test-plugged" not in formats.REGISTRY
+    out = store.add_artifact(_home(), _artifact(server, "test-plugged"), "thing 1.0", Upstreams())
+    assert (out / "share" / "data.txt").read_bytes() == b"served bytes\n"
+    assert formats.filler("tar.gz", "x") is archives.fill
+    assert [fmt for fmt, _, _ in seen] == ["test-plugged"]
+
+
+def test_a_format_two_installed_packages_claim_differently_is_a_clear_error(
+        tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _installed_plugin(tmp_path / "one", monkeypatch, {"test-plugged": "tests.test_formats:copy_fill"})
+    _installed_plugin(tmp_path / "two", monkeypatch, {"test-plugged": "tests.test_formats:spy_fill"},
+                      dist="devshell_other_plug")
+    with pytest.raises(StoreError, match="'test-plugged' is claimed by several installed packages"):
+        store.add_artifact(_home(), _artifact(server, "test-plugged"), "thing 1.0", Upstreams())
+    assert seen == []
+    _nothing_kept(_home())

@@ -4,8 +4,11 @@ The store's write path makes a temporary directory and hands it to the
 format's filler, then normalises, writes the manifest, makes it read-only and
 renames it into place; the filler only puts files in. Fillers are named
 "module:function" and imported when first used, so realising a tar.gz never
-imports the Debian code. Another module (a third-party source) adds its own
-format with `register`; a built-in format is never taken over.
+imports the Debian code. A third-party package adds its own format through
+the entry-point group `devshell.formats` (name = "module:function"), found
+even when nothing imported its source (realising a lock imports none); a
+module may also `register` one while devshell runs. A built-in format is
+never taken over.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
     from devshell.lock import Artifact
     from devshell.sources.locate import Upstreams
 
-__all__ = ["REGISTRY", "Filler", "filler", "register"]
+__all__ = ["ENTRY_POINT_GROUP", "REGISTRY", "Filler", "filler", "register"]
 
 
 class Filler(Protocol):
@@ -34,6 +37,7 @@ class Filler(Protocol):
         throws `tmp` away then, so nothing half-made is ever kept."""
 
 
+ENTRY_POINT_GROUP = "devshell.formats"
 _ARCHIVE = "devshell.store.unpack:fill"
 
 # format → "module:function"; modules are imported only when used.
@@ -60,9 +64,7 @@ def register(fmt: str, target: str) -> None:
         raise StoreError(f"cannot register unpack format: {exc}",
                          hint="a format is a plain name such as 'tar.gz' or 'mytool-bundle'"
                          ) from None
-    module, _, function = target.partition(":")
-    if not (module and all(p.isidentifier() for p in module.split("."))
-            and function.isidentifier()):
+    if not _well_formed(target):
         raise StoreError(f"cannot register unpack format {fmt!r}: {target!r} is not "
                          "'package.module:function'",
                          hint="name the function that fills an output, as "
@@ -76,16 +78,17 @@ def register(fmt: str, target: str) -> None:
 
 
 def filler(fmt: str, label: str) -> Filler:
-    """The function that fills outputs of format `fmt` (for tool `label`)."""
+    """The function that fills outputs of format `fmt` (for tool `label`):
+    the table's, else an installed package's entry point."""
     target = REGISTRY.get(fmt)
     if target is None:
-        raise StoreError(f"{label}: unknown unpack format {fmt!r}",
-                         hint=f"formats devshell knows: {', '.join(sorted(REGISTRY))}; "
-                         "install the package that adds this format, or run `devshell lock`")
+        target = _installed(fmt, label)
     module, _, function = target.partition(":")
     cannot = (f"{label}: unpack format {fmt!r} is filled by {target}, which "
               "cannot be loaded")
-    hint = "install or repair the package that registered this format"
+    hint = "install or repair the package that adds this format"
+    if not _well_formed(target):
+        raise StoreError(f"{cannot}: it is not 'package.module:function'", hint=hint)
     try:
         found = getattr(importlib.import_module(module), function, None)
     except ImportError as exc:
@@ -93,3 +96,26 @@ def filler(fmt: str, label: str) -> Filler:
     if not callable(found):
         raise StoreError(f"{cannot}: it has no function {function!r}", hint=hint)
     return cast(Filler, found)
+
+
+def _installed(fmt: str, label: str) -> str:
+    """The target an installed package's entry point gives `fmt`."""
+    from importlib.metadata import entry_points
+
+    targets = {ep.value for ep in entry_points(group=ENTRY_POINT_GROUP, name=fmt)}
+    if len(targets) > 1:
+        raise StoreError(f"{label}: unpack format {fmt!r} is claimed by several installed "
+                         f"packages: {', '.join(sorted(targets))}",
+                         hint="uninstall all but one of them")
+    if not targets:
+        known = sorted({*REGISTRY, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
+        raise StoreError(f"{label}: unknown unpack format {fmt!r}",
+                         hint=f"formats devshell knows: {', '.join(known)}; install the "
+                         "package that adds this format, or run `devshell lock`")
+    return targets.pop()
+
+
+def _well_formed(target: str) -> bool:
+    module, _, function = target.partition(":")
+    steps = module.split(".") if module else []
+    return bool(steps) and all(p.isidentifier() for p in steps) and function.isidentifier()
