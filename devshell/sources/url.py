@@ -25,9 +25,8 @@ from devshell.spec import ToolSpec
 if TYPE_CHECKING:
     from devshell.context import Context
 
-__all__ = ["FORMATS", "Checksums", "UrlOptions", "UrlSource", "options", "render"]
+__all__ = ["Checksums", "UrlOptions", "UrlSource", "options", "render"]
 
-FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
 
 
 @dataclass(frozen=True)
@@ -190,6 +189,8 @@ class UrlSource(SourceBase):
             format=_string(table, "format"),
             strip=table.get("strip"),
         )
+        from devshell.store.unpack import FORMATS
+
         if opts.format is not None and opts.format not in FORMATS:
             raise BadOption("format", f"unknown format {opts.format!r} (accepted: {', '.join(FORMATS)})")
         strip = opts.strip
