@@ -151,7 +151,11 @@ class DebSource(SourceBase):
     def settings(self, table: Mapping[str, Any]) -> DebSources:
         for key in table:
             if key not in _SETTINGS_KEYS:
-                raise BadOption(key, f"unknown key (accepted: {', '.join(_SETTINGS_KEYS)})")
+                import difflib
+
+                close = difflib.get_close_matches(key, _SETTINGS_KEYS, n=1)
+                raise BadOption(key, f"unknown key (accepted: {', '.join(_SETTINGS_KEYS)})",
+                                f"did you mean {close[0]!r}?" if close else None)
         suite, archive = table.get("suite"), table.get("archive")
         components = table.get("components", ["main"])
         if suite is not None and not isinstance(suite, str):
