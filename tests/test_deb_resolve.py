@@ -598,7 +598,6 @@ def test_lock_errors_exit_with_their_family_code(tmp_path: Path, archive: FakeAr
 
 
 def test_a_locked_shell_script_program_runs(tmp_path: Path, archive: FakeArchive, nogpgv: Path) -> None:
-    pytest.importorskip("devshell.debian.unpack")
     archive.publish()
     root = _project(tmp_path, '"deb:hello" = "latest"\n')
     devshell("lock", cwd=root, env=_env(archive, nogpgv), check=True)
