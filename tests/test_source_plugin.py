@@ -59,7 +59,8 @@ def test_its_own_keys_and_settings_are_checked_by_it(tmp_path: Path, env: dict[s
     # Without the plug-in installed, the same spec names a source nobody has.
     proc = devshell("lock", cwd=root)
     assert proc.returncode == 3
-    assert "tools.plug:hello.index: unknown key" in proc.stderr
+    assert "tools.plug:hello: 'plug:hello' is not a tool name" in proc.stderr
+    assert '"pypi:NAME"' in proc.stderr and '"plug:NAME"' not in proc.stderr
 
 
 def test_init_lists_its_way_of_naming_packages(tmp_path: Path, env: dict[str, str]) -> None:

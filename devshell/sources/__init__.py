@@ -14,6 +14,7 @@ package adds one through the entry-point group `devshell.sources`
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -141,20 +142,19 @@ class SourceBase:
         raise NotImplementedError(f"the {self.name} source writes no {self.name}: URLs")
 
 
+@functools.cache
 def _entry_points() -> dict[str, str]:
+    """Installed plug-in sources, read once per process (it is a table of
+    what is installed, not per-run state)."""
     from importlib.metadata import entry_points
 
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def _targets() -> dict[str, str]:
-    # Built-in sources win over a plug-in of the same name.
-    return {**_entry_points(), **REGISTRY}
-
-
 def names() -> list[str]:
-    """Every source this installation knows, built in or plugged in."""
-    return sorted(_targets())
+    """Every source this installation knows: the built-in ones in the
+    table's order, then plug-ins (a built-in wins over a plug-in of its name)."""
+    return list(REGISTRY) + sorted(n for n in _entry_points() if n not in REGISTRY)
 
 
 def get(name: str) -> Source:

@@ -290,6 +290,14 @@ class _Parser:
                 out[name] = settings
         return out
 
+    def unknown_key(self, k: str, key: str, src: sources.Source) -> None:
+        """A key the tool's source does not read: another source's, or a typo."""
+        owner = sources.owner_of_key(k)
+        if owner is not None:
+            raise self.fail(f"{key}.{k}", f"only {owner} tools take {k!r}",
+                            f"the {src.name} source gets artifacts and hashes from its upstream")
+        self.check_keys({k: None}, _TOOL_KEYS + tuple(src.keys), key)
+
     def strings_only(self, value: Any, key: str) -> None:
         """No NUL anywhere in a table a source reads (see `string`)."""
         if isinstance(value, str):
@@ -310,24 +318,23 @@ class _Parser:
         if not isinstance(value, dict):
             raise self.fail(key, f"must be a version string or a table, not {_kind(value)}",
                             'e.g. ruff = "0.6" or ruff = { version = "0.6" }')
-        owners = {k: n for n in sources.names() for k in sources.get(n).keys}
-        self.check_keys(value, _TOOL_KEYS + tuple(owners), key)
-        direct = sources.direct_names()
+        # Only the sources this entry needs are imported: parsing a spec stays cheap.
+        extra = [k for k in value if k not in _TOOL_KEYS]
         name, source, package = key_name, value.get("source"), value.get("package")
         prefix, colon, rest = key_name.partition(":")
-        if colon and prefix in direct:
+        if colon and prefix in sources.names() and sources.get(prefix).direct:
             name, source, package = rest.rsplit("/", 1)[-1], prefix, rest
         if not names.is_plain(name):
             # The name becomes a store path, a lock-file name and a shell word.
             raise self.fail(
                 key, f"{name!r} is not a tool name",
                 'use letters, digits, ".", "_", "+" and "-" (or '
-                + ", ".join(f'"{d}:NAME"' for d in direct) + ")",
+                + ", ".join(f'"{d}:NAME"' for d in sources.direct_names()) + ")",
             )
         if "version" not in value:
             raise self.fail(key, "has no version", 'add version = "…" (exact, a prefix like "20", a specifier, or "latest")')
         constraint = self.string(value["version"], f"{key}.version")
-        if source is None:  # a key that only one source reads says which
+        if source is None and extra:  # a key that only one source reads says which
             source = next((n for n in sources.names() if any(k in value for k in sources.get(n).claims)), None)
         if source is None:
             entry = catalog.get(name)
@@ -336,7 +343,7 @@ class _Parser:
                 raise self.fail(
                     key, f"{name!r} is not in the catalogue and names no source",
                     (f"did you mean {close[0]!r}? " if close else "")
-                    + "or name it directly: " + " / ".join(f'"{d}:{name}"' for d in direct),
+                    + "or name it directly: " + " / ".join(f'"{d}:{name}"' for d in sources.direct_names()),
                 )
             source = entry.source
         source = self.string(source, f"{key}.source")
@@ -349,10 +356,9 @@ class _Parser:
                 part in ("", ".", "..") for part in package.split("/")
             ) or any(c.isspace() or not c.isprintable() for c in package):
                 raise self.fail(f"{key}.package", f"{package!r} is not a package name")
-        foreign = [k for k in value if k in owners and k not in src.keys]
-        if foreign:
-            raise self.fail(f"{key}.{foreign[0]}", f"only {owners[foreign[0]]} tools take {foreign[0]!r}",
-                            f"the {source} source gets artifacts and hashes from its upstream")
+        for k in extra:
+            if k not in src.keys:
+                self.unknown_key(k, key, src)
         self.strings_only({k: value[k] for k in src.keys if k in value}, key)
         tool = ToolSpec(
             name=name,
