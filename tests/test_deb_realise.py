@@ -246,6 +246,39 @@ def test_program_runs_from_the_store_with_the_closures_loader_and_libraries(
     assert os.path.samefile(interp_link, loader)
 
 
+@pytest.fixture(scope="module")
+def usrmerged_libc6() -> bytes:
+    """libc6 as Debian 13 ships it: the loader and libc under usr/lib/<triplet>,
+    and the loader's ABI path only as usr/lib64/ld-linux-x86-64.so.2 (a link);
+    /lib64 -> usr/lib64 is base-files' doing, and base-files is in no closure."""
+    from tests.debian_archive import DebPackage, build_deb
+
+    interp, loader, libc = _host_libc()
+    triplet, name = _triplet(), Path(interp).name
+    alias = "usr" + interp  # usr/lib64/ld-linux-x86-64.so.2 (usr/lib/ld-linux-aarch64.so.1)
+    target = os.path.relpath(f"usr/lib/{triplet}/{name}", os.path.dirname(alias))
+    return build_deb(DebPackage(
+        "libc6", "2.41-12", priority="required",
+        files={f"usr/lib/{triplet}/{name}": loader.read_bytes(),
+               f"usr/lib/{triplet}/libc.so.6": libc.read_bytes()},
+        symlinks={alias: target}))
+
+
+def test_a_usrmerged_libc6_gives_its_loader_to_the_program(
+        server: LoopbackServer, greet_debs: dict[str, bytes], usrmerged_libc6: bytes) -> None:
+    artifact = serve_artifact(
+        server, ("greet", greet_debs["greet"]),
+        [("libgreet1", greet_debs["libgreet1"]), ("libc6", usrmerged_libc6)],
+        bin=("usr/bin/greet",))
+    out = store.add_artifact(_home(), artifact, "greet 1.0 (x86_64-linux)")
+    proc = subprocess.run(["greet"], env={"PATH": str(out / "usr" / "bin")}, capture_output=True,
+                          text=True, check=True)
+    assert proc.stdout == GREETING + "\n"
+    with open(out / "usr" / "bin" / "greet", "rb") as f:
+        info = elf.read(f)
+    assert info is not None and info.interpreter == f"{out}/usr/lib/{_triplet()}/{Path(_host_libc()[0]).name}"
+
+
 def test_a_program_without_its_loader_in_the_closure_is_refused(
         server: LoopbackServer, greet_debs: dict[str, bytes]) -> None:
     artifact = serve_artifact(server, ("greet", greet_debs["greet"]),

@@ -465,13 +465,17 @@ def test_no_archive_anywhere_says_how_to_name_one(apt: tuple[Path, Path]) -> Non
     assert "DEVSHELL_DEB_ARCHIVE" in str(getattr(err.value, "hint", ""))
 
 
-def test_the_default_suite_is_the_hosts_debian_release(tmp_path: Path) -> None:
+def test_the_default_suite_is_the_hosts_debian_release_else_trixie(tmp_path: Path) -> None:
     osr = tmp_path / "os-release"
     osr.write_text('ID=debian\nVERSION_CODENAME=fakeworm\n')
     assert default_suite(str(osr)) == "fakeworm"
+    osr.write_text('PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_CODENAME=trixie\n')
+    assert default_suite(str(osr)) == "trixie"
+    # Not Debian: Debian's current stable release, by its codename (a lock
+    # must not follow "stable" to the next release by itself).
     osr.write_text('ID=somethingelse\nVERSION_CODENAME=other\n')
-    assert default_suite(str(osr)) == "stable"
-    assert default_suite(str(tmp_path / "none")) == "stable"
+    assert default_suite(str(osr)) == "trixie"
+    assert default_suite(str(tmp_path / "none")) == "trixie"
 
 
 # --- the spec ------------------------------------------------------------------

@@ -28,6 +28,7 @@ from devshell.net import http
 
 __all__ = [
     "DEFAULT_KEYRING",
+    "STABLE",
     "HttpCache",
     "Release",
     "debian_arch",
@@ -41,6 +42,10 @@ __all__ = [
 #: Where Debian (and its derivatives' debian-archive-keyring package) keep the
 #: archive's signing keys; used when apt's sources name no Signed-By.
 DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+#: Debian's current stable release, by codename: the suite on a host that is
+#: not Debian. A codename, not "stable", so that a lock re-resolved after the
+#: next release still reads the suite it was made from.
+STABLE = "trixie"
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 _TRIPLET = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
@@ -61,7 +66,7 @@ def triplet(arch: str) -> str:
 
 
 def default_suite(os_release: str = "/etc/os-release") -> str:
-    """The host's Debian release codename, or "stable" on anything else."""
+    """The host's Debian release codename, or STABLE on anything else."""
     fields: dict[str, str] = {}
     try:
         with open(os_release, encoding="utf-8") as f:
@@ -70,10 +75,10 @@ def default_suite(os_release: str = "/etc/os-release") -> str:
                 if sep:
                     fields[key] = value.strip().strip("\"'")
     except OSError:
-        return "stable"
+        return STABLE
     if fields.get("ID") == "debian" and fields.get("VERSION_CODENAME"):
         return fields["VERSION_CODENAME"]
-    return "stable"
+    return STABLE
 
 
 class HttpCache:

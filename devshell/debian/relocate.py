@@ -2,7 +2,8 @@
 
 A .deb's programs expect the host's dynamic loader at `/lib64/ld-linux-…`
 and the host's libraries in `/usr/lib/<triplet>`. Relocated, they need
-neither: each program's PT_INTERP names the closure's own loader, and each
+neither (the loader a program names is looked for in the closure as a
+merged-/usr system finds it: Debian 13's libc6 ships it under usr/ only): each program's PT_INTERP names the closure's own loader, and each
 program and library carries a RUNPATH that names the closure's library
 directories, with the "no default library paths" flag, so a library missing
 from the closure fails loudly instead of being taken from the host. Nothing
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devshell.debian import elf
-from devshell.debian.tree import resolve_inside
+from devshell.debian.tree import resolve_as_merged, resolve_inside
 from devshell.errors import StoreError
 
 __all__ = ["RELOCATE_VERSION", "patchelf", "relocate"]
@@ -85,7 +86,7 @@ def relocate(root: Path, final: Path, programs: Sequence[str], label: str) -> No
     objects, names, aliased = _scan(top)
     loaders = {}  # interpreter as written -> its physical path in the tree
     for interp in sorted({o.info.interpreter for o in objects if o.info.interpreter}):
-        physical = resolve_inside(top, interp)
+        physical = resolve_as_merged(top, interp)
         if physical and os.path.isfile(os.path.join(top, physical)):
             loaders[interp] = names.get(physical, physical)
     wanted = {names.get(p, p): entry for entry in programs if (p := resolve_inside(top, entry))}
@@ -231,7 +232,7 @@ def _runpath(top: str, base: str, o: _Object, dirs: list[str], absolute: bool) -
         if "$ORIGIN" in entry or "${ORIGIN}" in entry:
             entries.append(entry)
         elif entry.startswith("/") and "$" not in entry:
-            physical = resolve_inside(top, entry)
+            physical = resolve_as_merged(top, entry)
             if physical is not None and os.path.isdir(os.path.join(top, physical)):
                 entries.append(physical)
     entries += dirs

@@ -25,9 +25,13 @@ from typing import IO
 from devshell.errors import StoreError, UnsafeArchiveError
 from devshell.store.members import MAX_LINK_HOPS, Member, file_mode, reading
 
-__all__ = ["Tree", "resolve_inside"]
+__all__ = ["USR_ALIASES", "Tree", "resolve_as_merged", "resolve_inside"]
 
 _CHUNK = 1024 * 1024
+#: The top-level directories a merged-/usr system makes links into usr/.
+#: Since Debian 13 those links come from base-files, which no closure holds,
+#: while programs still name their loader by its ABI path (/lib64/ld-linux-…).
+USR_ALIASES = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 
 def resolve_inside(root: str, rel: str) -> str | None:
@@ -55,6 +59,22 @@ def resolve_inside(root: str, rel: str) -> str | None:
         done.pop()
         todo = [c for c in target.split("/") if c not in ("", ".")] + todo
     return "/".join(done)
+
+
+def resolve_as_merged(root: str, rel: str) -> str | None:
+    """`rel` as a merged-/usr system would find it in the tree: as it is when
+    it is there (resolve_inside), else, for a path under one of USR_ALIASES,
+    the same path under usr/ when that is there (/lib64/ld-linux-x86-64.so.2
+    is usr/lib64/ld-linux-x86-64.so.2 once /lib64 -> usr/lib64)."""
+    physical = resolve_inside(root, rel)
+    if physical is not None and os.path.lexists(os.path.join(root, physical)):
+        return physical
+    parts = [c for c in rel.split("/") if c not in ("", ".")]
+    if parts and parts[0] in USR_ALIASES:
+        merged = resolve_inside(root, "/".join(["usr", *parts]))
+        if merged is not None and os.path.lexists(os.path.join(root, merged)):
+            return merged
+    return physical
 
 
 class Tree:

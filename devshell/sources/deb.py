@@ -63,7 +63,7 @@ _SETTINGS_KEYS = ("suite", "components", "archive")
 @dataclass(frozen=True)
 class DebSources:
     """`[sources.deb]`: which Debian suite and components the deb source reads.
-    None for suite: the host's Debian release, else "stable"; None for archive:
+    None for suite: the host's Debian release, else index.STABLE; None for archive:
     devshell's config or the machine's apt sources."""
 
     suite: str | None = None
