@@ -504,6 +504,46 @@ def test_bad_deb_spec_entries_are_refused(tmp_path: Path) -> None:
         parse('[tools]\n"deb:jq" = { version = "latest", url = "http://127.0.0.1:1/x" }\n', tmp_path / "devshell.toml")
 
 
+def _newer(archive_server: ArchiveServer) -> FakeArchive:
+    """A second suite of the same archive, with its own libc6 and a newer jq."""
+    newer = FakeArchive(archive_server, suite="newer-fake")
+    newer.add(*[p for p in _base() if p.name not in ("jq", "libc6")],
+              DebPackage("libc6", "2.41-12", depends="libgcc-s1", priority="required",
+                         files={f"{LIB}/libc.so.6": b"\x7fELF libc 2.41"}),
+              DebPackage("jq", "1.7.1-3", depends="libc6 (>= 2.38)", files={"usr/bin/jq": "#!/bin/sh\n"}))
+    newer.publish()
+    return newer
+
+
+def test_a_tool_may_name_its_own_suite(tmp_path: Path, archive: FakeArchive,
+                                       archive_server: ArchiveServer) -> None:
+    archive.publish()
+    _newer(archive_server)
+    spec = parse('[shell]\nplatforms = ["x86_64-linux"]\n[sources.deb]\nsuite = "testing-fake"\n[tools]\n'
+                 '"deb:jq" = { version = "latest", suite = "newer-fake" }\n"deb:hello" = "latest"\n',
+                 tmp_path / "devshell.toml")
+    ctx = context.for_spec(spec, home())
+    jq, hello = (sources.get("deb").resolve(t, spec.shell.platforms, ctx) for t in spec.tools)
+    # Each closure carries its own suite's libc6.
+    versions = {name: {p.name: p.version for p in locked.artifact("x86_64-linux").closure}  # type: ignore[union-attr]
+                for name, locked in (("jq", jq), ("hello", hello))}
+    assert (jq.version, versions["jq"]["libc6"]) == ("1.7.1-3", "2.41-12")
+    assert (hello.version, versions["hello"]["libc6"]) == ("2.10-3", "2.36-9")
+    assert jq.inputs != _resolve(tmp_path, '"deb:jq" = "latest"\n').inputs
+
+
+def test_a_tools_suite_is_checked(tmp_path: Path) -> None:
+    jq = parse('[tools]\n"deb:jq" = { version = "latest", suite = "trixie" }\n', tmp_path / "devshell.toml").tools[0]
+    plain = parse('[tools]\n"deb:jq" = "latest"\n', tmp_path / "devshell.toml").tools[0]
+    assert jq.inputs()["suite"] == "trixie" and "suite" not in plain.inputs()
+    for bad, why in (("3", "must be a string"), ('"../sid"', "is not a Debian suite"),
+                     ('""', "is not a Debian suite")):
+        with pytest.raises(SpecError, match=rf"tools\.deb:jq\.suite: .*{why}"):
+            parse(f'[tools]\n"deb:jq" = {{ version = "latest", suite = {bad} }}\n', tmp_path / "devshell.toml")
+    with pytest.raises(SpecError, match="only deb tools take 'suite'"):
+        parse('[tools]\n"pypi:ruff" = { version = "latest", suite = "trixie" }\n', tmp_path / "devshell.toml")
+
+
 # --- the real console script ---------------------------------------------------
 
 
@@ -586,6 +626,20 @@ def test_a_suite_change_makes_the_lock_stale_and_relocks(tmp_path: Path, archive
     (root / "devshell.toml").write_text(spec)
     stale = devshell("run", "--locked", "--", "jq", cwd=root, env=_env(archive, nogpgv))
     assert stale.returncode == 4
+    devshell("lock", cwd=root, env=_env(archive, nogpgv), check=True)
+    assert _lock(root)["tools"]["jq"]["version"] == "1.7.1-3"
+
+
+def test_a_tools_suite_change_makes_the_lock_stale_and_relocks(
+        tmp_path: Path, archive: FakeArchive, archive_server: ArchiveServer, nogpgv: Path) -> None:
+    archive.publish()
+    _newer(archive_server)
+    root = _project(tmp_path, '"deb:jq" = { version = "latest", suite = "testing-fake" }\n')
+    devshell("lock", cwd=root, env=_env(archive, nogpgv), check=True)
+    assert _lock(root)["tools"]["jq"]["version"] == "1.6-2.1"
+    spec = (root / "devshell.toml").read_text().replace('suite = "testing-fake" }', 'suite = "newer-fake" }')
+    (root / "devshell.toml").write_text(spec)
+    assert devshell("run", "--locked", "--", "jq", cwd=root, env=_env(archive, nogpgv)).returncode == 4
     devshell("lock", cwd=root, env=_env(archive, nogpgv), check=True)
     assert _lock(root)["tools"]["jq"]["version"] == "1.7.1-3"
 

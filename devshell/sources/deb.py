@@ -17,7 +17,7 @@ import re
 import sys
 import tarfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from devshell.context import Context
     from devshell.sources.locate import Upstreams
 
-__all__ = ["FIXUPS", "PROGRAM_DIRS", "DebSource", "DebSources", "known_env", "programs"]
+__all__ = ["FIXUPS", "PROGRAM_DIRS", "DebOptions", "DebSource", "DebSources", "known_env", "programs"]
 
 #: What realising does to the unpacked tree beyond unpacking (part of the output's name).
 FIXUPS = (f"relocate-elf-{RELOCATE_VERSION}",)  # a new relocation scheme renames outputs
@@ -72,6 +72,24 @@ class DebSources:
 
     def inputs(self) -> dict[str, Any]:
         return {"suite": self.suite, "components": list(self.components), "archive": self.archive}
+
+
+@dataclass(frozen=True)
+class DebOptions:
+    """A deb tool's own keys: the suite it comes from, when not `[sources.deb]`'s
+    (so one spec takes Python from one suite and everything else from another)."""
+
+    suite: str | None = None
+
+
+def _suite_name(value: Any) -> str:
+    """A suite as the spec names it: it becomes a path of the archive (dists/<suite>/)."""
+    if not isinstance(value, str):
+        raise BadOption("suite", "must be a string", 'e.g. suite = "trixie"')
+    if not names.is_plain(value):
+        raise BadOption("suite", f"{value!r} is not a Debian suite",
+                        "a codename (trixie, bookworm) or stable, testing, unstable")
+    return value
 
 
 @dataclass
@@ -97,10 +115,11 @@ class _Archive:
         return self.indexes[arch]
 
 
-def _archive(ctx: Context, settings: DebSources) -> _Archive:
-    """The suite `settings` name, opened once per run however many tools use it."""
+def _archive(ctx: Context, tool: ToolSpec) -> _Archive:
+    """The tool's suite, opened once per run however many tools use it."""
+    settings = _settings(tool, ctx)
     upstream = config.debian_archive(settings.archive)
-    suite = settings.suite or default_suite()
+    suite = _options(tool).suite or settings.suite or default_suite()
     key = ("deb-archive", upstream.url, suite, settings.components, upstream.keyring)
     return ctx.memo(key, lambda: _open(ctx, upstream, suite, settings.components))
 
@@ -121,8 +140,17 @@ def _open(ctx: Context, upstream: config.Upstream, suite: str, components: tuple
     return _Archive(upstream.url, suite, components, cache, release, {})
 
 
-def _settings(tool: ToolSpec) -> DebSources:
-    return tool.settings if isinstance(tool.settings, DebSources) else DebSources()
+def _settings(tool: ToolSpec, ctx: Context | None = None) -> DebSources:
+    """`[sources.deb]` as the tool carries it; for a tool another source hands
+    over (a Python from Debian), the spec's own `[sources.deb]`."""
+    if isinstance(tool.settings, DebSources):
+        return tool.settings
+    found = ctx.settings("deb") if ctx is not None else None
+    return found if isinstance(found, DebSources) else DebSources()
+
+
+def _options(tool: ToolSpec) -> DebOptions:
+    return tool.options if isinstance(tool.options, DebOptions) else DebOptions()
 
 
 class DebSource(SourceBase):
@@ -130,6 +158,7 @@ class DebSource(SourceBase):
 
     name = "deb"
     direct = True
+    keys = ("suite",)
     schemes = ("deb",)
     example = '"deb:NAME" = "latest" a Debian package and all it needs, from the Debian archive'
 
@@ -158,8 +187,8 @@ class DebSource(SourceBase):
                                 f"did you mean {close[0]!r}?" if close else None)
         suite, archive = table.get("suite"), table.get("archive")
         components = table.get("components", ["main"])
-        if suite is not None and not isinstance(suite, str):
-            raise BadOption("suite", "must be a string")
+        if suite is not None:
+            suite = _suite_name(suite)
         if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
             raise BadOption("components", "must be a list of strings", 'e.g. ["main"]')
         if not components:
@@ -170,8 +199,16 @@ class DebSource(SourceBase):
                             "the archive's base URL, the directory that holds dists/ and pool/")
         return DebSources(suite, tuple(components), archive.rstrip("/") + "/" if archive else None)
 
+    def check(self, tool: ToolSpec, table: Mapping[str, Any]) -> ToolSpec:
+        if table.get("suite") is None:
+            return tool
+        return replace(tool, options=DebOptions(_suite_name(table["suite"])))
+
     def inputs(self, tool: ToolSpec) -> dict[str, Any]:
-        return {"deb": _settings(tool).inputs()}  # a suite change re-resolves deb tools
+        # A suite change re-resolves deb tools; a tool without a suite of its
+        # own hashes as it always did, so no pin moves.
+        own = {"suite": _options(tool).suite} if _options(tool).suite else {}
+        return {"deb": _settings(tool).inputs(), **own}
 
     def locate(self, rest: str, upstreams: Upstreams) -> str:
         settings = upstreams.settings.get("deb")
@@ -179,14 +216,14 @@ class DebSource(SourceBase):
         return upstreams.base("deb", lambda: config.debian_archive(archive).url) + rest
 
     def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:
-        archive = _archive(ctx, _settings(tool))
+        archive = _archive(ctx, tool)
         index = archive.index(debian_arch(platforms.host()))
         return [p.version for p in index.packages(tool.package or tool.name)] if index else []
 
     def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
         home = ctx.home
         name = tool.package or tool.name
-        archive = _archive(ctx, _settings(tool))
+        archive = _archive(ctx, tool)
         linux = [p for p in plats if platforms.split(p)[1] == "linux"]
         primary = platforms.host() if platforms.host() in linux else (linux[0] if linux else "x86_64-linux")
         root = _pick(tool, name, archive, debian_arch(primary))
