@@ -4,8 +4,8 @@ No upstream host is written in devshell. The Python package index comes from
 devshell's config, `PIP_INDEX_URL`, pip's config files, or pip's own default;
 the npm registry from devshell's config, `npm_config_registry`, `.npmrc` files,
 or `npm config get registry`; the Debian archive from devshell's config, the
-project's `[sources.deb] archive`, or apt's sources. Each answer says where it
-came from, for `devshell doctor`.
+project's `[sources.deb] archive`, or apt's sources, and its security archive
+likewise. Each answer says where it came from, for `devshell doctor`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "Upstream",
     "config_home",
     "debian_archive",
+    "debian_security_archive",
     "devshell_config_path",
     "in_ci",
     "npm_registry",
@@ -236,6 +237,22 @@ def debian_archive(project_archive: str | None = None) -> Upstream:
     return Upstream(found.url.rstrip("/") + "/", found.origin, keyring)
 
 
+def debian_security_archive(project_archive: str | None = None) -> Upstream | None:
+    """The Debian security archive's base URL (ending in /), which apt's
+    sources name apart from the archive (`Suites: bookworm-security`):
+    DEVSHELL_DEB_SECURITY_ARCHIVE or `upstreams.deb-security`, else the first
+    `-security` entry of apt's sources, but only when the archive itself comes
+    from apt's sources too (a mirror or a snapshot named by hand is not mixed
+    with the host's security archive). None when there is none to read."""
+    found = _own("deb-security", "DEVSHELL_DEB_SECURITY_ARCHIVE")
+    if found is None and not project_archive and _own("deb", "DEVSHELL_DEB_ARCHIVE") is None:
+        found = _apt_archive(security=True)
+    if found is None:
+        return None
+    keyring = os.environ.get("DEVSHELL_DEB_KEYRING") or found.keyring
+    return Upstream(found.url.rstrip("/") + "/", found.origin, keyring)
+
+
 def _apt_source_files() -> list[Path]:
     """apt's order: sources.list, then sources.list.d/ by name (.list and .sources)."""
     listed = Path(os.environ.get("DEVSHELL_APT_SOURCES_LIST") or "/etc/apt/sources.list")
@@ -247,8 +264,9 @@ def _apt_source_files() -> list[Path]:
     return [listed, *more]
 
 
-def _apt_archive() -> Upstream | None:
-    """The first enabled `deb` entry with a release suite on an http(s) URI."""
+def _apt_archive(*, security: bool = False) -> Upstream | None:
+    """The first enabled `deb` entry with a release suite on an http(s) URI
+    (with `security`, the first with a `<release>-security` suite)."""
     for path in _apt_source_files():
         try:
             text = path.read_text(encoding="utf-8")
@@ -256,8 +274,12 @@ def _apt_archive() -> Upstream | None:
             continue
         entries = _deb822_entries(text) if path.suffix == ".sources" else _one_line_entries(text)
         for uri, suites, signed_by in entries:
+            if not uri.startswith(("http://", "https://")):
+                continue
+            if security and any(s.endswith("-security") for s in suites):
+                return Upstream(uri, str(path), signed_by)
             release = [s for s in suites if not s.endswith(_UPDATES)]
-            if release and uri.startswith(("http://", "https://")) and "security" not in uri:
+            if not security and release and "security" not in uri:
                 return Upstream(uri, str(path), signed_by)
     return None
 

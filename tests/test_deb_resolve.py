@@ -16,9 +16,9 @@ import pytest
 from devshell import config, context, lock, sources
 from devshell.debian.closure import PackageIndex, matching, satisfies
 from devshell.debian.index import default_suite
+from devshell.debian.programs import known_env
 from devshell.errors import FetchError, IntegrityError, SpecError
 from devshell.home import home
-from devshell.sources.deb import known_env
 from devshell.spec import parse
 from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive, GpgKey
 from tests.helpers import devshell
@@ -387,6 +387,109 @@ def test_a_missing_explicit_keyring_is_an_error(tmp_path: Path, archive: FakeArc
         _resolve(tmp_path, '"deb:jq" = "latest"\n')
 
 
+# --- updates and security, as apt reads them -------------------------------------
+
+
+@pytest.fixture
+def security(archive_server: ArchiveServer, monkeypatch: pytest.MonkeyPatch) -> FakeArchive:
+    """The security archive, apart from the archive, as Debian keeps it."""
+    sec = FakeArchive(archive_server, suite="testing-fake-security", prefix="/debian-security")
+    monkeypatch.setenv("DEVSHELL_DEB_SECURITY_ARCHIVE", sec.url)
+    return sec
+
+
+def _updated(archive: FakeArchive, archive_server: ArchiveServer, security: FakeArchive) -> None:
+    """jq fixed in -updates (and less so in -security), libonig5 fixed in
+    -security, libc6 republished unchanged in -security."""
+    archive.publish()
+    updates = FakeArchive(archive_server, suite="testing-fake-updates")
+    updates.add(DebPackage("jq", "1.6-2.1+deb1u2", depends="libjq1 (= 1.6-2.1), libc6 (>= 2.34)",
+                           files={"usr/bin/jq": "#!/bin/sh\necho jq-1.6-u2\n"}))
+    updates.publish()
+    libc6 = next(p for p in _base() if p.name == "libc6")
+    security.add(DebPackage("jq", "1.6-2.1+deb1u1", depends="libjq1 (= 1.6-2.1), libc6 (>= 2.34)",
+                            files={"usr/bin/jq": "#!/bin/sh\necho jq-1.6-u1\n"}),
+                 DebPackage("libonig5", "6.9.8-1+deb1u1", depends="libc6 (>= 2.14)",
+                            files={f"{LIB}/libonig.so.5": b"onig fixed"}),
+                 libc6)
+    security.publish()
+
+
+def test_updates_and_security_give_the_newest_version_of_each_package(
+        tmp_path: Path, archive: FakeArchive, archive_server: ArchiveServer, security: FakeArchive) -> None:
+    _updated(archive, archive_server, security)
+    locked = _resolve(tmp_path, '"deb:jq" = "latest"\n')
+    art = locked.artifact("x86_64-linux")
+    assert isinstance(art, lock.Artifact)
+    # jq from -updates (newer than -security's): the archive's own pool.
+    assert (locked.version, art.url) == ("1.6-2.1+deb1u2", "deb:pool/main/j/jq/jq_1.6-2.1+deb1u2_amd64.deb")
+    parts = {p.name: (p.version, p.url) for p in art.closure}
+    # libonig5 from the security archive, named by its own scheme, no host.
+    assert parts["libonig5"] == ("6.9.8-1+deb1u1",
+                                 "deb-security:pool/main/libo/libonig5/libonig5_6.9.8-1+deb1u1_amd64.deb")
+    # The same version in both archives comes from the archive.
+    assert parts["libc6"] == ("2.36-9", "deb:pool/main/libc/libc6/libc6_2.36-9_amd64.deb")
+    # A pinned version is still found in the release itself.
+    assert _resolve(tmp_path, '"deb:jq" = "1.6-2.1"\n').version == "1.6-2.1"
+
+
+def test_updates_and_security_can_be_turned_off(
+        tmp_path: Path, archive: FakeArchive, archive_server: ArchiveServer, security: FakeArchive,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _updated(archive, archive_server, security)
+    locked = _resolve(tmp_path, '"deb:jq" = "latest"\n',
+                      sources_deb='suite = "testing-fake"\nupdates = false\nsecurity = false')
+    assert locked.version == "1.6-2.1"
+    assert all(p.url.startswith("deb:") and "deb1u" not in p.version
+               for p in locked.artifact("x86_64-linux").closure)  # type: ignore[union-attr]
+    assert not [p for p in archive_server.hits if "-updates" in p or "debian-security" in p]
+    assert "security" not in capsys.readouterr().err
+    # Only security off: -updates still counts.
+    assert _resolve(tmp_path, '"deb:jq" = "latest"\n',
+                    sources_deb='suite = "testing-fake"\nsecurity = false').version == "1.6-2.1+deb1u2"
+    with pytest.raises(SpecError, match=r"sources\.deb\.updates: must be true or false"):
+        _resolve(tmp_path, '"deb:jq" = "latest"\n', sources_deb='updates = "no"')
+
+
+def test_a_suite_without_updates_is_read_alone(tmp_path: Path, archive: FakeArchive,
+                                               security: FakeArchive) -> None:
+    archive.publish()
+    security.add(DebPackage("libonig5", "6.9.8-1+deb1u1", depends="libc6 (>= 2.14)"))
+    security.publish()
+    locked = _resolve(tmp_path, '"deb:jq" = "latest"\n')
+    assert locked.version == "1.6-2.1"  # no testing-fake-updates at all: nothing to add
+    assert ("libonig5", "6.9.8-1+deb1u1") in [(p.name, p.version) for p in locked.artifact("x86_64-linux").closure]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("where", ["unreachable", "no-suite", "not-configured"])
+def test_a_security_archive_out_of_reach_is_a_warning(
+        tmp_path: Path, archive: FakeArchive, archive_server: ArchiveServer, security: FakeArchive,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    _updated(archive, archive_server, security)
+    monkeypatch.setenv("DEVSHELL_HTTP_RETRIES", "0")
+    if where == "unreachable":
+        monkeypatch.setenv("DEVSHELL_DEB_SECURITY_ARCHIVE", "http://127.0.0.1:9/debian-security/")
+    elif where == "no-suite":
+        monkeypatch.setenv("DEVSHELL_DEB_SECURITY_ARCHIVE", f"{archive_server.url}/nowhere/")
+    else:
+        monkeypatch.delenv("DEVSHELL_DEB_SECURITY_ARCHIVE")
+    locked = _resolve(tmp_path, '"deb:jq" = "latest"\n')
+    assert locked.version == "1.6-2.1+deb1u2"  # the archive and -updates still count
+    assert all(p.url.startswith("deb:") for p in locked.artifact("x86_64-linux").closure)  # type: ignore[union-attr]
+    err = capsys.readouterr().err
+    assert "warning" in err and "testing-fake-security" in err, err
+    assert {"unreachable": "cannot be reached", "no-suite": "has no suite",
+            "not-configured": "upstreams.deb-security"}[where] in err
+
+
+def test_each_suites_index_is_checked_against_its_own_release(
+        tmp_path: Path, archive: FakeArchive, archive_server: ArchiveServer, security: FakeArchive) -> None:
+    _updated(archive, archive_server, security)
+    security.publish(tamper={"main/binary-amd64/Packages.xz": "0" * 64})
+    with pytest.raises(IntegrityError, match=r"debian-security/dists/testing-fake-security/main/binary-amd64"):
+        _resolve(tmp_path, '"deb:jq" = "latest"\n')
+
+
 # --- where the archive is found ------------------------------------------------
 
 
@@ -463,6 +566,42 @@ def test_no_archive_anywhere_says_how_to_name_one(apt: tuple[Path, Path]) -> Non
     with pytest.raises(Exception, match="cannot tell where the Debian archive is") as err:
         config.debian_archive()
     assert "DEVSHELL_DEB_ARCHIVE" in str(getattr(err.value, "hint", ""))
+
+
+def test_the_security_archive_comes_from_apts_sources(apt: tuple[Path, Path], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    listed, parts = apt
+    (parts / "debian.sources").write_text(
+        "Types: deb\nURIs: http://127.0.0.1:1/mirror/debian\nSuites: fake fake-updates\n"
+        "Components: main\nSigned-By: /keys/archive.gpg\n\n"
+        "Types: deb\nURIs: http://127.0.0.1:1/debian-security\nSuites: fake-security\n"
+        "Components: main\nSigned-By: /keys/security.gpg\n")
+    assert config.debian_security_archive() == config.Upstream(
+        "http://127.0.0.1:1/debian-security/", str(parts / "debian.sources"), "/keys/security.gpg")
+    (parts / "debian.sources").unlink()
+    listed.write_text("deb http://127.0.0.1:1/debian fake main\n"
+                      "deb http://127.0.0.1:1/security/ fake-security/updates main\n"
+                      "deb http://127.0.0.1:1/debian-security fake-security main\n")
+    assert config.debian_security_archive().url == "http://127.0.0.1:1/debian-security/"  # type: ignore[union-attr]
+    # Where the archive itself is set by hand, apt's security archive is not
+    # mixed in: only one named by hand too.
+    assert config.debian_security_archive("http://127.0.0.1:1/project/") is None
+    monkeypatch.setenv("DEVSHELL_DEB_ARCHIVE", "http://127.0.0.1:1/env")
+    assert config.debian_security_archive() is None
+    own = tmp_path / "xdg-config" / "devshell" / "config.toml"
+    own.parent.mkdir(parents=True)
+    own.write_text('[upstreams]\ndeb-security = "http://127.0.0.1:1/own-security"\n')
+    assert config.debian_security_archive() == config.Upstream(
+        "http://127.0.0.1:1/own-security/", f"{own} (upstreams.deb-security)")
+    monkeypatch.setenv("DEVSHELL_DEB_SECURITY_ARCHIVE", "http://127.0.0.1:1/env-security")
+    monkeypatch.setenv("DEVSHELL_DEB_KEYRING", "/keys/env.gpg")
+    assert config.debian_security_archive() == config.Upstream(
+        "http://127.0.0.1:1/env-security/", "DEVSHELL_DEB_SECURITY_ARCHIVE", "/keys/env.gpg")
+    listed.write_text("deb http://127.0.0.1:1/debian fake main\n")
+    monkeypatch.delenv("DEVSHELL_DEB_ARCHIVE")
+    monkeypatch.delenv("DEVSHELL_DEB_SECURITY_ARCHIVE")
+    own.unlink()
+    assert config.debian_security_archive() is None
 
 
 def test_the_default_suite_is_the_hosts_debian_release_else_trixie(tmp_path: Path) -> None:
@@ -602,10 +741,13 @@ def test_a_relock_downloads_no_index_again(tmp_path: Path, archive: FakeArchive,
     before = len(archive_server.headers)
     devshell("lock", "--update", cwd=root, env=_env(archive, nogpgv), check=True)
     # (`lock --update` then realises the lock, fetching the closure's .debs.)
-    asked = [(path, headers) for path, headers in archive_server.headers[before:] if "/dists/" in path]
+    asked = [(path, headers) for path, headers in archive_server.headers[before:] if path.startswith(dists)]
     # Only the Release is asked "changed?" (answered 304): the index it names by
     # hash is reused unpacked.
     assert [path for path, _ in asked] == [dists + "InRelease"]
+    # (and the suite has no -updates: its Release is looked for, and nothing else)
+    assert {path for path, _ in archive_server.headers[before:] if "-updates/" in path} == {
+        "/debian/dists/testing-fake-updates/InRelease", "/debian/dists/testing-fake-updates/Release"}
     assert all("If-None-Match" in headers and "If-Modified-Since" in headers for _, headers in asked)
     # No index body was sent a second time.
     assert archive_server.sent[dists + "InRelease"] == 1
@@ -642,6 +784,26 @@ def test_a_tools_suite_change_makes_the_lock_stale_and_relocks(
     assert devshell("run", "--locked", "--", "jq", cwd=root, env=_env(archive, nogpgv)).returncode == 4
     devshell("lock", cwd=root, env=_env(archive, nogpgv), check=True)
     assert _lock(root)["tools"]["jq"]["version"] == "1.7.1-3"
+
+
+def test_a_program_from_the_security_archive_is_locked_and_runs(
+        tmp_path: Path, archive: FakeArchive, archive_server: ArchiveServer, security: FakeArchive,
+        nogpgv: Path) -> None:
+    archive.publish()
+    security.add(DebPackage("hello", "2.10-3+deb1u1", depends="libc6 (>= 2.34)",
+                            files={"usr/bin/hello": '#!/bin/sh\necho "fixed hello $*"\n'}))
+    security.publish()
+    root = _project(tmp_path, '"deb:hello" = "latest"\n')
+    env = {**_env(archive, nogpgv), "DEVSHELL_DEB_SECURITY_ARCHIVE": security.url}
+    devshell("lock", cwd=root, env=env, check=True)
+    text = (root / "devshell.lock").read_text()
+    art = _lock(root)["tools"]["hello"]["platforms"]["x86_64-linux"]
+    assert art["url"] == "deb-security:pool/main/h/hello/hello_2.10-3+deb1u1_amd64.deb"
+    assert "127.0.0.1" not in text and "http" not in text
+    proc = devshell("run", "--", "hello", "world", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "fixed hello world\n"
+    assert archive_server.sent["/debian-security/pool/main/h/hello/hello_2.10-3+deb1u1_amd64.deb"] == 1
 
 
 def test_lock_errors_exit_with_their_family_code(tmp_path: Path, archive: FakeArchive, nogpgv: Path) -> None:

@@ -78,10 +78,16 @@ class Package:
     priority: str
     depends: tuple[Group, ...]  # Pre-Depends, then Depends
     provides: tuple[Relation, ...]
+    archive: str = "deb"  # the lock-URL scheme of the archive it comes from
 
     @property
     def label(self) -> str:
         return f"{self.name} {self.version}"
+
+    @property
+    def url(self) -> str:
+        """Its lock URL: the archive by scheme, never by host (`deb:pool/…`)."""
+        return f"{self.archive}:{self.filename}"
 
 
 def shown_chain(chain: tuple[str, ...]) -> str:
@@ -168,12 +174,16 @@ def _relations(field: str, raw: str, arch: str) -> tuple[Group, ...]:
 
 
 class PackageIndex:
-    """One architecture's packages (from one or more components' Packages
-    texts; `origins`, the URL of each, names the index in errors)."""
+    """One architecture's packages (from one or more Packages texts: several
+    components, several suites; `origins`, the URL of each, names the index in
+    errors, and `archives` the lock-URL scheme of the archive each comes from).
+    A version listed by several texts is taken from the first."""
 
-    def __init__(self, texts: Iterable[str], arch: str, origins: Iterable[str] = ()) -> None:
+    def __init__(self, texts: Iterable[str], arch: str, origins: Iterable[str] = (),
+                 archives: Iterable[str] = ()) -> None:
         self.arch = arch
         self._origins = list(origins)
+        self._archives = list(archives)
         self._raw: dict[str, list[tuple[int, str]]] = {}
         self._virtual: dict[str, set[str]] = {}
         self._parsed: dict[str, list[Package]] = {}
@@ -198,8 +208,12 @@ class PackageIndex:
     def packages(self, name: str) -> list[Package]:
         """Every version of the real package `name`, newest first."""
         if name not in self._parsed:
-            found = [self._parse(name, number, para) for number, para in self._raw.get(name, ())]
-            self._parsed[name] = sorted(found, key=lambda p: Version(p.version), reverse=True)
+            found: dict[str, Package] = {}
+            for number, para in self._raw.get(name, ()):
+                pkg = self._parse(name, number, para)
+                found.setdefault(pkg.version, pkg)
+            # (sorted() is stable in reverse too: equal versions keep text order)
+            self._parsed[name] = sorted(found.values(), key=lambda p: Version(p.version), reverse=True)
         return self._parsed[name]
 
     def providers(self, virtual: str) -> list[tuple[Package, Relation]]:
@@ -215,8 +229,9 @@ class PackageIndex:
 
     def _parse(self, name: str, number: int, para: str) -> Package:
         where = self._origins[number] if number < len(self._origins) else "the Packages index"
+        archive = self._archives[number] if number < len(self._archives) else "deb"
         try:
-            return _package(name, para, self.arch)
+            return _package(name, para, self.arch, archive)
         except _Malformed as exc:
             raise FetchError(
                 f"{where}: package {name[:80]!r}: {exc}",
@@ -225,7 +240,7 @@ class PackageIndex:
             ) from None
 
 
-def _package(name: str, para: str, arch: str) -> Package:
+def _package(name: str, para: str, arch: str, archive: str) -> Package:
     """One Packages paragraph, every field devshell uses checked: names and
     versions become store names and paths, hashes and sizes are trusted."""
     fields = deb822.Packages(para)
@@ -255,6 +270,7 @@ def _package(name: str, para: str, arch: str) -> Package:
         depends=_relations("Pre-Depends", fields.get("Pre-Depends", ""), arch)
         + _relations("Depends", fields.get("Depends", ""), arch),
         provides=tuple(alt for group in _relations("Provides", fields.get("Provides", ""), arch) for alt in group),
+        archive=archive,
     )
 
 

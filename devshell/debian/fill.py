@@ -1,6 +1,7 @@
 """The `deb` format's way of filling a store output (devshell.store.formats).
 
-A package and its closure: every .deb fetched and verified, unpacked into one
+A package and its closure: every .deb fetched and verified (from the archive
+or the security archive, as its lock URL's scheme says), unpacked into one
 tree (the package first, then the closure in the lock's order), then relocated
 to run from where the output will be once the store renames it into place.
 """
@@ -26,13 +27,14 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     from devshell.debian import relocate
     from devshell.debian import unpack as debunpack
     from devshell.net.fetch import Download, cached_path, fetch_all
+    from devshell.sources.deb import concrete
 
     parts = [(label, artifact.url, artifact.integrity, artifact.size)] + [
         (f"{p.name} {p.version}, for {label}", p.url, p.integrity, p.size)
         for p in artifact.closure
     ]
     downloads = [
-        Download(url if cached_path(home, sri).exists() else upstreams.concrete(url),
+        Download(url if cached_path(home, sri).exists() else concrete(url, upstreams),
                  sri, size, what)
         for what, url, sri, size in parts
     ]

@@ -2,10 +2,13 @@
 by the SHA256 sums of the archive's signed indexes.
 
 The archive comes from devshell's config, the spec's `[sources.deb]` or apt's
-sources; the suite and components from `[sources.deb]`. Per Linux platform the
-lock holds one artifact: the package's .deb as `deb:<pool path>` (format
-"deb") and, in `closure`, every other package it needs down to libc6, so the
-output needs nothing from the host. Realising unpacks them all into one output
+sources; the suite from the tool's `suite`, else `[sources.deb]`, which also
+names the components. As apt does, the suite's `-updates` and `-security`
+suites are read with it (devshell.debian.suites). Per Linux platform the lock
+holds one artifact: the package's .deb as `deb:<pool path>` (or
+`deb-security:<pool path>`, from the security archive; format "deb") and, in
+`closure`, every other package it needs down to libc6, so the output needs
+nothing from the host. Realising unpacks them all into one output
 and relocates its ELF files (the fix-up "relocate-elf"). `index-verified`
 records whether the suite's Release signature was checked.
 """
@@ -13,10 +16,7 @@ records whether the suite's Release signature was checked.
 from __future__ import annotations
 
 import posixpath
-import re
-import sys
-import tarfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,24 +24,16 @@ from typing import TYPE_CHECKING, Any
 from devshell import config, integrity, names, platforms
 from devshell.debian.closure import (
     Package,
-    PackageIndex,
     TooTangled,
     Unsatisfiable,
     closure,
     matching,
 )
-from devshell.debian.index import (
-    HttpCache,
-    Release,
-    debian_arch,
-    default_suite,
-    index_url,
-    packages_index,
-    read_release,
-    triplet,
-)
+from devshell.debian.index import debian_arch, default_suite
+from devshell.debian.programs import PROGRAM_DIRS, known_env, programs
 from devshell.debian.relocate import RELOCATE_VERSION
-from devshell.errors import FetchError, SpecError, StoreError
+from devshell.debian.suites import MAIN, SECURITY, Archive, Suites, read_suites
+from devshell.errors import DevshellError, FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
 from devshell.sources import BadOption, SourceBase, common
@@ -55,23 +47,27 @@ __all__ = ["FIXUPS", "PROGRAM_DIRS", "DebOptions", "DebSource", "DebSources", "k
 
 #: What realising does to the unpacked tree beyond unpacking (part of the output's name).
 FIXUPS = (f"relocate-elf-{RELOCATE_VERSION}",)  # a new relocation scheme renames outputs
-#: Where a package's programs live; what they ship there is exposed.
-PROGRAM_DIRS = ("usr/bin", "bin", "usr/sbin")
-_SETTINGS_KEYS = ("suite", "components", "archive")
+_SETTINGS_KEYS = ("suite", "components", "archive", "updates", "security")
 
 
 @dataclass(frozen=True)
 class DebSources:
     """`[sources.deb]`: which Debian suite and components the deb source reads.
     None for suite: the host's Debian release, else index.STABLE; None for archive:
-    devshell's config or the machine's apt sources."""
+    devshell's config or the machine's apt sources. `updates` and `security`:
+    whether the suite's -updates and -security suites are read with it."""
 
     suite: str | None = None
     components: tuple[str, ...] = ("main",)
     archive: str | None = None
+    updates: bool = True
+    security: bool = True
 
     def inputs(self) -> dict[str, Any]:
-        return {"suite": self.suite, "components": list(self.components), "archive": self.archive}
+        # Each of updates and security is hashed only when turned off: the
+        # pins made before they existed keep their hash.
+        off = {k: False for k in ("updates", "security") if not getattr(self, k)}
+        return {"suite": self.suite, "components": list(self.components), "archive": self.archive, **off}
 
 
 @dataclass(frozen=True)
@@ -92,52 +88,21 @@ def _suite_name(value: Any) -> str:
     return value
 
 
-@dataclass
-class _Archive:
-    """One suite of one archive, read once per lock however many tools use it."""
-
-    url: str
-    suite: str
-    components: tuple[str, ...]
-    cache: HttpCache
-    release: Release
-    indexes: dict[str, PackageIndex | None]
-
-    def index(self, arch: str) -> PackageIndex | None:
-        if arch not in self.indexes:
-            texts, origins = [], []
-            for component in self.components:
-                text = packages_index(self.cache, self.url, self.release, component, arch)
-                if text is not None:
-                    texts.append(text)
-                    origins.append(index_url(self.url, self.release, component, arch) or "")
-            self.indexes[arch] = PackageIndex(texts, arch, origins) if texts else None
-        return self.indexes[arch]
-
-
-def _archive(ctx: Context, tool: ToolSpec) -> _Archive:
-    """The tool's suite, opened once per run however many tools use it."""
+def _suites(ctx: Context, tool: ToolSpec) -> Suites:
+    """The tool's suite with what apt reads with it, opened once per run
+    however many tools use it."""
     settings = _settings(tool, ctx)
-    upstream = config.debian_archive(settings.archive)
+    main = config.debian_archive(settings.archive)
+    security = config.debian_security_archive(settings.archive) if settings.security else None
     suite = _options(tool).suite or settings.suite or default_suite()
-    key = ("deb-archive", upstream.url, suite, settings.components, upstream.keyring)
-    return ctx.memo(key, lambda: _open(ctx, upstream, suite, settings.components))
-
-
-def _open(ctx: Context, upstream: config.Upstream, suite: str, components: tuple[str, ...]) -> _Archive:
-    cache = HttpCache(ctx.home)
-    release = read_release(cache, upstream.url, suite, upstream.keyring)
-    missing = [c for c in components if release.components and c not in release.components]
-    if missing:
-        raise SpecError(
-            f"the Debian suite {suite!r} has no component {missing[0]!r}",
-            hint=f"its components: {', '.join(release.components)}; fix [sources.deb] components",
-        )
-    if not release.verified:
-        print(f"devshell: warning: the signature of the Debian suite {suite!r} was not checked "
-              f"({release.unverified_because}); its packages are locked with index-verified: false",
-              file=sys.stderr)
-    return _Archive(upstream.url, suite, components, cache, release, {})
+    key = ("deb-suites", main.url, main.keyring, security, suite, settings.components,
+           settings.updates, settings.security)
+    return ctx.memo(key, lambda: read_suites(
+        ctx.home, Archive(MAIN, main.url, main.keyring),
+        Archive(SECURITY, security.url, security.keyring) if security else None,
+        suite, settings.components, updates=settings.updates, with_security=settings.security,
+        security_unset=f"the Debian archive is {main.origin}'s; set `upstreams.deb-security` in "
+        f"{config.devshell_config_path()}, or [sources.deb] security = false"))
 
 
 def _settings(tool: ToolSpec, ctx: Context | None = None) -> DebSources:
@@ -159,7 +124,7 @@ class DebSource(SourceBase):
     name = "deb"
     direct = True
     keys = ("suite",)
-    schemes = ("deb",)
+    schemes = (MAIN, SECURITY)
     example = '"deb:NAME" = "latest" a Debian package and all it needs, from the Debian archive'
 
     def check_version(self, constraint: str) -> None:
@@ -197,7 +162,12 @@ class DebSource(SourceBase):
                                     or not archive.startswith(("http://", "https://"))):
             raise BadOption("archive", f"{archive!r} is not an http(s) URL",
                             "the archive's base URL, the directory that holds dists/ and pool/")
-        return DebSources(suite, tuple(components), archive.rstrip("/") + "/" if archive else None)
+        for key in ("updates", "security"):
+            if not isinstance(table.get(key, True), bool):
+                raise BadOption(key, "must be true or false",
+                                f"{key} = false reads the suite without its -{key} suite")
+        return DebSources(suite, tuple(components), archive.rstrip("/") + "/" if archive else None,
+                          updates=table.get("updates", True), security=table.get("security", True))
 
     def check(self, tool: ToolSpec, table: Mapping[str, Any]) -> ToolSpec:
         if table.get("suite") is None:
@@ -210,20 +180,23 @@ class DebSource(SourceBase):
         own = {"suite": _options(tool).suite} if _options(tool).suite else {}
         return {"deb": _settings(tool).inputs(), **own}
 
-    def locate(self, rest: str, upstreams: Upstreams) -> str:
+    def locate(self, rest: str, upstreams: Upstreams, scheme: str = MAIN) -> str:
+        """`deb:<path>` under the archive, `deb-security:<path>` under the
+        security archive, wherever this machine has them."""
         settings = upstreams.settings.get("deb")
         archive = settings.archive if isinstance(settings, DebSources) else None
-        return upstreams.base("deb", lambda: config.debian_archive(archive).url) + rest
+        if scheme == SECURITY:
+            return upstreams.base(SECURITY, lambda: _security_url(archive)) + rest
+        return upstreams.base(MAIN, lambda: config.debian_archive(archive).url) + rest
 
     def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:
-        archive = _archive(ctx, tool)
-        index = archive.index(debian_arch(platforms.host()))
+        index = _suites(ctx, tool).index(debian_arch(platforms.host()))
         return [p.version for p in index.packages(tool.package or tool.name)] if index else []
 
     def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
         home = ctx.home
         name = tool.package or tool.name
-        archive = _archive(ctx, tool)
+        archive = _suites(ctx, tool)
         linux = [p for p in plats if platforms.split(p)[1] == "linux"]
         primary = platforms.host() if platforms.host() in linux else (linux[0] if linux else "x86_64-linux")
         root = _pick(tool, name, archive, debian_arch(primary))
@@ -242,15 +215,15 @@ class DebSource(SourceBase):
         for plat, pkgs in closures.items():
             main = next(p for p in pkgs if p.name == name)
             parts = tuple(
-                Part(p.name, p.version, f"deb:{p.filename}", integrity.from_hex("sha256", p.sha256), p.size)
+                Part(p.name, p.version, p.url, integrity.from_hex("sha256", p.sha256), p.size)
                 for p in pkgs if p is not main
             )
             env = known_env(pkgs, debian_arch(plat)) | dict(tool.env)
             entries[plat] = common.artifact(
-                tool.name, root.version, url=f"deb:{main.filename}",
+                tool.name, root.version, url=main.url,
                 integrity=integrity.from_hex("sha256", main.sha256), size=main.size,
                 format="deb", strip=0, bin=tuple(bins or ()), env=tuple(env.items()),
-                closure=parts, fixups=FIXUPS, index_verified=archive.release.verified,
+                closure=parts, fixups=FIXUPS, index_verified=archive.verified,
             )
         return LockedTool(
             name=tool.name, constraint=tool.constraint, source="deb", version=root.version,
@@ -259,10 +232,31 @@ class DebSource(SourceBase):
         )
 
 
-def _pick(tool: ToolSpec, name: str, archive: _Archive, arch: str) -> Package:
+def _security_url(project_archive: str | None) -> str:
+    found = config.debian_security_archive(project_archive)
+    if found is None:
+        raise DevshellError(
+            "devshell.lock names packages of the Debian security archive (deb-security:…), "
+            "and this machine names no security archive",
+            hint="set DEVSHELL_DEB_SECURITY_ARCHIVE, or `upstreams.deb-security` in "
+            f"{config.devshell_config_path()}, to its base URL (the directory holding dists/ and pool/)",
+        )
+    return found.url
+
+
+def concrete(url: str, upstreams: Upstreams) -> str:
+    """The URL to fetch a deb artifact's lock URL from: its archive's, by
+    scheme (the deb format's filler asks here, as it knows both schemes)."""
+    scheme, sep, rest = url.partition(":")
+    if sep and scheme in DebSource.schemes:
+        return DebSource().locate(rest, upstreams, scheme)
+    return upstreams.concrete(url)
+
+
+def _pick(tool: ToolSpec, name: str, archive: Suites, arch: str) -> Package:
     """The version of `name` the spec asks for, in the suite, for `arch`."""
     index = archive.index(arch)
-    where = f"the Debian suite {archive.suite!r} ({arch})"
+    where = f"the Debian suite {archive.name!r} ({arch})"
     if index is None:
         raise SpecError(f"tools.{tool.name}: {where} has no packages",
                         hint=f"its architectures: {', '.join(archive.release.architectures) or 'none listed'}")
@@ -285,7 +279,7 @@ def _pick(tool: ToolSpec, name: str, archive: _Archive, arch: str) -> Package:
     return chosen
 
 
-def _closure(tool: ToolSpec, archive: _Archive, root: Package, plat: str, *, fatal: bool) -> list[Package] | Unavailable:
+def _closure(tool: ToolSpec, archive: Suites, root: Package, plat: str, *, fatal: bool) -> list[Package] | Unavailable:
     """The closure of `root`'s version on `plat`; an error on the platform the
     version was chosen on, an Unavailable on the others."""
     if platforms.split(plat)[1] != "linux":
@@ -293,16 +287,16 @@ def _closure(tool: ToolSpec, archive: _Archive, root: Package, plat: str, *, fat
     arch = debian_arch(plat)
     index = archive.index(arch)
     if index is None:
-        return Unavailable(f"the Debian suite {archive.suite!r} has no packages for {arch}")
+        return Unavailable(f"the Debian suite {archive.name!r} has no packages for {arch}")
     pkg = next((p for p in index.packages(root.name) if p.version == root.version), None)
     if pkg is None:
-        return Unavailable(f"the Debian suite {archive.suite!r} has no {root.label} for {arch}")
+        return Unavailable(f"the Debian suite {archive.name!r} has no {root.label} for {arch}")
     try:
         return closure(index, pkg)
     except TooTangled as exc:
         raise FetchError(
             f"tools.{tool.name}: the dependencies of {root.label} in the Debian suite "
-            f"{archive.suite!r} ({arch}) cannot be settled: {exc}",
+            f"{archive.name!r} ({arch}) cannot be settled: {exc}",
             hint="the suite's Depends form a maze no real archive has; check [sources.deb] archive "
             "(or DEVSHELL_DEB_ARCHIVE), or pin another version or suite",
         ) from None
@@ -311,12 +305,12 @@ def _closure(tool: ToolSpec, archive: _Archive, root: Package, plat: str, *, fat
             return Unavailable(f"{root.label} cannot be installed for {arch}: {exc}")
         raise SpecError(
             f"tools.{tool.name}: {root.label} cannot be installed from the Debian suite "
-            f"{archive.suite!r} ({arch}): {exc}",
+            f"{archive.name!r} ({arch}): {exc}",
             hint="the suite's packages do not meet this dependency; pin another version or suite",
         ) from None
 
 
-def _listed_programs(tool: ToolSpec, home: Home, archive: _Archive, name: str, pkgs: list[Package],
+def _listed_programs(tool: ToolSpec, home: Home, archive: Suites, name: str, pkgs: list[Package],
                      plat: str) -> tuple[str, ...]:
     """No `bin` in the spec: fetch the package (into the download cache, where
     realising finds it) and list what it ships in PROGRAM_DIRS. A program
@@ -344,66 +338,8 @@ def _listed_programs(tool: ToolSpec, home: Home, archive: _Archive, name: str, p
     return tuple(sorted(found))
 
 
-def _fetch_deb(home: Home, archive: _Archive, pkg: Package, plat: str) -> Path:
+def _fetch_deb(home: Home, archive: Suites, pkg: Package, plat: str) -> Path:
     from devshell.net.fetch import Download, fetch
 
-    return fetch(home, Download(archive.url + pkg.filename, integrity.from_hex("sha256", pkg.sha256), pkg.size,
+    return fetch(home, Download(archive.download_url(pkg), integrity.from_hex("sha256", pkg.sha256), pkg.size,
                                 f"{pkg.label} ({plat})"))
-
-
-def programs(deb: Path) -> tuple[str, ...]:
-    """The executables and symlinks a .deb's data.tar holds directly in
-    PROGRAM_DIRS, as paths inside the output, sorted. Only those named with a
-    plain name (devshell.names): coreutils' `[` is no word a profile's bin/
-    or a shell should hold, and a name like `$(id)` is an attack."""
-    from debian.arfile import ArError, ArFile
-
-    try:
-        with open(deb, "rb") as f:
-            ar = ArFile(fileobj=f)
-            member = next((n for n in ar.getnames() if n.startswith("data.tar")), None)
-            if member is None:
-                raise StoreError(f"{deb.name} is not a Debian package: it has no data.tar")
-            found = set()
-            with _tar_stream(ar.getmember(member), member) as tar:
-                for info in tar:
-                    path = posixpath.normpath(info.name.removeprefix("./"))
-                    executable = info.isfile() and info.mode & 0o111
-                    if posixpath.dirname(path) in PROGRAM_DIRS and (executable or info.issym() or info.islnk()) \
-                            and names.is_plain(posixpath.basename(path)):
-                        found.add(path)
-    except (ArError, tarfile.TarError, OSError, EOFError) as exc:
-        raise StoreError(f"{deb.name} cannot be read as a Debian package ({exc})") from None
-    return tuple(sorted(found))
-
-
-def _tar_stream(raw: Any, member: str) -> tarfile.TarFile:
-    if member.endswith(".zst"):
-        import zstandard
-
-        return tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(raw), mode="r|")
-    mode = {".xz": "r|xz", ".gz": "r|gz", ".bz2": "r|bz2"}.get(posixpath.splitext(member)[1], "r|")
-    return tarfile.open(fileobj=raw, mode=mode)  # type: ignore[call-overload, no-any-return]
-
-
-def known_env(packages: Iterable[Package], arch: str) -> dict[str, str]:
-    """What programs from these packages need to find their own files once
-    relocated (`{out}` is the output's store path)."""
-    names = {p.name: p for p in packages}
-    lib = f"{{out}}/usr/lib/{triplet(arch)}"
-    env: dict[str, str] = {}
-    if "git" in names:
-        env["GIT_EXEC_PATH"] = "{out}/usr/lib/git-core"
-        env["GIT_TEMPLATE_DIR"] = "{out}/usr/share/git-core/templates"
-    if "perl-base" in names:
-        from debian.debian_support import Version
-
-        x = ".".join((Version(names["perl-base"].version).upstream_version or "").split(".")[:2])
-        dirs = ["{out}/etc/perl", f"{lib}/perl5/{x}", "{out}/usr/share/perl5", f"{lib}/perl-base",
-                f"{lib}/perl/{x}", f"{{out}}/usr/share/perl/{x}"]
-        env["PERL5LIB"] = ":".join(dirs)
-    if any(re.fullmatch(r"python3\.\d+-minimal", n) for n in names):
-        env["PYTHONHOME"] = "{out}/usr"
-    if "ncurses-base" in names or "ncurses-term" in names:
-        env["TERMINFO_DIRS"] = "{out}/usr/share/terminfo:{out}/lib/terminfo:{out}/usr/lib/terminfo"
-    return env

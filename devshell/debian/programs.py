@@ -1,0 +1,80 @@
+"""What a package closure offers and needs once it is in the store: the
+programs a .deb ships where programs live, and the environment some of its
+packages need to find their own files after relocation."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from devshell import names
+from devshell.debian.closure import Package
+from devshell.debian.index import triplet
+from devshell.errors import StoreError
+
+__all__ = ["PROGRAM_DIRS", "known_env", "programs"]
+
+#: Where a package's programs live; what they ship there is exposed.
+PROGRAM_DIRS = ("usr/bin", "bin", "usr/sbin")
+
+
+def programs(deb: Path) -> tuple[str, ...]:
+    """The executables and symlinks a .deb's data.tar holds directly in
+    PROGRAM_DIRS, as paths inside the output, sorted. Only those named with a
+    plain name (devshell.names): coreutils' `[` is no word a profile's bin/
+    or a shell should hold, and a name like `$(id)` is an attack."""
+    from debian.arfile import ArError, ArFile
+
+    try:
+        with open(deb, "rb") as f:
+            ar = ArFile(fileobj=f)
+            member = next((n for n in ar.getnames() if n.startswith("data.tar")), None)
+            if member is None:
+                raise StoreError(f"{deb.name} is not a Debian package: it has no data.tar")
+            found = set()
+            with _tar_stream(ar.getmember(member), member) as tar:
+                for info in tar:
+                    path = posixpath.normpath(info.name.removeprefix("./"))
+                    executable = info.isfile() and info.mode & 0o111
+                    if posixpath.dirname(path) in PROGRAM_DIRS and (executable or info.issym() or info.islnk()) \
+                            and names.is_plain(posixpath.basename(path)):
+                        found.add(path)
+    except (ArError, tarfile.TarError, OSError, EOFError) as exc:
+        raise StoreError(f"{deb.name} cannot be read as a Debian package ({exc})") from None
+    return tuple(sorted(found))
+
+
+def _tar_stream(raw: Any, member: str) -> tarfile.TarFile:
+    if member.endswith(".zst"):
+        import zstandard
+
+        return tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(raw), mode="r|")
+    mode = {".xz": "r|xz", ".gz": "r|gz", ".bz2": "r|bz2"}.get(posixpath.splitext(member)[1], "r|")
+    return tarfile.open(fileobj=raw, mode=mode)  # type: ignore[call-overload, no-any-return]
+
+
+def known_env(packages: Iterable[Package], arch: str) -> dict[str, str]:
+    """What programs from these packages need to find their own files once
+    relocated (`{out}` is the output's store path)."""
+    by_name = {p.name: p for p in packages}
+    lib = f"{{out}}/usr/lib/{triplet(arch)}"
+    env: dict[str, str] = {}
+    if "git" in by_name:
+        env["GIT_EXEC_PATH"] = "{out}/usr/lib/git-core"
+        env["GIT_TEMPLATE_DIR"] = "{out}/usr/share/git-core/templates"
+    if "perl-base" in by_name:
+        from debian.debian_support import Version
+
+        x = ".".join((Version(by_name["perl-base"].version).upstream_version or "").split(".")[:2])
+        dirs = ["{out}/etc/perl", f"{lib}/perl5/{x}", "{out}/usr/share/perl5", f"{lib}/perl-base",
+                f"{lib}/perl/{x}", f"{{out}}/usr/share/perl/{x}"]
+        env["PERL5LIB"] = ":".join(dirs)
+    if any(re.fullmatch(r"python3\.\d+-minimal", n) for n in by_name):
+        env["PYTHONHOME"] = "{out}/usr"
+    if "ncurses-base" in by_name or "ncurses-term" in by_name:
+        env["TERMINFO_DIRS"] = "{out}/usr/share/terminfo:{out}/lib/terminfo:{out}/usr/lib/terminfo"
+    return env
