@@ -46,6 +46,7 @@ REGISTRY = {
     "pypi": "devshell.sources.pypi:PypiSource",
     "npm": "devshell.sources.npm:NpmSource",
     "deb": "devshell.sources.deb:DebSource",
+    "cpython": "devshell.sources.cpython:CpythonSource",
 }
 
 
