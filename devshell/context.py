@@ -19,6 +19,7 @@ from devshell.home import Home
 from devshell.sources.locate import Upstreams
 
 if TYPE_CHECKING:
+    from devshell.lock import LockedTool
     from devshell.spec import Spec
 
 __all__ = ["Context", "for_spec"]
@@ -34,6 +35,7 @@ class Context:
         self.upstreams = upstreams
         self._memo: dict[Hashable, Any] = {}
         self._lock = threading.RLock()
+        self._locker: Callable[[str], LockedTool | None] | None = None
 
     @property
     def root(self) -> Path | None:
@@ -52,6 +54,18 @@ class Context:
                 self._memo[key] = compute()
             value: T = self._memo[key]
             return value
+
+    def lock_with(self, locker: Callable[[str], LockedTool | None]) -> None:
+        """Let `locked` ask `locker` (devshell.sources.resolve sets it while it
+        locks a spec)."""
+        self._locker = locker
+
+    def locked(self, name: str) -> LockedTool | None:
+        """The spec's tool `name` as this run locks it, resolved first if it
+        has not been yet: what a tool that runs on another (a Python tool on
+        the spec's python) reads. None when the spec has no such tool, or
+        this run locks no spec."""
+        return self._locker(name) if self._locker is not None else None
 
 
 def for_spec(spec: Spec | None, home: Home, root: Path | None = None) -> Context:

@@ -58,3 +58,36 @@ class FakeIndex:
 
     def url(self, kind: str = "json") -> str:
         return f"{self.server.url}/{kind}/simple/"
+
+
+def pywheel(name: str, version: str, *, tag: str = "py3-none-any", requires: tuple[str, ...] = (),
+            requires_python: str | None = None, scripts: dict[str, str] | None = None,
+            modules: dict[str, str] | None = None) -> tuple[str, bytes]:
+    """A real wheel pip and installer accept: METADATA with its Requires-Dist
+    (markers and all), WHEEL, entry points for `scripts` (name → "module:func"),
+    the `modules` (path → source), and a RECORD that hashes every file."""
+    import base64
+
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    if requires_python:
+        meta += f"Requires-Python: {requires_python}\n"
+    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = dict(modules if modules is not None else {f"{dist}/__init__.py": f"VERSION = {version!r}\n"})
+    files[f"{info}/METADATA"] = meta
+    files[f"{info}/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: devshell-tests\n"
+                              f"Root-Is-Purelib: {'true' if tag.endswith('-any') else 'false'}\nTag: {tag}\n")
+    if scripts:
+        files[f"{info}/entry_points.txt"] = "[console_scripts]\n" + "".join(
+            f"{k} = {v}\n" for k, v in scripts.items())
+    record = ""
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(text.encode())}\n"
+    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for path, text in files.items():
+            z.writestr(zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0)), text)
+    return f"{dist}-{version}-{tag}.whl", buf.getvalue()

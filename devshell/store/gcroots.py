@@ -1,5 +1,6 @@
 """What the garbage collector must keep: generations within --keep, pinned
-outputs, and the profiles of shells and commands running right now.
+outputs, the profiles of shells and commands running right now, and every
+output one of those uses at run time (a Python environment's interpreter).
 
 Running processes are found through /proc (their DEVSHELL_PROFILE); a
 realisation in progress holds a shared lock that `gc` waits on exclusively.
@@ -20,7 +21,7 @@ from devshell.home import Home
 from devshell.shell import activation
 from devshell.state import generations
 
-__all__ = ["guard", "live_profiles", "pins", "profile_outputs", "roots"]
+__all__ = ["guard", "live_profiles", "pins", "profile_outputs", "references", "roots"]
 
 
 @contextlib.contextmanager
@@ -104,7 +105,34 @@ def roots(home: Home, keep: int | None, older_than_days: float | None) -> tuple[
         live.add(profile)
     for profile in [n for n in live if "-profile-" in n]:
         live.update(profile_outputs(home, profile))
+    live.update(references(home, live))
     return live, gone
+
+
+def references(home: Home, outputs: set[str]) -> set[str]:
+    """The outputs `outputs` use at run time, and the ones those use, and so
+    on: an artifact names one in its fix-ups as `<role>+<output name>` (a
+    Python environment's `python+…`, whose scripts and `bin/python3` lead
+    into it), recorded in its manifest. An output kept without them would be
+    kept broken."""
+    from devshell import names, store
+    from devshell.errors import DevshellError
+
+    found: set[str] = set()
+    todo = list(outputs)
+    while todo:
+        try:
+            data = store.read_manifest(home, todo.pop())
+        except DevshellError:  # not a name of the store's: it uses nothing
+            continue
+        artifact = data.get("artifact") if data else None
+        fixups = artifact.get("fixups") if isinstance(artifact, dict) else None
+        for fixup in fixups if isinstance(fixups, list) else []:
+            used = fixup.partition("+")[2] if isinstance(fixup, str) else ""
+            if names.OUTPUT_NAME.fullmatch(used) and ".." not in used and used not in found | outputs:
+                found.add(used)
+                todo.append(used)
+    return found
 
 
 def _record_profile(state: Path) -> set[str]:
