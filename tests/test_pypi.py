@@ -27,7 +27,8 @@ def index(server: LoopbackServer) -> FakeIndex:
         for tag in ("manylinux_2_17_x86_64.manylinux2014_x86_64", "musllinux_1_2_x86_64",
                     "macosx_11_0_arm64", "macosx_10_12_universal2", "win_amd64"):
             idx.add("faketool", *wheel("faketool", version, tag, {"faketool": _script(version)}))
-    # A pure-Python wheel and an sdist are never candidates.
+    # A pure-Python release is an environment (tests/test_pyenv.py), never
+    # taken for a binary one; an sdist is never a candidate.
     idx.add("faketool", "faketool-9.0.0-py3-none-any.whl", b"pure")
     idx.add("faketool", "faketool-9.0.0.tar.gz", b"sdist")
     return idx
@@ -87,12 +88,25 @@ def test_yanked_files_are_skipped_unless_pinned(tmp_path: Path, server: Loopback
 
 
 def test_no_matching_version_says_what_there_is(tmp_path: Path, index: FakeIndex) -> None:
-    root = _project(tmp_path, '"pypi:faketool" = ">=2"\n')
+    root = _project(tmp_path, '"pypi:faketool" = ">=10"\n')
     proc = devshell("lock", cwd=root, env={"PIP_INDEX_URL": index.url()})
     assert proc.returncode == 3
-    assert "no version of faketool" in proc.stderr and "'>=2'" in proc.stderr
-    assert "newest it has is 1.3.0" in proc.stderr
+    assert "no version of faketool" in proc.stderr and "'>=10'" in proc.stderr
+    assert "newest it has is 9.0.0" in proc.stderr
     assert not (root / "devshell.lock").exists()
+
+
+def test_the_release_picked_decides_binary_or_environment(tmp_path: Path, index: FakeIndex) -> None:
+    """faketool 1.3.0 ships binary tool wheels; 9.0.0 only a pure one, so
+    "latest" is a Python tool, which needs a pinned python."""
+    root = _project(tmp_path, '"pypi:faketool" = "1"\n', platforms='["x86_64-linux"]')
+    devshell("lock", cwd=root, env={"PIP_INDEX_URL": index.url()}, check=True)
+    tool = json.loads((root / "devshell.lock").read_text())["tools"]["faketool"]
+    assert tool["version"] == "1.3.0" and tool["platforms"]["x86_64-linux"]["unpack"]["format"] == "zip"
+    root = _project(tmp_path, '"pypi:faketool" = "latest"\n', platforms='["x86_64-linux"]')
+    (root / "devshell.lock").unlink()
+    proc = devshell("lock", cwd=root, env={"PIP_INDEX_URL": index.url()})
+    assert proc.returncode == 3 and "the spec pins no python" in proc.stderr
 
 
 def test_unknown_projects_are_refused_and_pure_python_ones_need_a_python(

@@ -40,13 +40,19 @@ Listing = Callable[[str], "list[IndexFile]"]
 
 
 def versions(files: list[IndexFile]) -> dict[str, list[IndexFile]]:
-    """Releases with at least one wheel the index gives a sha256 for, yanked
-    ones left out (a lock never takes a yanked file)."""
+    """Releases with at least one wheel for a Python (not a binary tool
+    wheel) the index gives a sha256 for, yanked ones left out (a lock never
+    takes a yanked file)."""
     found: dict[str, list[IndexFile]] = {}
     for f in files:
-        if f.filename.endswith(".whl") and f.sha256 is not None and not f.yanked:
+        if f.filename.endswith(".whl") and f.sha256 is not None and not f.yanked and _for_python(f):
             found.setdefault(_version_of(f.filename), []).append(f)
     return found
+
+
+def _for_python(f: IndexFile) -> bool:
+    found = wheels.wheel_tags(f.filename)
+    return found is not None and not wheels.is_tool_wheel(found)
 
 
 def _version_of(filename: str) -> str:
@@ -59,6 +65,7 @@ def _version_of(filename: str) -> str:
 def resolve(tool: ToolSpec, project: str, plats: tuple[str, ...], ctx: Context,
             listing: Listing) -> LockedTool:
     """`tool` (package `project`) locked on every platform of `plats`."""
+    version = _pick(tool, project, listing(project))
     python = ctx.locked(PYTHON)
     if python is None:
         raise SpecError(
@@ -69,7 +76,6 @@ def resolve(tool: ToolSpec, project: str, plats: tuple[str, ...], ctx: Context,
     if release is None:
         raise SpecError(f"tools.{PYTHON}: {python.version!r} names no CPython release (3.X.Y)",
                         hint=f"{tool.name} runs on it, so it must be a CPython")
-    version = _pick(tool, project, listing(project))
     plans = {p: _plan(p, python, release) for p in plats}
     with ThreadPoolExecutor(max_workers=min(4, len(plats) or 1)) as pool:
         futures = {p: pool.submit(_closure, tool, project, version, plan[0], ctx)

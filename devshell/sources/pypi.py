@@ -31,7 +31,7 @@ from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
 from devshell.sources import SourceBase, wheels
 from devshell.sources.common import artifact, pick_version
 from devshell.spec import ToolSpec
-from devshell.versions import parse_constraint
+from devshell.versions import choose, parse_constraint
 
 if TYPE_CHECKING:
     from devshell.context import Context
@@ -227,20 +227,25 @@ class PypiSource(SourceBase):
         return by_version
 
     def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:
-        project, _ = self._project(tool)
         from devshell.python import envlock
 
-        found = self._wheels(ctx, tool, project) or envlock.versions(self._files(ctx, project))
+        project, _ = self._project(tool)
+        found = {*self._wheels(ctx, tool, project), *envlock.versions(self._files(ctx, project))}
         return sorted(found, key=Version)
 
     def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
+        from devshell.python import envlock
+
         home = ctx.home
         project, entry = self._project(tool)
         by_version = self._wheels(ctx, tool, project)
-        if not by_version and self._files(ctx, project):
-            # No binary tool wheels: an environment on the spec's python.
-            from devshell.python import envlock
-
+        envs = envlock.versions(self._files(ctx, project))
+        # The release the constraint picks decides: binary tool wheels are
+        # unpacked; any other release (mypy's cp311 wheels, black's pure one)
+        # is an environment on the spec's python, though an old release of
+        # the same project once shipped a platform wheel.
+        picked = choose(parse_constraint(tool.constraint), [*by_version, *envs])
+        if envs and picked not in by_version:
             return envlock.resolve(tool, project, plats, ctx, lambda p: self._files(ctx, p))
         version = pick_version(tool, by_version, where=f"{project} on the Python package index")
         chosen: dict[str, IndexFile] = {}
