@@ -84,7 +84,8 @@ def closure(target: Target, requirement: str, index: str, cache: Path, label: st
 def _run(target: Target, requirement: str, index: str, cache: Path, report: Path,
          label: str) -> subprocess.CompletedProcess[str]:
     args = [
-        sys.executable, "-m", "devshell.python.piprun", json.dumps(target.markers()),
+        # -P: the project's directory (the current one) is not on sys.path.
+        sys.executable, "-P", "-m", "devshell.python.piprun", json.dumps(target.markers()),
         "install", "--dry-run", "--ignore-installed", "--only-binary=:all:",
         "--report", str(report), "--quiet", "--isolated", "--no-input",
         "--disable-pip-version-check", "--progress-bar", "off",
@@ -100,7 +101,7 @@ def _run(target: Target, requirement: str, index: str, cache: Path, report: Path
     # drops PIP_* variables. Proxies and CA settings still reach pip's session.
     env = dict(os.environ, PIP_CONFIG_FILE=os.devnull)
     try:
-        return subprocess.run([*args, requirement], capture_output=True, text=True,
+        return subprocess.run([*args, requirement], capture_output=True, text=True, cwd=report.parent,
                               timeout=TIMEOUT, env=env, stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
         raise FetchError(f"{label}: pip took more than {TIMEOUT} s to resolve {requirement} "
