@@ -257,11 +257,15 @@ class FakeArchive:
     are served at once), then `publish` the suite's indexes."""
 
     def __init__(self, server: Server, suite: str = "testing-fake", archs: tuple[str, ...] = ("amd64",),
-                 components: tuple[str, ...] = ("main",), prefix: str = "/debian") -> None:
+                 components: tuple[str, ...] = ("main",), prefix: str = "/debian",
+                 listed_as: str = "") -> None:
         self.server = server
         self.suite = suite
         self.archs = archs
         self.components = components
+        # What the Release's Components field puts before each component: the
+        # security archive lists "updates/main" for indexes it keeps at main/.
+        self.listed_as = listed_as
         self.prefix = prefix
         self.packages: list[DebPackage] = []
         self.debs: dict[str, bytes] = {}  # filename → bytes
@@ -304,7 +308,8 @@ class FakeArchive:
                     sums.append((name, body))
         lines = [f"Origin: devshell-tests\nSuite: {self.suite}\nCodename: {self.suite}",
                  "Date: Tue, 14 Nov 2023 22:13:20 UTC",
-                 f"Architectures: {' '.join(self.archs)}\nComponents: {' '.join(self.components)}",
+                 f"Architectures: {' '.join(self.archs)}\n"
+                 f"Components: {' '.join(self.listed_as + c for c in self.components)}",
                  "SHA256:"]
         for name, body in sums:
             digest = (tamper or {}).get(name, hashlib.sha256(body).hexdigest())

@@ -169,15 +169,17 @@ def _sri(data: bytes) -> str:
 
 
 def serve_artifact(server: LoopbackServer, main: tuple[str, bytes],
-                   closure: list[tuple[str, bytes]], bin: tuple[str, ...] = ()) -> Artifact:
+                   closure: list[tuple[str, bytes]], bin: tuple[str, ...] = (),
+                   fixups: tuple[str, ...] = ()) -> Artifact:
     """Serve the .debs and build the Artifact the deb source would lock for them."""
     urls = {name: server.add(f"/pool/{name}.deb", data) for name, data in [main, *closure]}
     parts = tuple(Part(name, "1.0", urls[name], _sri(data), len(data)) for name, data in closure)
     name, data = main
-    shape = {"integrity": _sri(data), "closure": [p.to_json() for p in parts], "bin": list(bin)}
+    shape = {"integrity": _sri(data), "closure": [p.to_json() for p in parts], "bin": list(bin),
+             "fixups": list(fixups)}
     return Artifact(url=urls[name], integrity=_sri(data), size=len(data), format="deb",
                     strip=0, bin=bin, env=(), output=output_name(name, "1.0", shape),
-                    closure=parts)
+                    closure=parts, fixups=fixups)
 
 
 def _home() -> Home:
@@ -277,6 +279,51 @@ def test_a_usrmerged_libc6_gives_its_loader_to_the_program(
     with open(out / "usr" / "bin" / "greet", "rb") as f:
         info = elf.read(f)
     assert info is not None and info.interpreter == f"{out}/usr/lib/{_triplet()}/{Path(_host_libc()[0]).name}"
+
+
+SYSCONFIG = "usr/lib/python3.11/_sysconfigdata__linux_x86_64-linux-gnu.py"
+VENV = "usr/lib/python3.11/venv/__init__.py"
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_a_pythons_paths_name_the_output(server: LoopbackServer, fixed: bool) -> None:
+    """ensurepip (so `python -m venv`) reads its wheels from the directory the
+    build configuration names, and a venv finds its standard library from the
+    home it records; relocated, both are the output's, never the host's."""
+    from devshell.debian.pyconfig import FIXUP
+    from tests.debian_archive import DebPackage, build_deb
+
+    text = ("# system configuration generated and used by the sysconfig module\n"
+            "build_time_vars = {'BINDIR': '/usr/bin',\n"
+            " 'CONFIG_ARGS': \"'--prefix=/usr' '--enable-shared'\",\n"
+            " 'LDFLAGS': ('-L/usr/lib '\n '-Wl,-z,relro'),\n"
+            " 'SIZEOF_INT': 4,\n"
+            " 'WHEEL_PKG_DIR': '/usr/share/python-wheels/',\n"
+            " 'prefix': '/usr'}\n")
+    venv = ("        executable = sys._base_executable\n"
+            "        dirname, exename = os.path.split(os.path.abspath(executable))\n")
+    deb = build_deb(DebPackage("libpython3.11-stdlib", "3.11.2-6",
+                               files={SYSCONFIG: text, VENV: venv},
+                               symlinks={SYSCONFIG.replace("_linux_", ""): SYSCONFIG.rpartition("/")[2]}))
+    artifact = serve_artifact(server, ("libpython3.11-stdlib", deb), [],
+                              fixups=("relocate-elf-1", FIXUP) if fixed else ("relocate-elf-1",))
+    out = store.add_artifact(_home(), artifact, "libpython3.11-stdlib 3.11.2-6")
+    written = (out / SYSCONFIG).read_text()
+    if not fixed:  # a lock from before this fix-up keeps the bytes it named
+        assert written == text and (out / VENV).read_text() == venv
+        return
+    # A venv's home is the interpreter's own directory in the store, where its
+    # standard library is found, not the profile's bin/ it was started from.
+    assert (out / VENV).read_text() == venv.replace("os.path.abspath(executable)",
+                                                    "os.path.realpath(executable)")
+    found: dict[str, dict[str, object]] = {}
+    exec(written, found)
+    assert found["build_time_vars"] == {
+        "BINDIR": f"{out}/usr/bin", "CONFIG_ARGS": "'--prefix=/usr' '--enable-shared'",
+        "LDFLAGS": "-L/usr/lib -Wl,-z,relro", "SIZEOF_INT": 4,
+        "WHEEL_PKG_DIR": f"{out}/usr/share/python-wheels/", "prefix": f"{out}/usr",
+    }
+    assert os.path.islink(out / SYSCONFIG.replace("_linux_", ""))
 
 
 def test_a_program_without_its_loader_in_the_closure_is_refused(

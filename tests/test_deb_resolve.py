@@ -305,8 +305,16 @@ def test_known_environment_needs_come_with_the_closure(tmp_path: Path, archive: 
                    ).artifact("x86_64-linux")
     assert isinstance(art, lock.Artifact)
     env = dict(art.env)
+    # A closure with a Python in it has its build configuration pointed at
+    # the output (see test_deb_realise); jq's closure has none.
+    assert art.fixups == ("relocate-elf-1", "python-paths-1")
+    assert _resolve(tmp_path, '"deb:jq" = "latest"\n').artifact("x86_64-linux").fixups == (  # type: ignore[union-attr]
+        "relocate-elf-1",)
     assert env["GIT_EXEC_PATH"] == "{out}/usr/lib/git-core"
-    assert env["PYTHONHOME"] == "{out}/usr"
+    # A Python finds its prefix from where its program lies (its venvs too,
+    # see test_deb_realise); a PYTHONHOME would be one value for the whole
+    # shell, wrong for every other Python in it.
+    assert "PYTHONHOME" not in env
     assert "{out}/usr/lib/x86_64-linux-gnu/perl-base" in env["PERL5LIB"].split(":")
     assert "{out}/usr/share/perl/5.36" in env["PERL5LIB"].split(":")
     assert env["TERMINFO_DIRS"].startswith("{out}/usr/share/terminfo:")
@@ -392,8 +400,10 @@ def test_a_missing_explicit_keyring_is_an_error(tmp_path: Path, archive: FakeArc
 
 @pytest.fixture
 def security(archive_server: ArchiveServer, monkeypatch: pytest.MonkeyPatch) -> FakeArchive:
-    """The security archive, apart from the archive, as Debian keeps it."""
-    sec = FakeArchive(archive_server, suite="testing-fake-security", prefix="/debian-security")
+    """The security archive, apart from the archive, as Debian keeps it (its
+    Release lists its components as updates/main, …)."""
+    sec = FakeArchive(archive_server, suite="testing-fake-security", prefix="/debian-security",
+                      listed_as="updates/")
     monkeypatch.setenv("DEVSHELL_DEB_SECURITY_ARCHIVE", sec.url)
     return sec
 

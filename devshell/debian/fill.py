@@ -3,7 +3,8 @@
 A package and its closure: every .deb fetched and verified (from the archive
 or the security archive, as its lock URL's scheme says), unpacked into one
 tree (the package first, then the closure in the lock's order), then relocated
-to run from where the output will be once the store renames it into place.
+to run from where the output will be once the store renames it into place,
+with the other fix-ups the lock names (a Python's build configuration).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     """Fetch the package and every part of its closure (a part already in the
     download cache is taken from there), unpack them all into `tmp`, and
     relocate the programs and libraries to `home.output(artifact.output)`."""
-    from devshell.debian import relocate
+    from devshell.debian import pyconfig, relocate
     from devshell.debian import unpack as debunpack
     from devshell.net.fetch import Download, cached_path, fetch_all
     from devshell.sources.deb import concrete
@@ -42,3 +43,5 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     debunpack.unpack_debs([(debs[d.integrity], d.label) for d in downloads], tmp)
     relocate.relocate(tmp, home.output(artifact.output),
                       [entry for _, entry in artifact.programs()], label)
+    if pyconfig.FIXUP in artifact.fixups:
+        pyconfig.fix(tmp, home.output(artifact.output))

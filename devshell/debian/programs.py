@@ -5,7 +5,6 @@ packages need to find their own files after relocation."""
 from __future__ import annotations
 
 import posixpath
-import re
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -59,7 +58,10 @@ def _tar_stream(raw: Any, member: str) -> tarfile.TarFile:
 
 def known_env(packages: Iterable[Package], arch: str) -> dict[str, str]:
     """What programs from these packages need to find their own files once
-    relocated (`{out}` is the output's store path)."""
+    relocated (`{out}` is the output's store path). A Python needs nothing:
+    it finds its prefix from where its program lies (its venvs too, see
+    devshell.debian.pyconfig), and a PYTHONHOME would be one value for the
+    whole shell, wrong for any other Python in it."""
     by_name = {p.name: p for p in packages}
     lib = f"{{out}}/usr/lib/{triplet(arch)}"
     env: dict[str, str] = {}
@@ -73,8 +75,6 @@ def known_env(packages: Iterable[Package], arch: str) -> dict[str, str]:
         dirs = ["{out}/etc/perl", f"{lib}/perl5/{x}", "{out}/usr/share/perl5", f"{lib}/perl-base",
                 f"{lib}/perl/{x}", f"{{out}}/usr/share/perl/{x}"]
         env["PERL5LIB"] = ":".join(dirs)
-    if any(re.fullmatch(r"python3\.\d+-minimal", n) for n in by_name):
-        env["PYTHONHOME"] = "{out}/usr"
     if "ncurses-base" in by_name or "ncurses-term" in by_name:
         env["TERMINFO_DIRS"] = "{out}/usr/share/terminfo:{out}/lib/terminfo:{out}/usr/lib/terminfo"
     return env

@@ -70,8 +70,9 @@ class Suite:
 def open_suite(home: Home, archive: Archive, name: str, components: tuple[str, ...], *,
                required: bool, cache: HttpCache | None = None) -> Suite | None:
     """Read suite `name`'s Release. A suite the archive does not have is a
-    SpecError when `required`, else None; components it lacks are skipped
-    unless it is `required`."""
+    SpecError when `required`, else None. So is a component its Release does
+    not list (the security archive lists "updates/main" for main: either
+    counts); in a suite not `required`, only the indexes it has are read."""
     cache = cache or HttpCache(home)
     try:
         release = read_release(cache, archive.url, name, archive.keyring)
@@ -79,13 +80,14 @@ def open_suite(home: Home, archive: Archive, name: str, components: tuple[str, .
         if required:
             raise
         return None
-    missing = [c for c in components if release.components and c not in release.components]
+    listed = {c.rpartition("/")[2] for c in release.components}
+    missing = [c for c in components if release.components and c not in listed]
     if missing and required:
         raise SpecError(
             f"the Debian suite {name!r} has no component {missing[0]!r}",
             hint=f"its components: {', '.join(release.components)}; fix [sources.deb] components",
         )
-    return Suite(archive, name, tuple(c for c in components if c not in missing), cache, release)
+    return Suite(archive, name, components, cache, release)
 
 
 @dataclass

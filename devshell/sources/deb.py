@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devshell import config, integrity, names, platforms
+from devshell.debian import pyconfig
 from devshell.debian.closure import (
     Package,
     TooTangled,
@@ -223,13 +224,20 @@ class DebSource(SourceBase):
                 tool.name, root.version, url=main.url,
                 integrity=integrity.from_hex("sha256", main.sha256), size=main.size,
                 format="deb", strip=0, bin=tuple(bins or ()), env=tuple(env.items()),
-                closure=parts, fixups=FIXUPS, index_verified=archive.verified,
+                closure=parts, fixups=_fixups(pkgs), index_verified=archive.verified,
             )
         return LockedTool(
             name=tool.name, constraint=tool.constraint, source="deb", version=root.version,
             inputs=tool_inputs_hash(tool.inputs()),
             platforms=tuple((p, entries[p]) for p in plats), package=name,
         )
+
+
+def _fixups(pkgs: list[Package]) -> tuple[str, ...]:
+    """FIXUPS, and pointing a Python's build configuration at the output when
+    the closure holds one (devshell.debian.pyconfig)."""
+    python = any(pyconfig.PYTHON_PACKAGE.fullmatch(p.name) for p in pkgs)
+    return (*FIXUPS, pyconfig.FIXUP) if python else FIXUPS
 
 
 def _security_url(project_archive: str | None) -> str:
