@@ -358,3 +358,31 @@ def test_pip_is_the_resolver_and_ignores_the_machines_pip_config(
     closure = _lock(root)["mytool"]["platforms"]["x86_64-linux"]["closure"]  # type: ignore[index]
     assert [p["version"] for p in closure if p["name"] == "helper"] == ["1.2"]
     assert sys.executable  # pip runs on devshell's own interpreter
+
+
+def test_a_python_source_may_name_its_interpreter_behind_a_launcher(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A venv is found by the name its interpreter starts under, so an
+    environment links the interpreter itself, not a launcher that execs it:
+    a python tool's source says where it is when its programs are launchers."""
+    from devshell import sources
+    from devshell.lock import Artifact, LockedTool
+    from devshell.python import envlock
+
+    launcher = Artifact(url="https://127.0.0.1/py.tgz", integrity="sha256-" + "A" * 43 + "=", size=None,
+                        format="tar.gz", strip=1, bin=("python3=launch/python3.13",), env=(),
+                        output="a" * 32 + "-python-3.13.1")
+    python = LockedTool(name="python", constraint="3.13", source="fakepy", version="3.13.1", inputs="",
+                        platforms=(("x86_64-linux", launcher),))
+
+    class Plain:
+        pass
+
+    class Launching:
+        def interpreter(self, artifact: Artifact) -> str:
+            return "bin/python3.13"
+
+    monkeypatch.setattr(sources, "get", lambda name: Plain())
+    assert envlock.program(python, launcher) == "launch/python3.13"
+    monkeypatch.setattr(sources, "get", lambda name: Launching())
+    assert envlock.program(python, launcher) == "bin/python3.13"

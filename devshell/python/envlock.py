@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from devshell.sources.pypi import IndexFile
     from devshell.spec import ToolSpec
 
-__all__ = ["PYTHON", "resolve", "versions"]
+__all__ = ["PYTHON", "program", "resolve", "versions"]
 
 #: The tool of the spec every Python tool runs on.
 PYTHON = "python"
@@ -144,13 +144,38 @@ def _plan(plat: str, python: LockedTool, release: tuple[int, int, int],
     target = targets.target(plat, release)
     if target is None:
         return Unavailable(f"devshell knows no Python wheel tags for {plat}")
-    programs = dict(found.programs())
-    short = f"python{release[0]}.{release[1]}"
-    program = next((programs[n] for n in ("python3", short, "python") if n in programs), None)
-    if program is None:
+    found_program = program(python, found)
+    if found_program is None:
         raise SpecError(f"tools.{PYTHON}: {python.version} exposes no python3 program for {plat}",
                         hint='Python tools run on it: give it bin = ["…/python3"]')
-    return target, layout.Interpreter(found.output, program, release)
+    return target, layout.Interpreter(found.output, found_program, release)
+
+
+def program(python: LockedTool, found: Artifact) -> str | None:
+    """The interpreter's own program inside the python tool's output.
+
+    A venv is found by the name its interpreter starts under, and a launcher
+    that execs the interpreter by its real path loses that name; so a
+    source whose programs are launchers says where the interpreter itself
+    is (an `interpreter(artifact)` method, returning a path inside the
+    output). Otherwise it is the artifact's python3 (python3.X, python)."""
+    from devshell import sources
+
+    try:
+        source: object = sources.get(python.source)
+    except KeyError:
+        source = None
+    ask = getattr(source, "interpreter", None)
+    said = ask(found) if callable(ask) else None
+    if isinstance(said, str) and said:
+        try:
+            return names.check_inner_path(said, f"the {python.source} source's interpreter")
+        except ValueError as exc:
+            raise SpecError(f"tools.{PYTHON}: {exc}", hint="the source is broken") from None
+    programs = dict(found.programs())
+    release = targets.python_version(python.version)
+    short = f"python{release[0]}.{release[1]}" if release else "python3"
+    return next((programs[n] for n in ("python3", short, "python") if n in programs), None)
 
 
 def _closure(tool: ToolSpec, project: str, version: str, target: targets.Target,
