@@ -387,6 +387,33 @@ def test_a_tampered_signed_release_is_refused(tmp_path: Path, archive_server: Ar
         _resolve(tmp_path, '"deb:jq" = "latest"\n')
 
 
+@pytest.mark.parametrize("security_signer", ["same", "other"])
+def test_the_security_suites_release_is_verified_too(
+        tmp_path: Path, archive_server: ArchiveServer, gpg_key: GpgKey, monkeypatch: pytest.MonkeyPatch,
+        security_signer: str) -> None:
+    archive = FakeArchive(archive_server)
+    archive.add(*_base())
+    archive.publish(signer=gpg_key)
+    security = FakeArchive(archive_server, suite="testing-fake-security", prefix="/debian-security",
+                           listed_as="updates/")
+    security.add(DebPackage("libonig5", "6.9.8-1+deb1u1", depends="libc6 (>= 2.14)"))
+    other = GpgKey(tmp_path / "other-keyring.gpg")
+    try:
+        security.publish(signer=gpg_key if security_signer == "same" else other)
+    finally:
+        other.close()
+    monkeypatch.setenv("DEVSHELL_DEB_ARCHIVE", archive.url)
+    monkeypatch.setenv("DEVSHELL_DEB_SECURITY_ARCHIVE", security.url)
+    monkeypatch.setenv("DEVSHELL_DEB_KEYRING", str(gpg_key.keyring))
+    if security_signer == "other":  # an archive that answers wrongly is no archive out of reach
+        with pytest.raises(IntegrityError, match="testing-fake-security/InRelease does not verify"):
+            _resolve(tmp_path, '"deb:jq" = "latest"\n')
+        return
+    art = _resolve(tmp_path, '"deb:jq" = "latest"\n').artifact("x86_64-linux")
+    assert isinstance(art, lock.Artifact) and art.index_verified is True
+    assert ("libonig5", "6.9.8-1+deb1u1") in [(p.name, p.version) for p in art.closure]
+
+
 def test_a_missing_explicit_keyring_is_an_error(tmp_path: Path, archive: FakeArchive,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     archive.publish()
@@ -814,6 +841,40 @@ def test_a_program_from_the_security_archive_is_locked_and_runs(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "fixed hello world\n"
     assert archive_server.sent["/debian-security/pool/main/h/hello/hello_2.10-3+deb1u1_amd64.deb"] == 1
+
+
+def test_a_repair_fetches_from_the_security_archive_it_was_realised_from(
+        tmp_path: Path, archive: FakeArchive, archive_server: ArchiveServer, security: FakeArchive,
+        nogpgv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import stat
+
+    archive.publish()
+    security.add(DebPackage("hello", "2.10-3+deb1u1", depends="libc6 (>= 2.34)",
+                            files={"usr/bin/hello": '#!/bin/sh\necho "fixed hello $*"\n'}))
+    security.publish()
+    root = _project(tmp_path, '"deb:hello" = "latest"\n')
+    env = {**_env(archive, nogpgv), "DEVSHELL_DEB_SECURITY_ARCHIVE": security.url}
+    devshell("install", cwd=root, env=env, check=True)
+    out = Path(devshell("store", "path", "hello", cwd=root, env=env, check=True).stdout.strip())
+    program = out / "usr" / "bin" / "hello"
+    os.chmod(program.parent, 0o755)
+    os.chmod(program, 0o755)
+    program.write_text("#!/bin/sh\necho damaged\n")
+    for cached in (Path(os.environ["DEVSHELL_HOME"]) / "cache" / "downloads").iterdir():
+        cached.unlink()  # the repair must go to the archives
+    shutil.rmtree(root)  # and find them from what the output's manifest recorded
+    monkeypatch.delenv("DEVSHELL_DEB_ARCHIVE")
+    monkeypatch.delenv("DEVSHELL_DEB_SECURITY_ARCHIVE")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    deb = "/debian-security/pool/main/h/hello/hello_2.10-3+deb1u1_amd64.deb"
+    before = archive_server.sent[deb]
+    proc = devshell("verify", "--all", "--repair", cwd=elsewhere, env={"PATH": str(nogpgv)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert archive_server.sent[deb] == before + 1
+    assert program.read_text() == '#!/bin/sh\necho "fixed hello $*"\n'
+    assert not program.stat().st_mode & stat.S_IWUSR
 
 
 def test_lock_errors_exit_with_their_family_code(tmp_path: Path, archive: FakeArchive, nogpgv: Path) -> None:

@@ -27,6 +27,7 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     relocate the programs and libraries to `home.output(artifact.output)`."""
     from devshell.debian import pyconfig, relocate
     from devshell.debian import unpack as debunpack
+    from devshell.errors import DevshellError
     from devshell.net.fetch import Download, cached_path, fetch_all
     from devshell.sources.deb import concrete
 
@@ -34,11 +35,19 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
         (f"{p.name} {p.version}, for {label}", p.url, p.integrity, p.size)
         for p in artifact.closure
     ]
-    downloads = [
-        Download(url if cached_path(home, sri).exists() else concrete(url, upstreams),
-                 sri, size, what)
-        for what, url, sri, size in parts
-    ]
+    def where(url: str, sri: str) -> str:
+        # Asked even for a cached part: the answer is what the output's
+        # manifest records for a repair (`Upstreams.record`), and the security
+        # archive may have given only parts the lock already fetched. Only a
+        # part that is not cached needs an answer.
+        try:
+            return concrete(url, upstreams)
+        except DevshellError:
+            if cached_path(home, sri).exists():
+                return url
+            raise
+
+    downloads = [Download(where(url, sri), sri, size, what) for what, url, sri, size in parts]
     debs = fetch_all(home, downloads)
     debunpack.unpack_debs([(debs[d.integrity], d.label) for d in downloads], tmp)
     relocate.relocate(tmp, home.output(artifact.output),
