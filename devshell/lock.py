@@ -290,14 +290,18 @@ def _checked(where: str, check: Any, value: Any, *what: str) -> str:
     return result
 
 
-def _plugged_format(fmt: object) -> bool:
-    """Whether an installed package adds unpack format `fmt` (the entry-point
-    group `devshell.formats`, see devshell.store.formats)."""
+def _known_format(fmt: object) -> bool:
+    """Whether the store has a filler for unpack format `fmt`: its table
+    (devshell.store.formats, where `pyenv` and `cpython` sit beside the
+    archives), or an installed package's entry point (`devshell.formats`)."""
     if not names.is_plain(fmt):
         return False
     from importlib.metadata import entry_points
 
-    return any(True for _ in entry_points(group="devshell.formats", name=str(fmt)))
+    from devshell.store import formats
+
+    return str(fmt) in formats.REGISTRY or any(
+        True for _ in entry_points(group=formats.ENTRY_POINT_GROUP, name=str(fmt)))
 
 
 def upstream_scheme(url: str) -> str | None:
@@ -342,7 +346,7 @@ def _artifact(a: Any, where: str) -> Artifact:
         raise _Invalid(f"{where}.integrity", str(exc)) from None
     recipe = _table(_get(a, "unpack", where), f"{where}.unpack")
     fmt = _get(recipe, "format", f"{where}.unpack")
-    if fmt not in FORMATS and not _plugged_format(fmt):
+    if fmt not in FORMATS and not _known_format(fmt):
         raise _Invalid(f"{where}.unpack.format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
     strip = _get(recipe, "strip", f"{where}.unpack")
     if strip != "auto" and (not isinstance(strip, int) or isinstance(strip, bool) or strip < 0):
