@@ -25,10 +25,10 @@ import tarfile
 from pathlib import Path
 from urllib.parse import quote
 
-from devshell.sources.cpython import vendor
+from devshell.sources.cpython.vendor import vendor
 from tests.loopback import LoopbackServer
 
-__all__ = ["TARGETS", "PbsMirror", "fake_build", "host_build"]
+__all__ = ["TARGETS", "VENV_HOME_LINE", "PbsMirror", "fake_build", "format_site", "host_build"]
 
 TARGETS = {
     "x86_64-linux": "x86_64-unknown-linux-gnu",
@@ -42,6 +42,10 @@ _DISTRACTIONS = ("x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
                  "x86_64-unknown-linux-musl-install_only.tar.gz",
                  "x86_64-pc-windows-msvc-install_only.tar.gz",
                  "x86_64-unknown-linux-gnu-freethreaded+pgo+lto-full.tar.zst")
+
+
+#: The line of CPython's venv module that decides the home a venv records.
+VENV_HOME_LINE = "        dirname, exename = os.path.split(os.path.abspath(executable))\n"
 
 
 def _tar(entries: list[tuple[str, bytes | str | None, int]]) -> bytes:
@@ -77,6 +81,7 @@ def fake_build(version: str, target: str = "") -> bytes:
         (f"python/bin/python{x}", script, 0o755),
         ("python/bin/python3", f"python{x}", 0o777),
         (f"python/lib/python{x}/os.py", b"# the standard library would be here\n", 0o644),
+        (f"python/lib/python{x}/venv/__init__.py", VENV_HOME_LINE.encode(), 0o644),
     ])
 
 
@@ -183,3 +188,15 @@ class PbsMirror:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in self.mirrors().items()))
         return path
+
+
+def format_site(directory: Path) -> Path:
+    """A directory for sys.path / PYTHONPATH holding an installed package's
+    metadata that adds the `cpython` unpack format (its entry point in the
+    group `devshell.formats`): devshell as it is once devshell.store.formats
+    lists that format."""
+    dist = directory / "devshell_cpython_format-1.0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: devshell-cpython-format\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[devshell.formats]\ncpython = devshell.sources.cpython.fill:fill\n")
+    return directory

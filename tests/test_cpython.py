@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import platform
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +25,19 @@ from devshell.spec import parse
 from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive
 from tests.helpers import devshell
 from tests.loopback import LoopbackServer
-from tests.pbs_mirror import TARGETS, PbsMirror, fake_build, host_build
+from tests.pbs_mirror import (
+    TARGETS,
+    VENV_HOME_LINE,
+    PbsMirror,
+    fake_build,
+    format_site,
+    host_build,
+)
 
 ALL = '["x86_64-linux", "aarch64-linux", "x86_64-darwin", "aarch64-darwin"]'
 TAG = "20241206"
 NOWHERE = "http://127.0.0.1:9/"  # the discard port: nothing answers
+MODULES = "ssl, sqlite3, ctypes, zlib, lzma, bz2, venv"
 
 
 def _sri(body: bytes) -> str:
@@ -169,7 +178,7 @@ def test_a_version_only_debian_has_fills_linux_and_says_why_macos_has_none(
     assert [p.name for p in linux.closure] == ["python3.13", "python3.13-minimal"]
     assert linux.bin == ("python=usr/bin/python3.13", "python3=usr/bin/python3.13", "python3.13=usr/bin/python3.13")
     assert dict(linux.env)["HATCH_PYTHON"] == "{out}/usr/bin/python3.13"
-    assert dict(linux.env)["PYTHONHOME"] == "{out}/usr"  # the deb source's word for its Python
+    assert "PYTHONHOME" not in dict(linux.env)  # a Debian Python finds its venvs' home itself
     assert linux.output.endswith("-python-3.13.0")
     assert isinstance(locked.artifact("aarch64-linux"), Artifact)
     reason = _unavailable(locked, "aarch64-darwin")
@@ -197,7 +206,10 @@ def test_debian_fills_linux_when_the_vendor_cannot_be_reached(tmp_path: Path, se
     assert isinstance(entries, dict)
     assert entries["x86_64-linux"]["url"].startswith("deb:pool/main/p/python3.13-venv/")
     assert entries["x86_64-darwin"]["unavailable"].startswith("no route has CPython 3.13.1 for x86_64-darwin: ")
-    assert "python-build-standalone was not reached" in entries["x86_64-darwin"]["unavailable"]
+    # The lock says which route was out of reach, never where it was nor how it failed.
+    assert entries["x86_64-darwin"]["unavailable"] == (
+        "no route has CPython 3.13.1 for x86_64-darwin: Debian: Debian packages run on Linux only; "
+        "python-build-standalone could not be reached when this was locked")
     proc = devshell("run", "--", "python", "-V", cwd=root, check=True)
     assert proc.stdout == "debian CPython 3.13.1-2 -V\n"
 
@@ -334,12 +346,41 @@ def test_a_lock_is_realised_through_this_machines_own_mirror(tmp_path: Path, mir
         other.stop()
 
 
-# --- a real interpreter -------------------------------------------------------------
+# --- the cpython format, and a real interpreter ------------------------------------------
+
+
+@pytest.fixture
+def cpython_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """devshell as it is once devshell.store.formats lists the `cpython`
+    format: here an installed package's entry point adds it."""
+    site = format_site(tmp_path / "format-site")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p))
+
+
+def test_the_cpython_format_has_venv_record_the_interpreters_real_home(
+        tmp_path: Path, mirror: PbsMirror, debian: FakeArchive, cpython_format: None) -> None:
+    debian.publish()
+    mirror.release(TAG, {"3.13.1": fake_build("3.13.1")})
+    root = tmp_path / "proj"
+    _spec(root, "3.13", '["x86_64-linux"]')
+    devshell("lock", cwd=root, check=True)
+    entry = _lock(root)["platforms"]["x86_64-linux"]  # type: ignore[index]
+    assert (entry["unpack"], entry["fixups"]) == ({"format": "cpython", "strip": 1}, ["venv-realpath-1"])
+    assert entry["bin"] == ["python=bin/python3.13", "python3=bin/python3.13", "python3.13=bin/python3.13"]
+    assert "PYTHONHOME" not in entry["env"]
+    assert devshell("run", "--", "python", "-V", cwd=root, check=True).stdout == "fake CPython 3.13.1  -V\n"
+    venv = Path(os.environ["DEVSHELL_HOME"]) / "store" / entry["output"] / "lib" / "python3.13" / "venv"
+    assert (venv / "__init__.py").read_text() == VENV_HOME_LINE.replace("abspath", "realpath")
 
 
 @pytest.mark.skipif(not Path("/usr/bin/python3").exists() or not sys.platform.startswith("linux"),
                     reason="needs the host's /usr/bin/python3 on Linux to pack as a python-build-standalone build")
-def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mirror: PbsMirror) -> None:
+@pytest.mark.parametrize("registered", [False, True], ids=["tar.gz", "cpython-format"])
+def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mirror: PbsMirror,
+                                                             request: pytest.FixtureRequest, registered: bool) -> None:
+    if registered:
+        request.getfixturevalue("cpython_format")
     built = host_build()
     assert built is not None
     version, archive = built
@@ -349,11 +390,22 @@ def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mir
     _spec(root, version, f'["{plat}"]')
     env = {"DEVSHELL_PLATFORM": plat, "DEVSHELL_DEB_ARCHIVE": NOWHERE, "DEVSHELL_HTTP_RETRIES": "0"}
     devshell("lock", cwd=root, env=env, check=True, timeout=300)
-    devshell("run", "--", "python", "-m", "venv", ".venv", cwd=root, env=env, check=True, timeout=300)
-    probe = ("import sys, ssl, sqlite3, ctypes, zlib, lzma, bz2, venv; "
-             "print(sys.prefix); print(sys.base_prefix); print(sys.version.split()[0])")
-    out = devshell("run", "--", ".venv/bin/python", "-c", probe, cwd=root, env=env, check=True).stdout.split("\n")
+    probe = f"import sys, {MODULES}; print(sys.prefix); print(sys.base_prefix); print(sys.version.split()[0])"
     store = str(Path(os.environ["DEVSHELL_HOME"]) / "store") + "/"
-    assert out[0] == str(root / ".venv")
-    assert out[1].startswith(store) and out[2] == version
-    assert (root / ".venv" / "bin" / "pip").exists()  # ensurepip ran, from the pinned interpreter
+    if not registered:
+        # As the vendor ships it, a venv's home is the profile's bin/: inside
+        # the shell PYTHONHOME finds the standard library (ensurepip, which
+        # venv starts without it, cannot run: see devshell.sources.cpython.fill).
+        devshell("run", "--", "python", "-m", "venv", "--without-pip", ".venv", cwd=root, env=env, check=True)
+        out = devshell("run", "--", ".venv/bin/python", "-c", probe, cwd=root, env=env, check=True).stdout.split()
+        assert out[0] == str(root / ".venv") and out[1].startswith(store) and out[2] == version
+        return
+    devshell("run", "--", "python", "-m", "venv", ".venv", cwd=root, env=env, check=True, timeout=300)
+    cfg = dict(line.split(" = ", 1) for line in (root / ".venv" / "pyvenv.cfg").read_text().splitlines())
+    assert cfg["home"].startswith(store) and "-profile-" not in cfg["home"]
+    # The venv stands on its own: run outside devshell, nothing set.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = subprocess.run([str(root / ".venv" / "bin" / "python"), "-c", probe], env=clean, capture_output=True,
+                         text=True, check=True, timeout=60).stdout.split()
+    assert out[0] == str(root / ".venv") and out[1].startswith(store) and out[2] == version
+    assert (root / ".venv" / "bin" / "pip").exists()  # ensurepip ran, on the pinned interpreter

@@ -1,0 +1,62 @@
+"""The `cpython` unpack format: python-build-standalone's archive, unpacked as
+the tar.gz format does, with `venv` recording where the interpreter really is.
+
+A shell runs `python` through the profile's link, and `python -m venv`
+records the link's directory as the venv's `home` (pyvenv.cfg), where CPython
+3.11 to 3.13 cannot find the standard library: the venv's python, ensurepip
+first (venv starts it without PYTHONHOME), fails to start (the vendor's issue
+380). venv is made to record the real directory, in the store, as Debian's
+relocated Pythons are (devshell.debian.pyconfig), so the venv works in the
+shell and outside it, and no PYTHONHOME is set.
+
+An artifact of this format records FIXUP (part of its output's name).
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devshell.home import Home
+    from devshell.lock import Artifact
+    from devshell.sources.locate import Upstreams
+
+__all__ = ["FIXUP", "FORMAT", "available", "fill"]
+
+FORMAT = "cpython"
+#: What filling does beyond unpacking: a new scheme is a new name, renaming the outputs.
+FIXUP = "venv-realpath-1"
+# Where venv (3.11 to 3.13, at least) takes the home it records.
+_VENV_HOME = "os.path.split(os.path.abspath(executable))"
+
+
+def available() -> bool:
+    """Whether this devshell fills FORMAT: devshell.store.formats lists it, or
+    an installed package adds it (the entry-point group `devshell.formats`).
+    Until then an interpreter is locked as the vendor's plain tar.gz."""
+    from importlib.metadata import entry_points
+
+    from devshell.store import formats
+
+    return FORMAT in formats.REGISTRY or any(
+        True for _ in entry_points(group=formats.ENTRY_POINT_GROUP, name=FORMAT))
+
+
+def fill(home: Home, artifact: Artifact, label: str, tmp: Path, upstreams: Upstreams) -> None:
+    """Unpack the archive into `tmp`, then point venv at real paths."""
+    from devshell.store import formats
+
+    formats.filler("tar.gz", label)(home, replace(artifact, format="tar.gz"), label, tmp, upstreams)
+    for name in sorted(glob.glob("lib/python3*/venv/__init__.py", root_dir=tmp)):
+        path = tmp / name
+        if path.is_symlink() or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        if text.count(_VENV_HOME) == 1:  # only where the line is what it is known to be
+            mode = path.stat().st_mode
+            path.chmod(mode | 0o200)
+            path.write_text(text.replace(_VENV_HOME, _VENV_HOME.replace("abspath", "realpath")), encoding="utf-8")
+            path.chmod(mode)
