@@ -409,3 +409,17 @@ def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mir
                          text=True, check=True, timeout=60).stdout.split()
     assert out[0] == str(root / ".venv") and out[1].startswith(store) and out[2] == version
     assert (root / ".venv" / "bin" / "pip").exists()  # ensurepip ran, on the pinned interpreter
+
+
+def test_devshell_add_python_pins_the_newest_minor_series(tmp_path: Path, mirror: PbsMirror,
+                                                          debian: FakeArchive) -> None:
+    debian.publish()
+    mirror.release(TAG, {"3.12.8": fake_build("3.12.8"), "3.13.1": fake_build("3.13.1")})
+    root = tmp_path / "proj"
+    _spec(root, "3.12")
+    text = (root / "devshell.toml").read_text().replace('python = "3.12"\n', "")
+    (root / "devshell.toml").write_text(text)
+    devshell("add", "python", cwd=root, check=True)
+    assert 'python = "3.13"' in (root / "devshell.toml").read_text()
+    assert _lock(root)["version"] == "3.13.1"
+    assert devshell("run", "--", "python3.13", "ok", cwd=root, check=True).stdout.startswith("fake CPython 3.13.1")
