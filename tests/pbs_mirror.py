@@ -28,7 +28,7 @@ from urllib.parse import quote
 from devshell.sources.cpython.vendor import vendor
 from tests.loopback import LoopbackServer
 
-__all__ = ["TARGETS", "VENV_HOME_LINE", "PbsMirror", "fake_build", "format_site", "host_build"]
+__all__ = ["TARGETS", "VENV_HOME_LINE", "PbsMirror", "fake_build", "host_build"]
 
 TARGETS = {
     "x86_64-linux": "x86_64-unknown-linux-gnu",
@@ -188,15 +188,3 @@ class PbsMirror:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in self.mirrors().items()))
         return path
-
-
-def format_site(directory: Path) -> Path:
-    """A directory for sys.path / PYTHONPATH holding an installed package's
-    metadata that adds the `cpython` unpack format (its entry point in the
-    group `devshell.formats`): devshell as it is once devshell.store.formats
-    lists that format."""
-    dist = directory / "devshell_cpython_format-1.0.dist-info"
-    dist.mkdir(parents=True, exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: devshell-cpython-format\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[devshell.formats]\ncpython = devshell.sources.cpython.fill:fill\n")
-    return directory

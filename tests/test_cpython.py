@@ -30,7 +30,6 @@ from tests.pbs_mirror import (
     VENV_HOME_LINE,
     PbsMirror,
     fake_build,
-    format_site,
     host_build,
 )
 
@@ -134,9 +133,9 @@ def test_python_comes_from_the_vendor_release_on_every_platform_and_runs(
         entry = entries[plat]
         assert entry["url"] == f"cpython:{TAG}/cpython-3.13.1+{TAG}-{target}-install_only.tar.gz"
         assert entry["integrity"] == _sri(builds["3.13.1"][plat])
-        assert entry["unpack"] == {"format": "tar.gz", "strip": 1}
+        assert entry["unpack"] == {"format": "cpython", "strip": 1}
         assert entry["bin"] == ["python=bin/python3.13", "python3=bin/python3.13", "python3.13=bin/python3.13"]
-        assert entry["env"] == {"HATCH_PYTHON": "{out}/bin/python3.13", "PYTHONHOME": "{out}",
+        assert entry["env"] == {"HATCH_PYTHON": "{out}/bin/python3.13",
                                 "UV_PYTHON": "3.13.1", "UV_PYTHON_DOWNLOADS": "never",
                                 "UV_PYTHON_PREFERENCE": "only-system"}
     assert "127.0.0.1" not in (root / "devshell.lock").read_text()  # the lock names no mirror
@@ -302,7 +301,7 @@ def test_an_edited_cpython_lock_url_is_refused(tmp_path: Path) -> None:
     from devshell.sources.locate import Upstreams
 
     with pytest.raises(FetchError, match="not a python-build-standalone release file"):
-        sources.get("cpython").locate("../../etc/passwd", Upstreams())
+        sources.get("cpython").locate("../../etc/passwd", Upstreams(), "cpython")
 
 
 # --- pins and mirrors -----------------------------------------------------------------
@@ -349,17 +348,8 @@ def test_a_lock_is_realised_through_this_machines_own_mirror(tmp_path: Path, mir
 # --- the cpython format, and a real interpreter ------------------------------------------
 
 
-@pytest.fixture
-def cpython_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """devshell as it is once devshell.store.formats lists the `cpython`
-    format: here an installed package's entry point adds it."""
-    site = format_site(tmp_path / "format-site")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p))
-
-
 def test_the_cpython_format_has_venv_record_the_interpreters_real_home(
-        tmp_path: Path, mirror: PbsMirror, debian: FakeArchive, cpython_format: None) -> None:
+        tmp_path: Path, mirror: PbsMirror, debian: FakeArchive) -> None:
     debian.publish()
     mirror.release(TAG, {"3.13.1": fake_build("3.13.1")})
     root = tmp_path / "proj"
@@ -376,11 +366,7 @@ def test_the_cpython_format_has_venv_record_the_interpreters_real_home(
 
 @pytest.mark.skipif(not Path("/usr/bin/python3").exists() or not sys.platform.startswith("linux"),
                     reason="needs the host's /usr/bin/python3 on Linux to pack as a python-build-standalone build")
-@pytest.mark.parametrize("registered", [False, True], ids=["tar.gz", "cpython-format"])
-def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mirror: PbsMirror,
-                                                             request: pytest.FixtureRequest, registered: bool) -> None:
-    if registered:
-        request.getfixturevalue("cpython_format")
+def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mirror: PbsMirror) -> None:
     built = host_build()
     assert built is not None
     version, archive = built
@@ -392,14 +378,6 @@ def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mir
     devshell("lock", cwd=root, env=env, check=True, timeout=300)
     probe = f"import sys, {MODULES}; print(sys.prefix); print(sys.base_prefix); print(sys.version.split()[0])"
     store = str(Path(os.environ["DEVSHELL_HOME"]) / "store") + "/"
-    if not registered:
-        # As the vendor ships it, a venv's home is the profile's bin/: inside
-        # the shell PYTHONHOME finds the standard library (ensurepip, which
-        # venv starts without it, cannot run: see devshell.sources.cpython.fill).
-        devshell("run", "--", "python", "-m", "venv", "--without-pip", ".venv", cwd=root, env=env, check=True)
-        out = devshell("run", "--", ".venv/bin/python", "-c", probe, cwd=root, env=env, check=True).stdout.split()
-        assert out[0] == str(root / ".venv") and out[1].startswith(store) and out[2] == version
-        return
     devshell("run", "--", "python", "-m", "venv", ".venv", cwd=root, env=env, check=True, timeout=300)
     cfg = dict(line.split(" = ", 1) for line in (root / ".venv" / "pyvenv.cfg").read_text().splitlines())
     assert cfg["home"].startswith(store) and "-profile-" not in cfg["home"]

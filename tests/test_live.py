@@ -29,6 +29,7 @@ VERSION_COMMANDS = {
     "typescript": ["tsc", "--version"],
     "esbuild": ["esbuild", "--version"],
     "biome": ["biome", "--version"],
+    "python": ["python", "--version"],
 }
 
 
@@ -37,7 +38,12 @@ def _reachable(source: str) -> str | None:
     import requests
 
     try:
-        url = config.pypi_index().url if source == "pypi" else config.npm_registry().url
+        if source == "pypi":
+            url = config.pypi_index().url
+        elif source in ("deb", "cpython"):  # here CPython comes from the Debian route
+            url = config.debian_archive().url
+        else:
+            url = config.npm_registry().url
         requests.head(url, timeout=10)
     except Exception as exc:
         return f"the {source} upstream cannot be reached: {exc}"

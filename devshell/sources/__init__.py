@@ -98,8 +98,9 @@ class Source(Protocol):
     def resolve(self, tool: ToolSpec, platforms: tuple[str, ...], ctx: Context) -> LockedTool:
         """Pick one version and pin it, with an artifact per platform."""
 
-    def locate(self, rest: str, upstreams: Upstreams) -> str:
-        """The URL to fetch for the lock URL `<scheme>:<rest>`."""
+    def locate(self, rest: str, upstreams: Upstreams, scheme: str) -> str:
+        """The URL to fetch for the lock URL `<scheme>:<rest>` (`scheme` is
+        one of `schemes`: a source may write several, as deb does)."""
 
 
 class SourceBase:
@@ -139,7 +140,7 @@ class SourceBase:
     def inputs(self, tool: ToolSpec) -> dict[str, Any]:
         return {}
 
-    def locate(self, rest: str, upstreams: Upstreams) -> str:
+    def locate(self, rest: str, upstreams: Upstreams, scheme: str) -> str:
         raise NotImplementedError(f"the {self.name} source writes no {self.name}: URLs")
 
 

@@ -96,7 +96,7 @@ class Upstreams:
         if source is None:
             raise FetchError(f"{url}: no source of this devshell writes {scheme}: URLs",
                              hint="the lock names a source this installation does not have")
-        return source.locate(rest, self)
+        return source.locate(rest, self, scheme)
 
     @property
     def project_there(self) -> bool:

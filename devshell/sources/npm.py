@@ -119,7 +119,7 @@ class NpmSource(SourceBase):
                 'an npm range "^1.2", a dist-tag, or "latest"',
             ) from None
 
-    def locate(self, rest: str, upstreams: Upstreams) -> str:
+    def locate(self, rest: str, upstreams: Upstreams, scheme: str = "npm") -> str:
         return _registry(upstreams) + rest
 
     def versions(self, tool: ToolSpec, ctx: Context) -> list[str]:

@@ -186,7 +186,7 @@ class PypiSource(SourceBase):
     def _files(self, ctx: Context, project: str) -> list[IndexFile]:
         return ctx.memo(("pypi-page", project), lambda: read_index(project, ctx.home))
 
-    def locate(self, rest: str, upstreams: Upstreams) -> str:
+    def locate(self, rest: str, upstreams: Upstreams, scheme: str = "pypi") -> str:
         """`pypi:<project>/<file>`: the file's URL as the index lists it now."""
         project, _, filename = rest.partition("/")
         listed = upstreams.memo(("pypi-listing", project),

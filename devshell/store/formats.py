@@ -50,6 +50,7 @@ REGISTRY: dict[str, str] = {
     "zip": _ARCHIVE,
     "binary": _ARCHIVE,
     "deb": "devshell.debian.fill:fill",
+    "cpython": "devshell.sources.cpython.fill:fill",
     "pyenv": "devshell.python.install:fill",
 }
 

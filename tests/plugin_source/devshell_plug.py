@@ -54,7 +54,7 @@ class PlugSource(SourceBase):
     def inputs(self, tool: ToolSpec) -> dict[str, Any]:
         return {"index": tool.options}
 
-    def locate(self, rest: str, upstreams: Upstreams) -> str:
+    def locate(self, rest: str, upstreams: Upstreams, scheme: str = "plug") -> str:
         settings = upstreams.settings.get("plug")
         if not isinstance(settings, PlugSettings) or settings.base is None:
             raise FetchError("[sources.plug] base is not set")

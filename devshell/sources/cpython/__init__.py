@@ -74,7 +74,7 @@ class CpythonSource(SourceBase):
     def inputs(self, tool: ToolSpec) -> dict[str, Any]:
         return {"cpython": _settings(tool).inputs()}
 
-    def locate(self, rest: str, upstreams: Upstreams) -> str:
+    def locate(self, rest: str, upstreams: Upstreams, scheme: str = "cpython") -> str:
         from devshell.sources.cpython.vendor import mirror, vendor
 
         tag, _, name = rest.partition("/")

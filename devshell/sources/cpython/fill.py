@@ -24,25 +24,13 @@ if TYPE_CHECKING:
     from devshell.lock import Artifact
     from devshell.sources.locate import Upstreams
 
-__all__ = ["FIXUP", "FORMAT", "available", "fill"]
+__all__ = ["FIXUP", "FORMAT", "fill"]
 
 FORMAT = "cpython"
 #: What filling does beyond unpacking: a new scheme is a new name, renaming the outputs.
 FIXUP = "venv-realpath-1"
 # Where venv (3.11 to 3.13, at least) takes the home it records.
 _VENV_HOME = "os.path.split(os.path.abspath(executable))"
-
-
-def available() -> bool:
-    """Whether this devshell fills FORMAT: devshell.store.formats lists it, or
-    an installed package adds it (the entry-point group `devshell.formats`).
-    Until then an interpreter is locked as the vendor's plain tar.gz."""
-    from importlib.metadata import entry_points
-
-    from devshell.store import formats
-
-    return FORMAT in formats.REGISTRY or any(
-        True for _ in entry_points(group=formats.ENTRY_POINT_GROUP, name=FORMAT))
 
 
 def fill(home: Home, artifact: Artifact, label: str, tmp: Path, upstreams: Upstreams) -> None:

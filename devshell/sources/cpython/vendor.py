@@ -101,12 +101,7 @@ def route(tool: ToolSpec, plats: tuple[str, ...], ctx: Context, release: str | N
 
     def fill(version: str, mine: tuple[str, ...]) -> Entries:
         bins, env = layout(tool, "", version)
-        fmt: str
-        fixups: tuple[str, ...]
-        if fill_format.available():
-            fmt, fixups = fill_format.FORMAT, (fill_format.FIXUP,)
-        else:  # a venv made from it then finds its standard library in the shell only
-            fmt, fixups, env = "tar.gz", (), tuple(sorted({**dict(env), "PYTHONHOME": "{out}"}.items()))
+        fmt, fixups = fill_format.FORMAT, (fill_format.FIXUP,)
         out: Entries = {}
         for plat in mine:
             name, digest = offers[plat][version]
