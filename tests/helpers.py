@@ -10,6 +10,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pexpect
+
 from tests.loopback import LoopbackServer
 
 DEVSHELL = str(Path(sys.executable).with_name("devshell"))
@@ -75,3 +77,17 @@ def devshell(*args: str, cwd: Path, env: dict[str, str] | None = None,
     if check and proc.returncode != 0:
         raise AssertionError(f"devshell {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
+
+
+def terminal(command: str, args: list[str], *, cwd: Path, env: dict[str, str],
+             timeout: float, columns: int = 250) -> pexpect.spawn:
+    """`command` on a pty, as a person at a terminal runs it.
+
+    pexpect pauses 50 ms before every send by default, for programs that turn
+    echo off just after printing a prompt; the tests here always wait for the
+    prompt (or the echoed line) before typing, so the pause only adds time,
+    several seconds per shell test."""
+    child = pexpect.spawn(command, args, cwd=str(cwd), env=env, encoding="utf-8",
+                          timeout=timeout, dimensions=(24, columns))
+    child.delaybeforesend = None
+    return child

@@ -14,7 +14,15 @@ import pexpect
 import pytest
 
 from devshell.commands.hook import direnv_function
-from tests.helpers import DEVSHELL, devshell, script, serve_tool, url_tool, write_spec
+from tests.helpers import (
+    DEVSHELL,
+    devshell,
+    script,
+    serve_tool,
+    terminal,
+    url_tool,
+    write_spec,
+)
 from tests.loopback import LoopbackServer
 
 pytestmark = pytest.mark.skipif(shutil.which("direnv") is None, reason="direnv is not installed")
@@ -128,8 +136,8 @@ def test_interactive_bash_cd_in_edit_and_out(tmp_path: Path, server: LoopbackSer
     rc.write_text('eval "$(direnv hook bash)"\nPS1="PROMPT> "\n')
     env["TERM"] = "dumb"
     env["HOST_PATH"] = env["PATH"]
-    child = pexpect.spawn("bash", ["--noprofile", "--rcfile", str(rc), "-i"], cwd=str(outside),
-                          env=env, encoding="utf-8", timeout=60)
+    child = terminal("bash", ["--noprofile", "--rcfile", str(rc), "-i"], cwd=outside, env=env,
+                     timeout=60, columns=80)
     try:
         child.expect("PROMPT> ")
         # Quotes split every awaited word, so the echoed command never matches.

@@ -12,7 +12,15 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.helpers import DEVSHELL, devshell, script, serve_tool, url_tool, write_spec
+from tests.helpers import (
+    DEVSHELL,
+    devshell,
+    script,
+    serve_tool,
+    terminal,
+    url_tool,
+    write_spec,
+)
 from tests.loopback import LoopbackServer
 
 SHELLS = ["bash", "zsh", "fish"]
@@ -95,8 +103,7 @@ def enter(home: Path) -> Iterator[Callable[..., Shell]]:
             "XDG_CONFIG_HOME": str(home / ".config"),
             "TERM": "dumb",
         })
-        child = pexpect.spawn(DEVSHELL, ["enter", "--shell", kind], cwd=str(root), env=env,
-                              encoding="utf-8", timeout=15, dimensions=(24, 250))
+        child = terminal(DEVSHELL, ["enter", "--shell", kind], cwd=root, env=env, timeout=15)
         children.append(child)
         shell = Shell(child, marker)
         shell.prompt()

@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import tarfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -35,11 +34,12 @@ from tests.helpers import (
     url_tool,
     write_spec,
 )
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, serve_in_background
 
 DEADLINE = 20.0  # seconds any wait loop may take before the test fails
 HELLO = script('echo "hello 1.0 $*"')
 ARTIFACT = "/hello-1.0-x86_64-linux.tar.gz"
+FILES = 2000  # in the archive an install is killed while unpacking
 
 
 # ---------------------------------------------------------------- helpers
@@ -155,8 +155,7 @@ class _Trickle:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        serve_in_background(self.httpd)
 
     def stop(self) -> None:
         self.httpd.shutdown()
@@ -227,8 +226,9 @@ def test_a_killed_download_does_not_outlive_the_next_install(
 
 def test_install_killed_mid_unpack_leaves_nothing_and_the_next_install_sweeps(
         tmp_path: Path, server: LoopbackServer) -> None:
-    # Thousands of small files: fast to download, a few seconds to unpack.
-    files: dict[str, str | bytes] = {f"share/d{i % 50}/f{i}": f"{i}\n" for i in range(6000)}
+    # Thousands of small files: fast to download, a second or more to unpack
+    # (thousands of 5 ms polls), while each file costs every install its time.
+    files: dict[str, str | bytes] = {f"share/d{i % 50}/f{i}": f"{i}\n" for i in range(FILES)}
     files["bin/hello"] = HELLO
     url, sha = serve_tool(server, "hello", "1.0", files)
     root = _hello_project(tmp_path / "proj", url, sha)
@@ -257,7 +257,7 @@ def test_install_killed_mid_unpack_leaves_nothing_and_the_next_install_sweeps(
     assert devshell("run", "--", "hello", cwd=root, check=True).stdout == "hello 1.0 \n"
     assert server.hits["/hello-1.0-x86_64-linux.tar.gz"] == 2  # lock, install; the cache served the retry
     out = Path(devshell("store", "path", "hello", cwd=root, check=True).stdout.strip())
-    assert len(list(out.rglob("f*"))) == 6000
+    assert len(list(out.rglob("f*"))) == FILES
 
 
 # ---------------------------------------------------------------- concurrency

@@ -7,7 +7,6 @@ import hashlib
 import io
 import socket
 import sys
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from devshell.errors import FetchError, IntegrityError, UsageError
 from devshell.home import Home, home
 from devshell.net import http
 from devshell.net.fetch import Download, cached_path, fetch, fetch_all
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, serve_in_background
 
 BODY = bytes(range(256)) * 2000  # ~500 KiB: more than one 256 KiB chunk
 
@@ -72,7 +71,7 @@ def recording_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_in_background(httpd)
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/a.tar.gz", seen
     finally:
@@ -496,7 +495,7 @@ def test_a_chunked_gzip_document_is_read_whole() -> None:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_in_background(httpd)
     try:
         assert http.get_text(f"http://127.0.0.1:{httpd.server_address[1]}/doc") == text
     finally:
