@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.helpers import DEVSHELL, devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
@@ -81,3 +84,55 @@ def test_setup_script_refuses_a_stale_lock(tmp_path: Path, server: LoopbackServe
     assert proc.returncode == 4
     assert "devshell lock" in proc.stderr
     assert Path(env["GITHUB_PATH"]).read_text() == ""
+
+
+def _python_answering(tmp_path: Path, version: str | None) -> str:
+    """A directory holding a `python3` that says it is `version` when asked
+    for its version and is this interpreter otherwise (None: no python3 at
+    all), to be put first on PATH, as setup-python would put another."""
+    bin_dir = tmp_path / f"python-{version}"
+    bin_dir.mkdir()
+    if version is not None:
+        fake = bin_dir / "python3"
+        fake.write_text("#!/bin/sh\n"
+                        f'case "$*" in *version_info*) echo {version}; exit 0;; esac\n'
+                        f'exec "{sys.executable}" "$@"\n')
+        fake.chmod(0o755)
+    return str(bin_dir)
+
+
+@pytest.mark.parametrize("version", ["3.10.12", "3.9.18", "2.7.18", None])
+def test_setup_script_refuses_a_python_older_than_3_11(tmp_path: Path, version: str | None) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    env = _runner_env(tmp_path)
+    env["DEVSHELL_SPEC"] = str(tmp_path / "devshell-source")  # would be pip-installed
+    fake = _python_answering(tmp_path, version)
+    # Only what bash itself needs besides the fake: no other python3.
+    env["PATH"] = fake if version is None else f"{fake}:{env['PATH']}"
+    proc = subprocess.run(["/bin/bash", str(SETUP)], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("::error title=setup-devshell::")
+    assert "devshell needs Python 3.11 or newer" in proc.stderr
+    assert "actions/setup-python" in proc.stderr
+    if version is None:
+        assert "no python3 on PATH" in proc.stderr
+    else:
+        assert f"({fake}/python3) is {version}" in proc.stderr
+    assert not (tmp_path / "runner-temp").exists()  # no venv, nothing installed
+    for name in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT"):
+        assert Path(env[name]).read_text() == ""
+
+
+def test_setup_script_takes_python_3_11(tmp_path: Path, server: LoopbackServer) -> None:
+    url, sha = serve_tool(server, "hello", "1.0", {"bin/hello": script("echo hi")})
+    root = tmp_path / "repo"
+    write_spec(root, url_tool("hello", "1.0", url, {"x86_64-linux": sha}))
+    devshell("lock", cwd=root, check=True)
+    env = _runner_env(tmp_path)
+    env["PATH"] = f"{_python_answering(tmp_path, '3.11.0')}:{env['PATH']}"
+    proc = subprocess.run(["bash", str(SETUP)], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(env["GITHUB_OUTPUT"]).read_text().startswith("profile=")

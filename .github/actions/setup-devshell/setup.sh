@@ -12,6 +12,21 @@ set -euo pipefail
 : "${GITHUB_PATH:?GITHUB_PATH must be set}"
 : "${GITHUB_OUTPUT:?GITHUB_OUTPUT must be set}"
 
+# devshell needs Python 3.11 or newer (pyproject.toml's requires-python), and
+# this script takes whatever `python3` is first on PATH: say so plainly here
+# rather than let pip fail with "requires a different Python" further down.
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "::error title=setup-devshell::no python3 on PATH; devshell needs Python 3.11 or newer: add actions/setup-python (python-version: '3.11' or newer) before this step" >&2
+  exit 1
+fi
+# Printed with %-formatting so that any python3, however old, can answer.
+version=$(python3 -c 'import sys; print("%d.%d.%d" % tuple(sys.version_info[:3]))') || version=unknown
+IFS=. read -r major minor _ <<<"$version"
+if ! { [ "$major" -gt 3 ] || { [ "$major" -eq 3 ] && [ "$minor" -ge 11 ]; }; } 2>/dev/null; then
+  echo "::error title=setup-devshell::devshell needs Python 3.11 or newer, but python3 on PATH ($(command -v python3)) is $version: add actions/setup-python (python-version: '3.11' or newer) before this step" >&2
+  exit 1
+fi
+
 devshell=devshell
 if [ -n "${DEVSHELL_SPEC:-}" ]; then
   venv="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/devshell-venv"
