@@ -11,7 +11,8 @@ from typing import Any
 from devshell import lock as lockfile
 from devshell import platforms, project
 from devshell.home import home
-from devshell.lock import Unavailable
+from devshell.lock import Artifact, Lock, LockedTool, Unavailable
+from devshell.python import layout
 
 __all__ = ["register", "run"]
 
@@ -25,6 +26,25 @@ def _writable(path: Path, programs: list[tuple[str, str]]) -> bool:
     """Cheap check of the output and its programs (verify checks every file)."""
     paths = [path] + [path / p for _, p in programs]
     return any(p.exists() and os.stat(p).st_mode & 0o222 for p in paths)
+
+
+def _environment(lock: Lock, locked: LockedTool, artifact: Artifact) -> str:
+    """What a Python tool environment runs on and how many wheels make it
+    (its own and its closure's), as one more line under the tool's; nothing
+    for any other format. The interpreter is the tool it needs, as locked;
+    failing that, the version its fix-ups record."""
+    if artifact.format != "pyenv":
+        return ""
+    name = locked.needs[0] if locked.needs else "python"
+    python = lock.tool(name)
+    version = python.version if python is not None else None
+    if version is None:
+        try:
+            version = ".".join(map(str, layout.interpreter(artifact.fixups).version))
+        except ValueError:
+            version = "?"
+    count = 1 + len(artifact.closure)
+    return f"\n      on {name} {version}, {count} wheel{'s' if count != 1 else ''}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             path = store_root / artifact.output
             where = str(path) if path.is_dir() else f"not fetched yet ({artifact.output})"
+            if lock is not None:
+                where += _environment(lock, locked, artifact)
             if artifact.index_verified is False:
                 where += "\n      warning: locked from an unverified Debian index (no keyring or gpgv then)"
             if path.is_dir() and _writable(path, artifact.programs()):
