@@ -162,9 +162,11 @@ class _Trickle:
         self.httpd.server_close()
 
 
-@pytest.fixture
-def trickle() -> Iterator[_Trickle]:
-    payload = os.urandom(32 * 1024 * 1024)  # random: gzip cannot shrink it
+@pytest.fixture(scope="module")
+def big_artifact() -> bytes:
+    """A 16 MiB tar.gz, built once: 2.5 s at the trickle's pace, ample time to
+    see it half downloaded and kill the download."""
+    payload = os.urandom(16 * 1024 * 1024)  # random: gzip cannot shrink it
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
         for name, data, mode in (("bin/hello", HELLO.encode(), 0o755),
@@ -172,7 +174,12 @@ def trickle() -> Iterator[_Trickle]:
             info = tarfile.TarInfo(f"hello-1.0/{name}")
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
-    srv = _Trickle(buf.getvalue())
+    return buf.getvalue()
+
+
+@pytest.fixture
+def trickle(big_artifact: bytes) -> Iterator[_Trickle]:
+    srv = _Trickle(big_artifact)
     try:
         yield srv
     finally:
