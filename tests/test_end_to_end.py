@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
+
+from devshell import config
 from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _hello_project(tmp_path: Path, server: LoopbackServer, extra: str = "") -> Path:
@@ -159,3 +166,56 @@ def test_run_passes_every_argument_through_untouched(tmp_path: Path, server: Loo
     for _ in range(2):  # cold, then from the activation record
         proc = devshell("run", "--locked", "--", "hello", "--locked", "--", "-x", cwd=root, check=True)
         assert proc.stdout == "hello 1.0 --locked -- -x\n"
+
+
+def _system_python_3_11() -> str | None:
+    """A Python 3.11 as a distribution ships it, outside any venv: the oldest
+    devshell supports (Debian 12's /usr/bin/python3 is 3.11.2, older than the
+    3.11.4 that brought tarfile's data filter)."""
+    for candidate in ("/usr/bin/python3.11", "/usr/bin/python3"):
+        if not os.access(candidate, os.X_OK):
+            continue
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 11))"],
+                               capture_output=True, text=True, timeout=30)
+        if probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+@pytest.mark.live
+@pytest.mark.timeout(900)
+def test_the_readmes_set_up_works_on_a_distributions_python_3_11(tmp_path: Path) -> None:
+    """The README's first line on the oldest Python devshell supports: a venv
+    made by the distribution's own interpreter installs devshell from the
+    checkout, and `devshell run --locked lint` realises the pinned ruff from
+    the repository's lock and lints the code with it."""
+    python = _system_python_3_11()
+    if python is None:
+        pytest.skip("no Python 3.11 of the distribution's (/usr/bin/python3.11 or /usr/bin/python3)")
+    import requests
+
+    try:
+        requests.head(config.pypi_index().url, timeout=10)
+    except requests.RequestException as exc:
+        pytest.skip(f"the package index cannot be reached: {exc}")
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO, repo, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache"))
+    venv = tmp_path / "venv"
+    made = subprocess.run([python, "-m", "venv", str(venv)], capture_output=True, text=True, timeout=120)
+    if made.returncode != 0 and "ensurepip" in made.stdout + made.stderr:
+        pytest.skip(f"{python} makes no venv without the distribution's venv package (python3-venv)")
+    assert made.returncode == 0, made.stderr
+    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(repo)],
+                               capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    env = {k: v for k, v in os.environ.items() if k != "DEVSHELL_PLATFORM"}
+    env["CI"] = "true"  # a stale lock is an error, as in CI
+    lint = subprocess.run([str(venv / "bin" / "devshell"), "run", "--locked", "lint"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-3000:]
+    assert "All checks passed!" in lint.stdout
+    # The ruff that ran is the lock's, realised into this test's own store.
+    version = json.loads((repo / "devshell.lock").read_text())["tools"]["ruff"]["version"]
+    store = Path(os.environ["DEVSHELL_HOME"]) / "store"
+    assert [p.name for p in store.glob(f"*-ruff-{version}")]
