@@ -40,8 +40,15 @@ def test_a_built_wheel_installs_a_working_launcher(tmp_path: Path) -> None:
     launcher = venv / "bin" / "devshell"
     # The dependencies come from this interpreter's site-packages; its
     # editable devshell does not (a .pth is not read from PYTHONPATH).
-    deps = sysconfig.get_paths()["purelib"]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.environ.get("PYTHONPATH", ""), deps]))
+    # The dependencies come from this interpreter's site-packages, but never
+    # its own devshell (an editable or a normal install): links to everything
+    # else there.
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.lower().startswith(("devshell", "__editable__")):
+            (deps / entry.name).symlink_to(entry)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.environ.get("PYTHONPATH", ""), str(deps)]))
     proc = subprocess.run([str(launcher), "--version"], capture_output=True, text=True, timeout=60,
                           env=env, cwd=tmp_path, check=True)
     assert proc.stdout.startswith("devshell ")
