@@ -62,10 +62,11 @@ class FakeIndex:
 
 def pywheel(name: str, version: str, *, tag: str = "py3-none-any", requires: tuple[str, ...] = (),
             requires_python: str | None = None, scripts: dict[str, str] | None = None,
-            modules: dict[str, str] | None = None) -> tuple[str, bytes]:
+            modules: dict[str, str] | None = None, lying: tuple[str, ...] = ()) -> tuple[str, bytes]:
     """A real wheel pip and installer accept: METADATA with its Requires-Dist
     (markers and all), WHEEL, entry points for `scripts` (name → "module:func"),
-    the `modules` (path → source), and a RECORD that hashes every file."""
+    the `modules` (path → source), and a RECORD that hashes every file (but
+    the paths in `lying`, whose RECORD hash is of other bytes)."""
     import base64
 
     dist = name.replace("-", "_")
@@ -83,7 +84,8 @@ def pywheel(name: str, version: str, *, tag: str = "py3-none-any", requires: tup
             f"{k} = {v}\n" for k, v in scripts.items())
     record = ""
     for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        hashed = text.encode() + (b"# not these bytes\n" if path in lying else b"")
+        digest = base64.urlsafe_b64encode(hashlib.sha256(hashed).digest()).rstrip(b"=").decode()
         record += f"{path},sha256={digest},{len(text.encode())}\n"
     files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\n"
     buf = io.BytesIO()

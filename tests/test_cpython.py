@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import marshal
 import os
 import platform
 import subprocess
@@ -356,7 +357,8 @@ def test_the_cpython_format_has_venv_record_the_interpreters_real_home(
     _spec(root, "3.13", '["x86_64-linux"]')
     devshell("lock", cwd=root, check=True)
     entry = _lock(root)["platforms"]["x86_64-linux"]  # type: ignore[index]
-    assert (entry["unpack"], entry["fixups"]) == ({"format": "cpython", "strip": 1}, ["venv-realpath-1"])
+    assert (entry["unpack"], entry["fixups"]) == ({"format": "cpython", "strip": 1},
+                                                     ["venv-realpath-1", "python-bytecode-1"])
     assert entry["bin"] == ["python=bin/python3.13", "python3=bin/python3.13", "python3.13=bin/python3.13"]
     assert "PYTHONHOME" not in entry["env"]
     assert devshell("run", "--", "python", "-V", cwd=root, check=True).stdout == "fake CPython 3.13.1  -V\n"
@@ -387,6 +389,32 @@ def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mir
                          text=True, check=True, timeout=60).stdout.split()
     assert out[0] == str(root / ".venv") and out[1].startswith(store) and out[2] == version
     assert (root / ".venv" / "bin" / "pip").exists()  # ensurepip ran, on the pinned interpreter
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists() or not sys.platform.startswith("linux"),
+                    reason="needs the host's /usr/bin/python3 on Linux to pack as a python-build-standalone build")
+def test_the_standard_library_comes_compiled_and_running_python_changes_nothing(
+        tmp_path: Path, mirror: PbsMirror) -> None:
+    built = host_build()
+    assert built is not None
+    version, archive = built
+    plat = {"x86_64": "x86_64-linux", "aarch64": "aarch64-linux"}[platform.machine()]
+    mirror.release(TAG, {version: {plat: archive}})
+    root = tmp_path / "proj"
+    _spec(root, version, f'["{plat}"]')
+    env = {"DEVSHELL_PLATFORM": plat, "DEVSHELL_DEB_ARCHIVE": NOWHERE, "DEVSHELL_HTTP_RETRIES": "0"}
+    devshell("install", cwd=root, env=env, check=True, timeout=300)
+    out = Path(os.environ["DEVSHELL_HOME"]) / "store" / _lock(root)["platforms"][plat]["output"]  # type: ignore[index]
+    x = ".".join(version.split(".")[:2])
+    pyc = out / "lib" / f"python{x}" / "__pycache__" / f"os.cpython-{x.replace('.', '')}.pyc"
+    head = pyc.read_bytes()[:16]
+    assert int.from_bytes(head[4:8], "little") == 0b01  # hash-based, never checked against the source
+    code = marshal.loads(pyc.read_bytes()[16:])
+    assert code.co_filename == str(out / "lib" / f"python{x}" / "os.py")  # the final path, not the temp dir
+    # Run from the store (as root, nothing stops a write): it finds what it
+    # needs compiled and writes nothing, so the output is as it was made.
+    devshell("run", "--", "python", "-c", "import json, subprocess, email.parser", cwd=root, env=env, check=True)
+    assert devshell("verify", cwd=root, env=env).returncode == 0
 
 
 def test_devshell_add_python_pins_the_newest_minor_series(tmp_path: Path, mirror: PbsMirror,

@@ -89,6 +89,9 @@ def test_debians_python_runs_from_the_store_and_makes_a_venv(tmp_path: Path, ver
                            env=clean, capture_output=True, text=True, check=True, timeout=120).stdout.split()
     assert found[0] == str(root / ".venv") and found[1].startswith(_store())
     assert found[2].startswith(str(root / ".venv") + "/")  # pip, installed by ensurepip from the closure's wheel
+    # Its standard library came compiled: running it (as root, too) wrote nothing into the store.
+    assert run("python", "-c", "import json; print(json.__cached__)").strip().startswith(_store())
+    assert devshell("verify", cwd=root, env=env, timeout=600).returncode == 0
 
 
 def _wheel(directory: Path) -> Path:

@@ -307,7 +307,7 @@ def test_known_environment_needs_come_with_the_closure(tmp_path: Path, archive: 
     env = dict(art.env)
     # A closure with a Python in it has its build configuration pointed at
     # the output (see test_deb_realise); jq's closure has none.
-    assert art.fixups == ("relocate-elf-1", "python-paths-1")
+    assert art.fixups == ("relocate-elf-1", "python-paths-1", "python-bytecode-1")
     assert _resolve(tmp_path, '"deb:jq" = "latest"\n').artifact("x86_64-linux").fixups == (  # type: ignore[union-attr]
         "relocate-elf-1",)
     assert env["GIT_EXEC_PATH"] == "{out}/usr/lib/git-core"

@@ -315,6 +315,19 @@ def test_a_hostile_wheel_in_the_closure_keeps_nothing(tmp_path: Path, world: Wor
     assert not list(tmp_path.rglob("escape.py"))
 
 
+def test_a_wheel_whose_record_lies_about_a_file_keeps_nothing(tmp_path: Path, world: World) -> None:
+    world.add("liar", pywheel("liar", "1.0", modules={"liar/__init__.py": "x = 1\n"},
+                              lying=("liar/__init__.py",)))
+    world.add("trusting", pywheel("trusting", "1.0", requires=("liar",), scripts={"trusting": "liar:main"}))
+    root = world.project(tmp_path, '"pypi:trusting" = "1"\n')
+    devshell("lock", cwd=root, env=world.env(), check=True)
+    proc = devshell("install", cwd=root, env=world.env())
+    assert proc.returncode == 6, proc.stderr
+    assert "liar-1.0-py3-none-any.whl" in proc.stderr and "liar/__init__.py" in proc.stderr
+    assert "RECORD" in proc.stderr and "Traceback" not in proc.stderr
+    assert not [p for p in (_home() / "store").iterdir() if p.name.endswith("-trusting-1.0")]
+
+
 def test_targets_are_the_floor_not_this_machine() -> None:
     linux = targets.target("x86_64-linux", (3, 13, 1))
     assert linux is not None

@@ -4,7 +4,8 @@ A package and its closure: every .deb fetched and verified (from the archive
 or the security archive, as its lock URL's scheme says), unpacked into one
 tree (the package first, then the closure in the lock's order), then relocated
 to run from where the output will be once the store renames it into place,
-with the other fix-ups the lock names (a Python's build configuration).
+with the other fix-ups the lock names (a Python's build configuration, its
+standard library compiled).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     from devshell.debian import unpack as debunpack
     from devshell.errors import DevshellError
     from devshell.net.fetch import Download, cached_path, fetch_all
+    from devshell.python import bytecode
     from devshell.sources.deb import concrete
 
     parts = [(label, artifact.url, artifact.integrity, artifact.size)] + [
@@ -54,3 +56,16 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
                       [entry for _, entry in artifact.programs()], label)
     if pyconfig.FIXUP in artifact.fixups:
         pyconfig.fix(tmp, home.output(artifact.output))
+    if bytecode.FIXUP in artifact.fixups:
+        _compile_pythons(tmp, home.output(artifact.output), label)
+
+
+def _compile_pythons(tmp: Path, final: Path, label: str) -> None:
+    """Each Python of the closure compiles its own standard library."""
+    import re
+
+    from devshell.python import bytecode
+
+    for program in sorted(tmp.glob("usr/bin/python3.*")):
+        if re.fullmatch(r"python3\.\d+", program.name) and program.is_file() and not program.is_symlink():
+            bytecode.compile_stdlib(bytecode.relocated_command(tmp, final, program), tmp, final, label)

@@ -3,14 +3,17 @@
 Exactly the wheels the lock names, each fetched (or taken from the download
 cache) and checked against its sha256, are installed by PyPA's `installer`
 into the layout of devshell.python.layout: no index, no resolver, no code
-from a package runs. Each wheel's members are held to the store's archive
-rules first, and its RECORD to its contents.
+from a package runs. The installing is done by devshell.python.wheelinstall
+in a process of its own: environments realised side by side (the store fills
+outputs in threads) then use every core, not one interpreter's lock.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import zipfile
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,8 +51,40 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     final = home.output(artifact.output)
     program = home.output(python.output) / python.program
     _venv(tmp, program, python, str(home.cache / "pycache"))
-    for (what, url, _, _), download in zip(wheels, downloads, strict=True):
-        _install(fetched[download.integrity], url.rsplit("/", 1)[-1], what, tmp, final, python)
+    _run_worker({
+        "site": str(tmp / layout.site_packages(python)), "bin": str(tmp / "bin"), "data": str(tmp),
+        "headers": str(tmp / "include" / "site" / f"python{python.short}"),
+        "interpreter": str(final / "bin" / "python3"),
+        "wheels": [(str(fetched[d.integrity]), url.rsplit("/", 1)[-1], what)
+                   for (what, url, _, _), d in zip(wheels, downloads, strict=True)],
+    }, label)
+
+
+def _run_worker(job: dict[str, object], label: str) -> None:
+    """devshell.python.wheelinstall on `job`, with this interpreter and this
+    devshell; its error, if any, raised here as the same kind of error.
+
+    Isolated (-I): no PYTHON* variable or user site of the project's shell
+    reaches it. This devshell's own directory goes last on its path, for a
+    devshell that is importable only through PYTHONPATH."""
+    from devshell import errors
+
+    package_root = str(Path(__file__).resolve().parents[2])
+    code = ("import sys; sys.path.append(sys.argv[1]); "
+            "from devshell.python.wheelinstall import main; sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-I", "-c", code, package_root], input=json.dumps(job),
+                          capture_output=True, text=True, check=False)
+    if proc.returncode == 0:
+        return
+    try:
+        said = json.loads(proc.stdout)
+        kind = {"UnsafeArchiveError": errors.UnsafeArchiveError,
+                "UsageError": errors.UsageError}.get(said["kind"], errors.StoreError)
+        raise kind(str(said["message"]), hint=said.get("hint"))
+    except (ValueError, KeyError, TypeError):
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise errors.StoreError(f"{label}: installing its wheels failed: {last}",
+                                hint="run again with DEVSHELL_DEBUG=1 and report it") from None
 
 
 def _venv(tmp: Path, program: Path, python: layout.Interpreter, cache: str) -> None:
@@ -61,57 +96,3 @@ def _venv(tmp: Path, program: Path, python: layout.Interpreter, cache: str) -> N
     site = tmp / layout.site_packages(python)
     site.mkdir(parents=True)
     (site / "_devshell_pycache.pth").write_text(layout.pth(cache), encoding="utf-8")
-
-
-def _install(wheel: Path, filename: str, what: str, tmp: Path, final: Path,
-             python: layout.Interpreter) -> None:
-    """One wheel into the venv at `tmp`; its scripts run `final`'s python."""
-    from installer import install
-    from installer.destinations import SchemeDictionaryDestination
-    from installer.exceptions import InstallerError
-    from installer.sources import WheelFile
-
-    site = str(tmp / layout.site_packages(python))
-    destination = SchemeDictionaryDestination(
-        scheme_dict={"purelib": site, "platlib": site, "scripts": str(tmp / "bin"), "data": str(tmp),
-                     "headers": str(tmp / "include" / "site" / f"python{python.short}")},
-        interpreter=str(final / "bin" / "python3"),
-        script_kind="posix",
-    )
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            try:
-                _check_members(wheel, archive, filename)
-            except StoreError as exc:  # it names the download cache's file: name the wheel
-                raise type(exc)(f"{what}: {filename}: {exc.message}", hint=exc.hint) from None
-            # installer reads the project and version from the file's name;
-            # the download cache names files by hash.
-            archive.filename = filename
-            source = WheelFile(archive)
-            source.validate_record()
-            install(source, destination, additional_metadata={"INSTALLER": b"devshell\n"})
-    except (zipfile.BadZipFile, InstallerError, ValueError, KeyError, OSError) as exc:
-        raise StoreError(f"{what}: {filename} cannot be installed: {exc}",
-                         hint="the wheel is malformed or clashes with another of the "
-                         "closure; nothing was kept") from None
-
-
-def _check_members(wheel: Path, archive: zipfile.ZipFile, filename: str) -> None:
-    """The store's archive rules (names, sizes, how many), and no member that
-    is not a file or a directory: a wheel holds nothing else."""
-    import stat
-
-    from devshell.store import members
-
-    infos = archive.infolist()
-    if len(infos) > members.max_members():
-        raise members.too_many(wheel, members.max_members())
-    found = []
-    for info in infos:
-        unix = info.external_attr >> 16
-        if info.flag_bits & 0x1:
-            raise StoreError(f"{filename}: member {info.filename!r} is encrypted")
-        kind = "dir" if info.is_dir() else "file" if stat.S_IFMT(unix) in (0, stat.S_IFREG) else "other"
-        found.append(members.Member(info.filename, kind, stat.S_IMODE(unix) or None,
-                                    info.file_size if kind == "file" else 0))
-    members.plan(wheel, found, 0, members.DEFAULT_MAX_BYTES, members.max_members())

@@ -37,6 +37,7 @@ from devshell.debian.suites import MAIN, SECURITY, Archive, Suites, read_suites
 from devshell.errors import DevshellError, FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
+from devshell.python import bytecode
 from devshell.sources import BadOption, SourceBase, common
 from devshell.spec import ToolSpec
 
@@ -234,10 +235,11 @@ class DebSource(SourceBase):
 
 
 def _fixups(pkgs: list[Package]) -> tuple[str, ...]:
-    """FIXUPS, and pointing a Python's build configuration at the output when
-    the closure holds one (devshell.debian.pyconfig)."""
+    """FIXUPS, and, when the closure holds a Python, pointing its build
+    configuration at the output (devshell.debian.pyconfig) and compiling its
+    standard library (devshell.python.bytecode)."""
     python = any(pyconfig.PYTHON_PACKAGE.fullmatch(p.name) for p in pkgs)
-    return (*FIXUPS, pyconfig.FIXUP) if python else FIXUPS
+    return (*FIXUPS, pyconfig.FIXUP, bytecode.FIXUP) if python else FIXUPS
 
 
 def _security_url(project_archive: str | None) -> str:

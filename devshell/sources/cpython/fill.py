@@ -9,7 +9,9 @@ first (venv starts it without PYTHONHOME), fails to start (the vendor's issue
 relocated Pythons are (devshell.debian.pyconfig), so the venv works in the
 shell and outside it, and no PYTHONHOME is set.
 
-An artifact of this format records FIXUP (part of its output's name).
+An artifact of this format records FIXUP (part of its output's name), and
+newer ones devshell.python.bytecode's: the standard library compiled by the
+build's own interpreter.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _VENV_HOME = "os.path.split(os.path.abspath(executable))"
 
 def fill(home: Home, artifact: Artifact, label: str, tmp: Path, upstreams: Upstreams) -> None:
     """Unpack the archive into `tmp`, then point venv at real paths."""
+    from devshell.python import bytecode
     from devshell.store import formats
 
     formats.filler("tar.gz", label)(home, replace(artifact, format="tar.gz"), label, tmp, upstreams)
@@ -48,3 +51,6 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path, upstreams: Upstr
             path.chmod(mode | 0o200)
             path.write_text(text.replace(_VENV_HOME, _VENV_HOME.replace("abspath", "realpath")), encoding="utf-8")
             path.chmod(mode)
+    if bytecode.FIXUP in artifact.fixups:
+        final = home.output(artifact.output)
+        bytecode.compile_stdlib([str(tmp / "bin" / "python3")], tmp, final, label)

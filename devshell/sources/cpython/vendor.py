@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from devshell import integrity, names, platforms
 from devshell.errors import FetchError
+from devshell.python import bytecode
 from devshell.sources import common
 from devshell.sources.cpython.routes import (
     Entries,
@@ -101,7 +102,7 @@ def route(tool: ToolSpec, plats: tuple[str, ...], ctx: Context, release: str | N
 
     def fill(version: str, mine: tuple[str, ...]) -> Entries:
         bins, env = layout(tool, "", version)
-        fmt, fixups = fill_format.FORMAT, (fill_format.FIXUP,)
+        fmt, fixups = fill_format.FORMAT, (fill_format.FIXUP, bytecode.FIXUP)
         out: Entries = {}
         for plat in mine:
             name, digest = offers[plat][version]
