@@ -54,19 +54,23 @@ _SCHEME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 @dataclass(frozen=True)
 class Part:
-    """One more file an artifact is made of (a .deb of a package's closure)."""
+    """One more file an artifact is made of (a .deb of a package's closure, a
+    wheel of an environment, a package of a node_modules tree)."""
 
     name: str
     version: str
     url: str
     integrity: str
     size: int | None
+    path: str | None = None  # where in the output it is unpacked (an npm tree's `node_modules/…`)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "version": self.version, "url": self.url,
                                 "integrity": self.integrity}
         if self.size is not None:
             data["size"] = self.size
+        if self.path is not None:
+            data["path"] = self.path
         return data
 
 
@@ -190,6 +194,8 @@ def shape(artifact: Artifact) -> dict[str, Any]:
     }
     if artifact.closure:
         data["closure"] = [p.integrity for p in artifact.closure]
+        if any(p.path is not None for p in artifact.closure):  # where each goes decides the bytes too
+            data["closure-paths"] = [p.path for p in artifact.closure]
     return data
 
 
@@ -389,12 +395,16 @@ def _part(p: Any, where: str) -> Part:
         integrity.parse(sri)
     except ValueError as exc:
         raise _Invalid(f"{where}.integrity", str(exc)) from None
+    path = p.get("path")
+    if path is not None:
+        _checked(f"{where}.path", names.check_tree_path, path, "path")
     return Part(
-        name=_checked(f"{where}.name", names.check_plain, _get(p, "name", where), "package name"),
+        name=_checked(f"{where}.name", names.check_package, _get(p, "name", where), "package name"),
         version=_checked(f"{where}.version", names.check_version, _get(p, "version", where)),
         url=_checked(f"{where}.url", check_url, _get(p, "url", where)),
         integrity=sri,
         size=_size(p.get("size"), f"{where}.size"),
+        path=path,
     )
 
 

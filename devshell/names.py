@@ -47,6 +47,31 @@ def check_plain(value: object, what: str) -> str:
     return value
 
 
+def check_package(value: object, what: str) -> str:
+    """A package's name: a plain name, or npm's scoped `@scope/name`."""
+    if isinstance(value, str) and value.startswith("@") and value.count("/") == 1:
+        scope, _, name = value[1:].partition("/")
+        if is_plain(scope) and is_plain(name):
+            return value
+    return check_plain(value, what)
+
+
+def check_tree_path(value: object, what: str) -> str:
+    """Where a package of a node_modules tree lies in its output:
+    `node_modules/<package>`, nested any number of times."""
+    check_inner_path(value, what)
+    assert isinstance(value, str)
+    rest = value
+    while rest:
+        if not rest.startswith("node_modules/"):
+            raise ValueError(f"{what} {value!r} is not node_modules/<package>[/node_modules/<package>…]")
+        rest = rest[len("node_modules/"):]
+        package, _, rest = rest.partition("/node_modules/") if "/node_modules/" in rest else (rest, "", "")
+        check_package(package, what)
+        rest = "node_modules/" + rest if rest else ""
+    return value
+
+
 def check_version(value: object, what: str = "version") -> str:
     if not isinstance(value, str) or _VERSION.fullmatch(value) is None or ".." in value:
         raise ValueError(f"{what} {value!r} is not a version (letters, digits and . _ + ~ : ! -)")

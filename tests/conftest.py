@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.loopback import LoopbackServer
+from tests.npm_registry import FakeRegistry
 
 _real_connect = socket.socket.connect
 _NETGUARD = str(Path(__file__).parent / "netguard")
@@ -106,3 +107,11 @@ def server() -> Iterator[LoopbackServer]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def registry(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeRegistry]:
+    monkeypatch.setenv("npm_config_registry", server.url)
+    monkeypatch.setenv("DEVSHELL_PLATFORM", "x86_64-linux")
+    monkeypatch.chdir(tmp_path)
+    yield FakeRegistry(server)

@@ -3,10 +3,7 @@ the tests build: platform packages, npm ranges and dist-tags, JS tools on node."
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,48 +15,9 @@ from devshell.home import home as devshell_home
 from devshell.lock import Artifact, LockedTool, Unavailable
 from devshell.sources import npm
 from devshell.spec import ToolSpec
-from tests.helpers import devshell, script, tarball, write_spec
+from tests.helpers import devshell, script, write_spec
 from tests.loopback import LoopbackServer
-
-
-class FakeRegistry:
-    """Package documents at `/<name>` (scoped: `/@scope%2Fname`, the form the
-    HTTP client sends) and tarballs at `/<name>/-/<base>-<version>.tgz`."""
-
-    def __init__(self, server: LoopbackServer) -> None:
-        self.server = server
-        self.docs: dict[str, dict[str, Any]] = {}
-
-    def publish(self, name: str, version: str, files: dict[str, str | bytes] | None = None,
-                tags: dict[str, str] | None = None, integrity: bool = True,
-                **fields: Any) -> str:
-        """Add one version (extra `fields` go into its version document); return its SRI."""
-        body = tarball(files or {"package.json": json.dumps({"name": name, "version": version})},
-                       top="package")
-        base = name.rsplit("/", 1)[-1]
-        url = self.server.add(f"/{name}/-/{base}-{version}.tgz", body)
-        sri = "sha512-" + base64.b64encode(hashlib.sha512(body).digest()).decode()
-        dist: dict[str, Any] = {"tarball": url, "shasum": hashlib.sha1(body).hexdigest(),
-                                "unpackedSize": 123456789}
-        if integrity:
-            dist["integrity"] = sri
-        doc = self.docs.setdefault(name, {"name": name, "dist-tags": {}, "versions": {}})
-        doc["versions"][version] = {"name": name, "version": version, "dist": dist, **fields}
-        doc["dist-tags"].update(tags or {"latest": version})  # as `npm publish [--tag]`
-        self.server.add("/" + name.replace("/", "%2F"), json.dumps(doc).encode(),
-                        content_type="application/json")
-        return sri
-
-    def doc_hits(self, name: str) -> int:
-        return self.server.hits["/" + name.replace("/", "%2F")]
-
-
-@pytest.fixture
-def registry(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeRegistry]:
-    monkeypatch.setenv("npm_config_registry", server.url)
-    monkeypatch.setenv("DEVSHELL_PLATFORM", "x86_64-linux")
-    monkeypatch.chdir(tmp_path)
-    yield FakeRegistry(server)
+from tests.npm_registry import FakeRegistry
 
 
 def resolve(version: str, name: str = "tool", package: str | None = None,
@@ -173,16 +131,16 @@ def test_a_js_tool_runs_on_node_and_exposes_the_names_users_type(registry: FakeR
     assert only(resolve("1", name="fmt", package="@acme/fmt")).programs() == [("fmt", "dist/main.js")]
 
 
-def test_a_js_tool_with_runtime_dependencies_is_refused(registry: FakeRegistry) -> None:
+def test_a_js_tool_with_dependencies_needs_a_pinned_node_to_resolve_its_tree(registry: FakeRegistry) -> None:
     registry.publish("heavy", "2.0.0", bin="cli.js", dependencies={"chalk": "^5", "acorn": "^8"},
                      optionalDependencies={"fsevents": "*"})
     with pytest.raises(SpecError) as err:
-        resolve("2", name="heavy")
+        resolve("2", name="heavy")  # no spec, so no node
     assert err.value.message == (
-        "tools.heavy: heavy 2.0.0 has runtime dependencies (acorn, chalk); "
-        "devshell runs only zero-dependency npm packages for now"
+        "tools.heavy: heavy is a JavaScript tool with dependencies, and the spec pins no node "
+        "to resolve and run it with"
     )
-    assert err.value.hint is not None and "pin" in err.value.hint and "platform package" in err.value.hint
+    assert err.value.hint is not None and "devshell add node" in err.value.hint
 
 
 def test_sha1_only_versions_are_refused(registry: FakeRegistry) -> None:

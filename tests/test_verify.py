@@ -130,7 +130,8 @@ def test_status_warns_when_an_output_is_writable(tmp_path: Path, server: Loopbac
 @pytest.mark.parametrize("project", ["still there", "gone"])
 def test_repair_from_another_directory_fetches_from_the_projects_own_upstream(
         tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, project: str) -> None:
-    from tests.test_npm import NATIVE, FakeRegistry
+    from tests.npm_registry import FakeRegistry
+    from tests.test_npm import NATIVE
 
     FakeRegistry(server).publish(
         "@fake/tool-linux-x64", "1.4.2",

@@ -96,6 +96,30 @@ def exec_command(record: environment.Record, cmd: list[str], scripts_first: bool
         )
         sys.exit(127)
     except OSError as exc:
-        # Not executable, no shebang, a damaged binary: what a shell says (126).
+        script = _shell_script(cmd[0], env) if exc.errno == 8 else None  # ENOEXEC
+        if script is not None:
+            # A text file with no `#!` line is a shell script, as execvp and
+            # every shell take it (npm packages ship such placeholders: pnpm's).
+            try:
+                os.execve("/bin/sh", ["/bin/sh", script, *cmd[1:]], env)
+            except OSError as again:
+                exc = again
+        # Not executable, a damaged binary: what a shell says (126).
         print(f"devshell: error: {cmd[0]}: cannot run it: {exc.strerror or exc}", file=sys.stderr)
         sys.exit(126)
+
+
+def _shell_script(name: str, env: dict[str, str]) -> str | None:
+    """The file `name` runs, if it reads as text (no ELF header, no NUL in
+    its first line: bash's test), else None."""
+    paths = [name] if "/" in name else [os.path.join(d or ".", name) for d in env.get("PATH", "").split(":")]
+    for path in paths:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(80)
+            except OSError:
+                return None
+            binary = head.startswith(b"\x7fELF") or b"\0" in head.split(b"\n", 1)[0]
+            return None if binary else path
+    return None

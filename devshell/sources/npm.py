@@ -4,8 +4,9 @@ configured for, pinned by the registry's `dist.integrity`.
 Two kinds of tool come from npm. Platform packages (`node-{os}-{arch}`,
 `@esbuild/{os}-{arch}`) hold one native build each: the version is picked on
 the host's package and must exist, the same, in every other platform's. Any
-other package (no `os`/`cpu` fields) is a JavaScript tool: it runs on the
-spec's pinned node, so it must have no runtime dependencies to install.
+other package (no `os`/`cpu` fields) is a JavaScript tool that runs on the
+spec's pinned node: with no dependencies, its own tarball; with some, the
+node_modules tree npm resolves for it (devshell.node).
 """
 
 from __future__ import annotations
@@ -143,8 +144,11 @@ class NpmSource(SourceBase):
         runs_on_node = (entry is not None and entry.runtime == "node") or not (
             platform_package or meta.get("os") or meta.get("cpu")
         )
-        if runs_on_node:
-            _refuse_dependencies(tool, names[first], version, meta)
+        if runs_on_node and (meta.get("dependencies") or meta.get("optionalDependencies")):
+            from devshell.node import resolver
+
+            return resolver.resolve(tool, names[first], version, plats, ctx, registry,
+                                    tool.env or (entry.env if entry is not None else ()))
         entries: dict[str, Artifact | Unavailable] = {}
         for plat in plats:
             pdoc = _document(ctx, tool, registry, names[plat], required=False)
@@ -261,8 +265,9 @@ def _meta(doc: Document, version: str, url: str) -> dict[str, Any]:
         value = meta.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise _bad(url, f"{at}.{key}", f"is not a list of names: {value!r}"[:300])
-    if meta.get("dependencies") is not None and not isinstance(meta["dependencies"], dict):
-        raise _bad(url, f"{at}.dependencies", f"is not a table: {meta['dependencies']!r}"[:300])
+    for key in ("dependencies", "optionalDependencies"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise _bad(url, f"{at}.{key}", f"is not a table: {meta[key]!r}"[:300])
     return meta
 
 
@@ -287,18 +292,6 @@ def _pick(tool: ToolSpec, doc: Document, name: str, url: str) -> str:
     if latest in live and choose(constraint, [latest]) == latest:
         return str(latest)
     return common.pick_version(tool, live, where=name)
-
-
-def _refuse_dependencies(tool: ToolSpec, name: str, version: str, meta: dict[str, Any]) -> None:
-    deps = sorted(meta.get("dependencies") or {})
-    if deps:
-        shown = ", ".join(deps[:5]) + (", …" if len(deps) > 5 else "")
-        raise SpecError(
-            f"tools.{tool.name}: {name} {version} has runtime dependencies ({shown}); "
-            "devshell runs only zero-dependency npm packages for now",
-            hint="pin a version without dependencies, or use the tool's platform package "
-            "(a single native build) if it has one",
-        )
 
 
 def _fits(meta: dict[str, Any], plat: str) -> bool:

@@ -52,6 +52,7 @@ REGISTRY: dict[str, str] = {
     "deb": "devshell.debian.fill:fill",
     "cpython": "devshell.sources.cpython.fill:fill",
     "pyenv": "devshell.python.install:fill",
+    "npmtree": "devshell.node.install:fill",
 }
 
 
