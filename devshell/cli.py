@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     from devshell import __version__
-    from devshell.commands import COMMANDS
+    from devshell.commands import modules_for
     from devshell.errors import DevshellError
 
     parser = argparse.ArgumentParser(
@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"devshell {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
+    for module in modules_for(args_list):
         module.register(sub)
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
