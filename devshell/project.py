@@ -166,20 +166,38 @@ def realising(home: Home) -> Iterator[None]:
 
 
 def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifact]]:
+    """The lock's artifact of every tool for `plat`. A tool the spec marks
+    optional there is left out where it is unavailable, with a warning; a
+    wheel newer than this machine's glibc is refused in one line."""
+    from devshell import libc
+
     artifacts: list[tuple[str, Artifact]] = []
+    have = libc.host() if plat.endswith("-linux") else None
     for tool in lock.tools:
         artifact = tool.artifact(plat)
         if artifact is None or isinstance(artifact, Unavailable):
             reason = artifact.reason if artifact else "the lock does not cover it"
+            wanted = spec.tool(tool.name)
+            if wanted is not None and wanted.optional_on(plat):
+                print(f"devshell: warning: {tool.name} {tool.version} is not available for {plat} ({reason}); "
+                      "the shell goes on without it (it is optional there)", file=sys.stderr)
+                continue
             others = [p for p in spec.shell.platforms if p != plat]
             if plat in spec.shell.platforms:
                 hint = (f"choose a version of {tool.name} that has one (`devshell add {tool.name}@VERSION`), "
-                        f"drop {tool.name} from the spec, or use this project on "
-                        + (" or ".join(others) if others else "another platform"))
+                        f"mark it optional = true in devshell.toml, drop {tool.name} from the spec, "
+                        "or use this project on " + (" or ".join(others) if others else "another platform"))
             else:
                 hint = (f'add "{plat}" to shell.platforms, or give the tool an artifact for it, '
                         "then `devshell lock`")
             raise StoreError(f"{tool.name} {tool.version} is not available for {plat}: {reason}", hint=hint)
+        need = max((g for u in (artifact.url, *(p.url for p in artifact.closure))
+                    if (g := libc.needs(u)) is not None), default=None)
+        if have is not None and need is not None and need > have:
+            raise StoreError(f"{tool.name} {tool.version} needs glibc {libc.shown(need)}, and this machine has "
+                             f"glibc {libc.shown(have)}",
+                             hint=f"use a machine with glibc {libc.shown(need)} or newer, or lower [shell] glibc "
+                             "in devshell.toml and `devshell lock --update` to take an older release")
         artifacts.append((f"{tool.name} {tool.version} ({plat})", artifact))
     return artifacts
 

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         artifact = locked.artifact(plat)
         if artifact is None or isinstance(artifact, Unavailable):
-            where = "unavailable on this platform"
+            where = f"not on {plat} (optional)" if tool.optional_on(plat) else "unavailable on this platform"
         else:
             path = store_root / artifact.output
             where = str(path) if path.is_dir() else f"not fetched yet ({artifact.output})"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from devshell import config, integrity, names, platforms
+from devshell import config, integrity, libc, names, platforms
 from devshell.errors import FetchError, SpecError
 from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
 from devshell.python import layout, resolver, targets
@@ -76,7 +76,7 @@ def resolve(tool: ToolSpec, project: str, plats: tuple[str, ...], ctx: Context,
     if release is None:
         raise SpecError(f"tools.{PYTHON}: {python.version!r} names no CPython release (3.X.Y)",
                         hint=f"{tool.name} runs on it, so it must be a CPython")
-    plans = {p: _plan(p, python, release) for p in plats}
+    plans = {p: _plan(p, python, release, tool.glibc or libc.FLOOR) for p in plats}
     with ThreadPoolExecutor(max_workers=min(4, len(plats) or 1)) as pool:
         futures = {p: pool.submit(_closure, tool, project, version, plan[0], ctx)
                    for p, plan in plans.items() if not isinstance(plan, Unavailable)}
@@ -135,13 +135,13 @@ def _pick(tool: ToolSpec, project: str, files: list[IndexFile]) -> str:
     return pick_version(tool, usable, where=f"{project} on the Python package index")
 
 
-def _plan(plat: str, python: LockedTool, release: tuple[int, int, int],
+def _plan(plat: str, python: LockedTool, release: tuple[int, int, int], glibc: tuple[int, int],
           ) -> tuple[targets.Target, layout.Interpreter] | Unavailable:
     """What resolving for `plat` takes: the target, and the interpreter."""
     found = python.artifact(plat)
     if found is None or isinstance(found, Unavailable):
         return Unavailable(f"{PYTHON} is not available for {plat}")
-    target = targets.target(plat, release)
+    target = targets.target(plat, release, glibc)
     if target is None:
         return Unavailable(f"devshell knows no Python wheel tags for {plat}")
     found_program = program(python, found)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from packaging import tags
 
-from devshell import platforms
+from devshell import libc, platforms
 
 __all__ = ["GLIBC_FLOOR", "MACOS_FLOOR", "Target", "python_version", "target"]
 
-GLIBC_FLOOR = (2, 17)
+GLIBC_FLOOR = libc.FLOOR
 MACOS_FLOOR = (11, 0)
 
 # Older manylinux names, and the glibc each means (PEP 600's aliases).
@@ -85,14 +85,14 @@ def python_version(version: str) -> tuple[int, int, int] | None:
     return int(major), int(minor), int(micro or 0)
 
 
-def target(platform: str, python: tuple[int, int, int]) -> Target | None:
-    """The resolver's view of `platform` with that Python; None for a
-    platform devshell has no wheel tags for."""
+def target(platform: str, python: tuple[int, int, int], glibc: tuple[int, int] = GLIBC_FLOOR) -> Target | None:
+    """The resolver's view of `platform` with that Python, on the glibc floor
+    `glibc` (devshell.libc); None for a platform devshell has no wheel tags for."""
     arch, system = platforms.split(platform)
     if system == "linux":
-        plats = [f"manylinux_2_{minor}_{arch}" for minor in range(GLIBC_FLOOR[1], 4, -1)]
+        plats = [f"manylinux_2_{minor}_{arch}" for minor in range(glibc[1], 4, -1)]
         plats += [f"{name}_{arch}" for name, minor, archs in _LEGACY
-                  if arch in archs and minor <= GLIBC_FLOOR[1]]
+                  if arch in archs and minor <= glibc[1]]
     elif system == "darwin" and arch in _MAC_ARCH:
         plats = list(tags.mac_platforms(MACOS_FLOOR, _MAC_ARCH[arch]))
     else:

@@ -24,7 +24,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from devshell import catalog, config, integrity, names, platforms
+from devshell import catalog, config, integrity, libc, names, platforms
 from devshell.errors import FetchError, SpecError
 from devshell.home import Home
 from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
@@ -247,12 +247,19 @@ class PypiSource(SourceBase):
         picked = choose(parse_constraint(tool.constraint), [*by_version, *envs])
         if envs and picked not in by_version:
             return envlock.resolve(tool, project, plats, ctx, lambda p: self._files(ctx, p))
-        version = pick_version(tool, by_version, where=f"{project} on the Python package index")
+        floor = tool.glibc or libc.FLOOR
+        # "latest" and prefixes: the newest release that runs on the glibc
+        # floor wherever it has Linux wheels at all; a release pinned past the
+        # floor is unavailable on Linux, and says why.
+        on_floor = {v: fs for v, fs in by_version.items() if _runs_on_floor(fs, plats, floor)}
+        candidates = on_floor if choose(parse_constraint(tool.constraint), list(on_floor)) else by_version
+        version = pick_version(tool, candidates, where=f"{project} on the Python package index")
         chosen: dict[str, IndexFile] = {}
         for plat in plats:
             ranked = [
                 (key, f.filename, f) for f in by_version[version]
-                if (key := wheels.platform_key(wheels.wheel_tags(f.filename) or frozenset(), plat)) is not None
+                if (key := wheels.platform_key(wheels.wheel_tags(f.filename) or frozenset(), plat, floor))
+                is not None
             ]
             if ranked:
                 chosen[plat] = min(ranked, key=lambda r: (r[0], r[1]))[2]
@@ -263,7 +270,7 @@ class PypiSource(SourceBase):
         for plat in plats:
             f = chosen.get(plat)
             if f is None:
-                entries[plat] = Unavailable(f"{project} {version} has no wheel for {plat}")
+                entries[plat] = Unavailable(_no_wheel(project, version, plat, by_version[version], floor))
                 continue
             data_dir = "-".join(f.filename.split("-", 2)[:2]) + ".data"
             programs = bins if bins is not None else self._scripts(home, tool, version, chosen)
@@ -334,3 +341,24 @@ def _pinned(constraint: str, version: str) -> bool:
         return False
     # A bare "1.0" is exact only for a release written as long (versions.choose).
     return want == have and (not same_form or len(want.release) == len(have.release))
+
+
+def _runs_on_floor(files: list[IndexFile], plats: tuple[str, ...], floor: tuple[int, int]) -> bool:
+    """Whether, on every Linux platform these wheels serve at all, one runs on `floor`."""
+    for plat in plats:
+        if not plat.endswith("-linux"):
+            continue
+        tags = [wheels.wheel_tags(f.filename) or frozenset() for f in files]
+        if any(wheels.platform_key(t, plat) is not None for t in tags) and not any(
+                wheels.platform_key(t, plat, floor) is not None for t in tags):
+            return False
+    return True
+
+
+def _no_wheel(project: str, version: str, plat: str, files: list[IndexFile], floor: tuple[int, int]) -> str:
+    past = [g for f in files if wheels.platform_key(wheels.wheel_tags(f.filename) or frozenset(), plat) is not None
+            and (g := libc.needs(f.filename)) is not None and g > floor]
+    if not past:
+        return f"{project} {version} has no wheel for {plat}"
+    return (f"{project} {version} has no wheel for {plat} on glibc {libc.shown(floor)} (its Linux wheels need "
+            f"glibc {libc.shown(min(past))}; raise [shell] glibc to take them)")

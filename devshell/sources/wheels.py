@@ -72,14 +72,19 @@ def _macos(tag: str, arch: str) -> tuple[int, tuple[int, int]] | None:
     return fits[arch].index(parts[2]), pair
 
 
-def platform_key(tags: frozenset[Tag], platform: str) -> tuple[int, tuple[int, int]] | None:
-    """How well a wheel fits `platform` (lower is better), or None if it does not."""
+def platform_key(tags: frozenset[Tag], platform: str,
+                 glibc: tuple[int, int] | None = None) -> tuple[int, tuple[int, int]] | None:
+    """How well a wheel fits `platform` (lower is better), or None if it does
+    not; on Linux, a manylinux tag newer than the glibc floor does not fit
+    (None: any glibc)."""
     arch, _, system = platform.partition("-")
     best = None
     for tag in tags:
         if not (tag.interpreter.startswith("py") and tag.abi == "none"):
             continue
         key = _linux(tag.platform, arch) if system == "linux" else _macos(tag.platform, arch)
+        if key is not None and system == "linux" and glibc is not None and key[0] == 0 and key[1] > glibc:
+            continue
         if key is not None and (best is None or key < best):
             best = key
     return best

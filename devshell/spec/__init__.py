@@ -24,9 +24,9 @@ SPEC_NAME = "devshell.toml"
 ISOLATIONS = ("pure", "inherit")
 
 _TOP_KEYS = ("shell", "tools", "env", "scripts", "hooks", "sources")
-_SHELL_KEYS = ("name", "isolation", "keep-env", "host-tools", "platforms")
+_SHELL_KEYS = ("name", "isolation", "keep-env", "host-tools", "platforms", "glibc")
 # The keys of a tool's table every source takes; each source adds its own.
-_TOOL_KEYS = ("version", "source", "package", "bin", "env")
+_TOOL_KEYS = ("version", "source", "package", "bin", "env", "optional")
 _HOOK_KEYS = ("on-enter",)
 # The shape the first lock format hashed every tool entry in (`inputs`), kept
 # so that no pin moves: a source's own part overwrites these defaults.
@@ -49,6 +49,11 @@ class ToolSpec:
     env: tuple[tuple[str, str], ...] = ()
     options: Any = None  # the source's own, frozen (see Source.check)
     settings: Any = None  # the spec's [sources.<source>], as the source reads it
+    glibc: tuple[int, int] | None = None  # the spec's raised glibc floor (None: devshell.libc.FLOOR)
+    optional: bool | tuple[str, ...] = False  # left out, with a warning, where unavailable (True: anywhere)
+
+    def optional_on(self, platform: str) -> bool:
+        return self.optional is True or (isinstance(self.optional, tuple) and platform in self.optional)
 
     def inputs(self) -> dict[str, Any]:
         """Everything resolution reads, as plain JSON-able data (for hashing)."""
@@ -60,6 +65,8 @@ class ToolSpec:
             "bin": list(self.bin) if self.bin is not None else None,
             "env": dict(self.env),
         }
+        if self.glibc is not None:  # absent at the default floor: those locks' pins stay put
+            data["glibc"] = f"{self.glibc[0]}.{self.glibc[1]}"
         data.update(sources.get(self.source).inputs(self))
         return data
 
@@ -71,6 +78,7 @@ class ShellSpec:
     keep_env: tuple[str, ...] = ()
     host_tools: tuple[str, ...] = ()
     platforms: tuple[str, ...] = platforms.ALL
+    glibc: tuple[int, int] | None = None  # a raised floor (devshell.libc); None: the default
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,7 @@ def parse(text: str, path: Path) -> Spec:
     shell = p.shell(p.table(data, "shell"), default_name=path.parent.name)
     settings = p.source_settings(p.table(data, "sources"))
     tools = tuple(
-        p.tool(name, value, settings) for name, value in p.table(data, "tools").items()
+        p.tool(name, value, settings, shell) for name, value in p.table(data, "tools").items()
     )
     env = p.env_table(p.table(data, "env"), "env")
     scripts = p.script_table(p.table(data, "scripts"))
@@ -262,6 +270,17 @@ class _Parser:
                 )
         if not plats:
             raise self.fail("shell.platforms", "must name at least one platform")
+        glibc = None
+        if "glibc" in table:
+            from devshell import libc
+
+            try:
+                glibc = libc.parse(table["glibc"])
+            except ValueError as exc:
+                raise self.fail("shell.glibc", str(exc),
+                                f'the oldest glibc the shell\'s Linux platforms must run on, from "{libc.shown(libc.FLOOR)}" '
+                                'up, e.g. glibc = "2.28"') from None
+            glibc = None if glibc == libc.FLOOR else glibc
         return ShellSpec(
             name=name,
             isolation=isolation,
@@ -270,6 +289,7 @@ class _Parser:
             host_tools=self.plain_list(table.get("host-tools", []), "shell.host-tools",
                                        names.check_plain, "program"),
             platforms=tuple(sorted(set(plats), key=platforms.ALL.index)),
+            glibc=glibc,
         )
 
     def source_settings(self, table: dict[str, Any]) -> dict[str, Any]:
@@ -290,6 +310,17 @@ class _Parser:
                 out[name] = settings
         return out
 
+    def optional(self, value: Any, key: str) -> bool | tuple[str, ...]:
+        """`optional = true` (wherever the tool is unavailable) or a list of platforms."""
+        if isinstance(value, bool):
+            return value
+        plats = self.string_list(value, key)
+        for plat in plats:
+            if plat not in platforms.ALL:
+                raise self.fail(key, f"{plat!r} is not a platform (accepted: {', '.join(platforms.ALL)})",
+                                'optional = true, or the platforms it may be missing on: optional = ["aarch64-linux"]')
+        return tuple(plats)
+
     def unknown_key(self, k: str, key: str, src: sources.Source) -> None:
         """A key the tool's source does not read: another source's, or a typo."""
         owner = sources.owner_of_key(k)
@@ -309,7 +340,7 @@ class _Parser:
             for v in value:
                 self.strings_only(v, key)
 
-    def tool(self, key_name: str, value: Any, settings: Mapping[str, Any]) -> ToolSpec:
+    def tool(self, key_name: str, value: Any, settings: Mapping[str, Any], shell: ShellSpec) -> ToolSpec:
         from devshell import catalog
 
         key = f"tools.{key_name}"
@@ -368,6 +399,8 @@ class _Parser:
             bin=self.bin_list(value["bin"], f"{key}.bin") if "bin" in value else None,
             env=self.env_table(self.table(value, "env"), f"{key}.env"),
             settings=settings[source] if source in settings else src.settings({}),
+            glibc=shell.glibc,
+            optional=self.optional(value.get("optional", False), f"{key}.optional"),
         )
         try:
             src.check_version(constraint)
