@@ -292,6 +292,31 @@ def test_arm64_gets_its_own_closure(tmp_path: Path, archive_server: ArchiveServe
     assert "{out}/usr/lib/aarch64-linux-gnu/perl-base" in known_env(perl, "arm64")["PERL5LIB"].split(":")
 
 
+def test_each_architecture_lists_its_own_programs(tmp_path: Path, archive_server: ArchiveServer,
+                                                  monkeypatch: pytest.MonkeyPatch, nogpgv: Path) -> None:
+    """Debian's openjdk keeps its programs under an arch-specific path: the
+    bin list of aarch64 names the arm64 path, not the amd64 one."""
+    archive = FakeArchive(archive_server, archs=("amd64", "arm64"))
+    for arch in ("amd64", "arm64"):
+        archive.add(DebPackage("jre", "17.0.1-1", arch=arch,
+                               files={f"usr/lib/jvm/java-17-{arch}/bin/java": b"#!/bin/sh\necho java\n"},
+                               symlinks={"usr/bin/java": f"../lib/jvm/java-17-{arch}/bin/java"}))
+    archive.publish()
+    monkeypatch.setenv("DEVSHELL_DEB_ARCHIVE", archive.url)
+    locked = _resolve(tmp_path, '"deb:jre" = { version = "latest", bin = ["usr/lib/jvm/java-17-{debarch}/bin/java"] }\n',
+                      platforms='["x86_64-linux", "aarch64-linux"]')
+    for plat, arch in (("x86_64-linux", "amd64"), ("aarch64-linux", "arm64")):
+        art = locked.artifact(plat)
+        assert isinstance(art, lock.Artifact)
+        assert art.bin == (f"usr/lib/jvm/java-17-{arch}/bin/java",), plat
+    # Listed from the package itself: each architecture's own .deb says.
+    listed = _resolve(tmp_path, '"deb:jre" = "latest"\n', platforms='["x86_64-linux", "aarch64-linux"]')
+    for plat in ("x86_64-linux", "aarch64-linux"):
+        art = listed.artifact(plat)
+        assert isinstance(art, lock.Artifact)
+        assert art.bin == ("usr/bin/java",), plat
+
+
 def test_known_environment_needs_come_with_the_closure(tmp_path: Path, archive: FakeArchive) -> None:
     archive.add(
         DebPackage("perl-base", "5.36.0-7+deb12u1", essential=True),

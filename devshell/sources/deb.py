@@ -30,7 +30,7 @@ from devshell.debian.closure import (
     closure,
     matching,
 )
-from devshell.debian.index import debian_arch, default_suite
+from devshell.debian.index import debian_arch, default_suite, triplet
 from devshell.debian.programs import PROGRAM_DIRS, known_env, programs
 from devshell.debian.relocate import RELOCATE_VERSION
 from devshell.debian.suites import MAIN, SECURITY, Archive, Suites, read_suites
@@ -210,11 +210,13 @@ class DebSource(SourceBase):
                 entries[plat] = found
             else:
                 closures[plat] = found
-        bins = tool.bin
-        if bins is None and closures:
-            plat = primary if primary in closures else next(iter(closures))
-            bins = _listed_programs(tool, home, archive, name, closures[plat], plat)
         for plat, pkgs in closures.items():
+            # Each architecture's own: `{debarch}` and `{triplet}` in a written
+            # bin, or the programs its own .deb ships (openjdk's live under an
+            # arch-specific path).
+            arch = debian_arch(plat)
+            bins = tuple(b.replace("{debarch}", arch).replace("{triplet}", triplet(arch)) for b in tool.bin) \
+                if tool.bin is not None else _listed_programs(tool, home, archive, name, pkgs, plat)
             main = next(p for p in pkgs if p.name == name)
             parts = tuple(
                 Part(p.name, p.version, p.url, integrity.from_hex("sha256", p.sha256), p.size)
@@ -224,7 +226,7 @@ class DebSource(SourceBase):
             entries[plat] = common.artifact(
                 tool.name, root.version, url=main.url,
                 integrity=integrity.from_hex("sha256", main.sha256), size=main.size,
-                format="deb", strip=0, bin=tuple(bins or ()), env=tuple(env.items()),
+                format="deb", strip=0, bin=bins, env=tuple(env.items()),
                 closure=parts, fixups=_fixups(pkgs), index_verified=archive.verified,
             )
         return LockedTool(
