@@ -27,6 +27,7 @@ VERSION_COMMANDS = {
     "pnpm": ["pnpm", "--version"],
     "prettier": ["prettier", "--version"],
     "typescript": ["tsc", "--version"],
+    "eslint": ["eslint", "--version"],
     "esbuild": ["esbuild", "--version"],
     "biome": ["biome", "--version"],
     "python": ["python", "--version"],
