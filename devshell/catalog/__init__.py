@@ -1,5 +1,6 @@
-"""The catalogue: friendly tool names → a source, a package name pattern per
-platform, the programs to expose and the environment each needs.
+"""The catalogue: friendly tool names → a source (or several routes, each a
+way to an upstream), a package name pattern per platform, the programs to
+expose and the environment each needs.
 
 It holds no hashes: those come from the upstream at lock time. The entries
 live in `tools.toml` beside this file; adding a tool is adding a table there.
@@ -14,7 +15,28 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Entry", "entries", "get", "search", "suggest"]
+__all__ = ["ROUTES", "Entry", "RouteEntry", "entries", "get", "search", "suggest"]
+
+#: The source of a tool with `routes`: devshell.sources.routes.
+ROUTES = "routes"
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    """One of a tool's routes, as the catalogue writes it: `kind` (a source's
+    name, or a vendor's kind: devshell.sources.routes.KINDS), its package (or
+    URL template), the vendor's index and checksum file, the name maps, and
+    the programs and environment this route's layout gives."""
+
+    kind: str
+    package: str
+    bin: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    os_names: tuple[tuple[str, str], ...] = ()
+    arch_names: tuple[tuple[str, str], ...] = ()
+    index: str | None = None
+    checksums: str | None = None
+    base: str | None = None  # vendor routes: the directory lock URLs are relative to
 
 
 @dataclass(frozen=True)
@@ -31,6 +53,11 @@ class Entry:
     checksums: str | None = None  # url tools: the vendor's SHA256SUMS template
     format: str | None = None
     strip: int | None = None
+    #: url tools: the vendor's version index, and its kind (devshell.sources.vendor_index)
+    index: str | None = None
+    index_kind: str | None = None
+    #: several ways to the tool, tried in this order (source = "routes")
+    routes: tuple[RouteEntry, ...] = ()
 
     def package_for(self, platform: str) -> str:
         from devshell import platforms
@@ -38,20 +65,39 @@ class Entry:
         return platforms.fill(self.package, platform, dict(self.os_names), dict(self.arch_names))
 
 
-def _entry(name: str, data: dict[str, Any]) -> Entry:
-    return Entry(
-        name=name,
-        source=data["source"],
-        package=data.get("package", name),
-        description=data.get("description", ""),
+def _route(data: dict[str, Any]) -> RouteEntry:
+    return RouteEntry(
+        kind=data["kind"],
+        package=data["package"],
         bin=tuple(data.get("bin", ())),
         env=tuple(sorted(data.get("env", {}).items())),
+        os_names=tuple(sorted(data.get("os", {}).items())),
+        arch_names=tuple(sorted(data.get("arch", {}).items())),
+        index=data.get("index"),
+        checksums=data.get("checksums"),
+        base=data.get("base"),
+    )
+
+
+def _entry(name: str, data: dict[str, Any]) -> Entry:
+    routes = tuple(_route(r) for r in data.get("routes", ()))
+    first = routes[0] if routes else None
+    return Entry(
+        name=name,
+        source=ROUTES if routes else data["source"],
+        package=first.package if first else data.get("package", name),
+        description=data.get("description", ""),
+        bin=first.bin if first else tuple(data.get("bin", ())),
+        env=first.env if first else tuple(sorted(data.get("env", {}).items())),
         os_names=tuple(sorted(data.get("os", {}).items())),
         arch_names=tuple(sorted(data.get("arch", {}).items())),
         runtime=data.get("runtime"),
         checksums=data.get("checksums"),
         format=data.get("format"),
         strip=data.get("strip"),
+        index=data.get("index", {}).get("url"),
+        index_kind=data.get("index", {}).get("kind"),
+        routes=routes,
     )
 
 

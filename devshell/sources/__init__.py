@@ -47,6 +47,7 @@ REGISTRY = {
     "npm": "devshell.sources.npm:NpmSource",
     "deb": "devshell.sources.deb:DebSource",
     "cpython": "devshell.sources.cpython:CpythonSource",
+    "routes": "devshell.sources.routes:RoutesSource",
 }
 
 

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from devshell import names, platforms
-from devshell.errors import FetchError, SpecError
-from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
+from devshell.errors import FetchError
+from devshell.lock import LockedTool, tool_inputs_hash
 from devshell.sources import BadOption, SourceBase
-from devshell.sources.cpython.routes import Entries, Route, Unreachable, version_key
+from devshell.sources.cpython.routes import Route, Unreachable, version_key
+from devshell.sources.routes import choice
 from devshell.spec import ToolSpec
-from devshell.versions import Constraint, choose, parse_constraint
+from devshell.versions import parse_constraint
 
 if TYPE_CHECKING:
     from devshell.context import Context
@@ -89,19 +90,13 @@ class CpythonSource(SourceBase):
 
     def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
         routes, skipped = _routes(tool, plats, ctx)
-        version = _choose(tool, parse_constraint(tool.constraint), plats, routes, skipped)
-        entries: Entries = {}
-        for route in routes:
-            mine = tuple(p for p in plats if not isinstance(entries.get(p), Artifact) and route.has(p, version))
-            if mine:
-                entries |= route.fill(version, mine)
-        for plat in plats:
-            if plat not in entries:
-                # What a lock records stays the same wherever it is made: no
-                # host, no error text, only which route could not be reached.
-                said = [r.says(plat) for r in routes] + [f"{label} could not be reached when this was locked"
-                                                         for label, _ in skipped]
-                entries[plat] = Unavailable(f"no route has CPython {version} for {plat}: " + "; ".join(said))
+        version = choice.pick(
+            f"tools.{tool.name}: no route has a CPython matching {tool.constraint!r}",
+            parse_constraint(tool.constraint), plats, list(routes), skipped,
+            hint="write a version one of them has; an older patch release may be in an older "
+            'python-build-standalone release: [sources.cpython] release = "YYYYMMDD"',
+        )
+        entries, _ = choice.fill(version, plats, list(routes), skipped, "CPython")
         return LockedTool(
             name=tool.name, constraint=tool.constraint, source="cpython", version=version,
             inputs=tool_inputs_hash(tool.inputs()), platforms=tuple((p, entries[p]) for p in plats),
@@ -133,27 +128,3 @@ def _routes(tool: ToolSpec, plats: tuple[str, ...], ctx: Context,
             if not quiet:
                 print(f"devshell: note: tools.{tool.name}: skipping {label}: {exc}", file=sys.stderr)
     return routes, skipped
-
-
-def _choose(tool: ToolSpec, constraint: Constraint, plats: tuple[str, ...], routes: list[Route],
-            skipped: list[tuple[str, str]]) -> str:
-    """The newest admitted version that, on every platform some route serves
-    with an admitted version, some route has; failing that, the one that
-    covers most of them."""
-    every = {v for r in routes for offer in r.offers.values() for v in offer}
-    admitted = [v for v in every if choose(constraint, [v]) == v]
-    if constraint.kind == "latest" and any(not version_key(v).is_prerelease for v in admitted):
-        admitted = [v for v in admitted if not version_key(v).is_prerelease]
-    servable = [p for p in plats if any(r.has(p, v) for r in routes for v in admitted)]
-    if not servable:
-        said = [r.says() for r in routes] + [f"{label} was not reached ({why})" for label, why in skipped]
-        raise SpecError(
-            f"tools.{tool.name}: no route has a CPython matching {tool.constraint!r}: " + "; ".join(said),
-            hint="write a version one of them has; an older patch release may be in an older "
-            'python-build-standalone release: [sources.cpython] release = "YYYYMMDD"',
-        )
-
-    def covered(v: str) -> int:
-        return sum(any(r.has(p, v) for r in routes) for p in servable)
-
-    return max(admitted, key=lambda v: (covered(v), version_key(v)))
