@@ -135,3 +135,19 @@ def test_a_profile_name_from_outside_the_store_roots_nothing(tmp_path: Path) -> 
     (home.root / "bin" / "tool").symlink_to("../../" + "0" * 32 + "-kept-1.0/bin/tool")
     home.store.mkdir()
     assert gcroots.profile_outputs(home, "..") == set()
+
+
+def test_gc_drops_the_bytecode_of_outputs_it_removes(tmp_path: Path, server: LoopbackServer) -> None:
+    """Python environments keep their bytecode in cache/pycache, under each
+    output's path: it goes with the output, and stays with a kept one."""
+    root, _ = _project(tmp_path, server, "proj", "hello", "1.0")
+    devshell("install", cwd=root, check=True)
+    kept = next(iter(_outputs("-hello-1.0")))
+    gone = "0" * 32 + "-old-1.0"
+    pycache = _home() / "cache" / "pycache" / str(_home() / "store").lstrip("/")
+    for name in (kept, gone):
+        (pycache / name / "lib" / "__pycache__").mkdir(parents=True)
+        (pycache / name / "lib" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"bytecode")
+    proc = devshell("gc", cwd=root, check=True)
+    assert not (pycache / gone).exists() and f"bytecode of {gone}" in proc.stdout
+    assert (pycache / kept / "lib" / "__pycache__" / "m.cpython-311.pyc").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,16 @@ def collect(h: Home, dry_run: bool, keep: int | None, older_than: float | None) 
                             store.remove_manifest(h, name)
             except Timeout:
                 continue
+        # Bytecode Python environments wrote for an output (devshell.python.layout)
+        # goes with it: cache/pycache mirrors the store's absolute path.
+        bytecode = h.cache / "pycache" / str(h.store).lstrip("/")
+        for entry in sorted(bytecode.iterdir()) if bytecode.is_dir() else []:
+            if entry.name not in live and not (h.store / entry.name).exists():
+                size = _size(entry)
+                removed.append(f"bytecode of {entry.name} ({size / 1e6:.1f} MB)")
+                freed += size
+                if not dry_run:
+                    shutil.rmtree(entry, ignore_errors=True)
         keep_keys = _kept_downloads(h, live)
         for entry in sorted(h.downloads.iterdir()) if h.downloads.is_dir() else []:
             if entry.name not in keep_keys:
