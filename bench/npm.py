@@ -32,7 +32,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from common import WORK, Contention, Row, Times, bench_env, check, ensure_venv, secs, table, timed, wipe
+from common import (
+    WORK,
+    Contention,
+    Row,
+    Times,
+    bench_env,
+    check,
+    ensure_venv,
+    secs,
+    table,
+    timed,
+    wipe,
+)
 
 TARGET = 1.0
 SPEC = '[shell]\nname = "npmbench"\nplatforms = ["x86_64-linux"]\n\n[tools]\nnode = "22"\n'
