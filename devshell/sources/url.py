@@ -145,6 +145,19 @@ def with_catalogue(tool: ToolSpec) -> ToolSpec:
     )
 
 
+def _by_index(tool: ToolSpec, from_catalogue: bool, ctx: Context) -> ToolSpec:
+    """A catalogue tool whose vendor keeps a version index (terraform's
+    index.json…) with its constraint pinned to the exact version the index
+    gives: "latest" and prefixes are the vendor's word, never a URL's."""
+    from devshell import catalog
+    from devshell.sources import vendor_index
+
+    entry = catalog.get(tool.name) if from_catalogue else None
+    if entry is None or entry.index is None or entry.index_kind is None:
+        return tool
+    return replace(tool, constraint=vendor_index.pin(tool, entry.index_kind, entry.index, ctx))
+
+
 def mirror(url: str | None) -> str | None:
     from devshell.config import rewrite
 
@@ -211,7 +224,8 @@ class UrlSource(SourceBase):
 
         home = ctx.home
         inputs = tool_inputs_hash(tool.inputs())
-        tool = with_catalogue(tool)
+        constraint = tool.constraint
+        tool = _by_index(with_catalogue(tool), options(tool).url is None, ctx)
         opts = options(tool)
         assert opts.url is not None  # the spec parser or the catalogue guarantees it
         table = dict(opts.sha256)
@@ -250,7 +264,7 @@ class UrlSource(SourceBase):
             )
         return LockedTool(
             name=tool.name,
-            constraint=tool.constraint,
+            constraint=constraint,
             source="url",
             version=tool.constraint,
             inputs=inputs,
