@@ -155,3 +155,17 @@ def test_a_version_the_registry_lacks_is_npms_own_words(tmp_path: Path, server: 
     assert proc.returncode == 5, proc.stderr
     assert "npm could not resolve broken@1.0.0" in proc.stderr and "missing-dep" in proc.stderr
     assert "Traceback" not in proc.stderr and not (root / "devshell.lock").exists()
+
+
+def test_a_package_that_must_build_a_native_addon_is_named(tmp_path: Path, server: LoopbackServer,
+                                                           registry: FakeRegistry) -> None:
+    _publish(registry, "addon", "1.0.0", {"package.json": "{}", "binding.gyp": "{}"},
+             gypfile=True, hasInstallScript=True, scripts={"install": "node-gyp rebuild"})
+    _publish(registry, "usesaddon", "1.0.0", {"package.json": "{}", "cli.js": "#!/usr/bin/env node\n"},
+             bin={"usesaddon": "cli.js"}, dependencies={"addon": "1.0.0"})
+    root = _project(tmp_path, server, '"npm:usesaddon" = "1"\n')
+    proc = devshell("lock", cwd=root, timeout=300)
+    assert proc.returncode == 3, proc.stderr
+    assert ("tools.usesaddon: addon 1.0.0 in its tree must build a native addon in its install script, "
+            "and devshell runs no install script") in proc.stderr
+    assert "Traceback" not in proc.stderr and not (root / "devshell.lock").exists()

@@ -65,6 +65,7 @@ def resolve(tool: ToolSpec, package: str, version: str, plats: tuple[str, ...], 
         raise FetchError(f"tools.{tool.name}: {where} does not hold {package} {version} at its top",
                          hint="report it; the registry may serve inconsistent documents")
     bins = tool.bin or _programs(tool, root)
+    _refuse_native_builds(tool, [p for p in packages.values() if p.scripts], registry, ctx)
     scripts = sorted(f"{p.name} {p.version}" for p in packages.values() if p.scripts)
     if scripts:
         print(f"devshell: note: {tool.name}: install scripts are never run; these packages of its tree "
@@ -97,6 +98,30 @@ def resolve(tool: ToolSpec, package: str, version: str, plats: tuple[str, ...], 
         inputs=tool_inputs_hash(tool.inputs()), platforms=tuple((p, entries[p]) for p in plats),
         package=package if package != tool.name else None, needs=(NODE,),
     )
+
+
+def _refuse_native_builds(tool: ToolSpec, scripted: list[_Package], registry: str, ctx: Context) -> None:
+    """A package whose install script compiles a native addon (node-gyp: its
+    document says `gypfile`, or its install script runs node-gyp) does not
+    work without it, and devshell runs none: one clear error naming them."""
+    from devshell.sources import npm
+
+    needs = []
+    for p in scripted:
+        doc = npm.document(ctx, tool, registry, p.name, full=True)
+        meta = (doc or {}).get("versions", {}).get(p.version)
+        if not isinstance(meta, dict):
+            continue
+        scripts = meta.get("scripts")
+        install = " ".join(str(scripts.get(k, "")) for k in ("preinstall", "install", "postinstall")) \
+            if isinstance(scripts, dict) else ""
+        if meta.get("gypfile") is True or "node-gyp" in install:
+            needs.append(f"{p.name} {p.version}")
+    if needs:
+        raise SpecError(f"tools.{tool.name}: {', '.join(sorted(needs))} in its tree must build a native addon "
+                        "in its install script, and devshell runs no install script",
+                        hint="pin a version that ships prebuilt binaries (as optional per-platform packages), "
+                        "or install it with npm in the project")
 
 
 def _npm(tool: ToolSpec, package: str, ctx: Context) -> list[str]:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from devshell.context import Context
     from devshell.sources.locate import Upstreams
 
-__all__ = ["ACCEPT", "NpmSource", "document_url", "is_semver", "programs"]
+__all__ = ["ACCEPT", "NpmSource", "document", "document_url", "is_semver", "programs"]
 
 #: The abbreviated ("corgi") document: everything installing needs, a fraction
 #: of the full document's size; registries that lack it send the full one.
@@ -200,21 +200,29 @@ def _registry(upstreams: Upstreams) -> str:
     return upstreams.base("npm", ask)
 
 
-def _document(ctx: Context, tool: ToolSpec, registry: str, name: str, *, required: bool) -> Document | None:
+def document(ctx: Context, tool: ToolSpec, registry: str, name: str, *, full: bool = False) -> Document | None:
+    """A package's checked document (None: the registry has no such package),
+    read once per run; `full`: the whole one, with the fields the abbreviated
+    one leaves out (`scripts`, `gypfile`)."""
+    return _document(ctx, tool, registry, name, required=False, full=full)
+
+
+def _document(ctx: Context, tool: ToolSpec, registry: str, name: str, *, required: bool,
+              full: bool = False) -> Document | None:
     """A package's document, read once per run however many tools ask (a
     platform package is shared by every platform's lookup)."""
     url = document_url(registry, name)
 
     def read() -> Document | None:
         try:
-            resp = httpcache.get(url, headers={"Accept": ACCEPT}, home=ctx.home)
+            resp = httpcache.get(url, headers={"Accept": "application/json" if full else ACCEPT}, home=ctx.home)
         except FetchError as exc:
             if exc.status != 404:
                 raise
             return None
         return _checked(url, resp.body)
 
-    found = ctx.memo(("npm-document", url), read)
+    found = ctx.memo(("npm-document", url, full), read)
     if found is None and required:
         raise SpecError(f"tools.{tool.name}: npm has no package {name}",
                         hint=f"check the name; the registry asked was {registry}")
