@@ -1,24 +1,33 @@
 """One module per subcommand, each with `register(subparsers)` and `run(args)`.
 
-A module is named for its command. The command line imports only the module
-of the command it runs (all of them for `--help` or a mistyped command), so
-no command pays for another's imports.
+A module is named for its command, and every module of this package is one.
+The command line imports only the module of the command it runs (all of them
+for `--help` or a mistyped command), so no command pays for another's imports.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 
-__all__ = ["NAMES", "modules_for"]
+__all__ = ["names", "modules_for"]
 
-#: Every command, in the order `devshell --help` lists them.
-NAMES = ("init", "add", "remove", "search", "lock", "install", "enter", "run", "env", "status", "store", "hook",
-         "shellenv", "doctor", "generations", "diff", "rollback", "gc", "verify", "trust")
+#: The order `devshell --help` lists commands in; any other module comes after.
+_ORDER = ("init", "add", "remove", "search", "lock", "install", "enter", "run", "env", "status", "store", "hook",
+          "shellenv", "doctor", "generations", "diff", "rollback", "gc", "verify", "trust")
+
+
+def names() -> tuple[str, ...]:
+    """Every command: the modules of this package."""
+    found = {f[:-3] for f in os.listdir(os.path.dirname(__file__))
+             if f.endswith(".py") and not f.startswith("_")}
+    return tuple(n for n in _ORDER if n in found) + tuple(sorted(found - set(_ORDER)))
 
 
 def modules_for(args: list[str]) -> list[ModuleType]:
     """The command modules `args` needs: the one it names, else every one."""
+    every = names()
     named = next((a for a in args if not a.startswith("-")), None)
-    wanted = [named] if named in NAMES else list(NAMES)
+    wanted = [named] if named in every else list(every)
     return [importlib.import_module(f"devshell.commands.{name}") for name in wanted]
