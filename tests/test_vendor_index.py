@@ -118,3 +118,14 @@ def test_a_mirror_serving_other_bytes_than_the_sha256sums_writes_nothing(
     assert proc.stderr.startswith("devshell: error: ") and "\n  hint: " in proc.stderr
     assert "Traceback" not in proc.stderr
     assert ((root / "devshell.toml").read_bytes(), (root / "devshell.lock").read_bytes()) == before
+
+
+def test_an_exact_terraform_reads_no_index_and_locks_as_before(tmp_path: Path, server: LoopbackServer) -> None:
+    """An exact pin needs no index: a mirror of the downloads alone serves it."""
+    site = Hashicorp(server)
+    site.release("1.9.5")
+    del server.routes[site.prefix + "terraform/index.json"]
+    _configure(site)
+    _, tools = _lock(tmp_path, 'terraform = "1.9.5"\n')
+    assert tools["terraform"]["version"] == tools["terraform"]["constraint"] == "1.9.5"
+    assert site.prefix + "terraform/index.json" not in site.requested()

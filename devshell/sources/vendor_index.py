@@ -9,7 +9,8 @@ Kinds (the catalogue's `index = { kind, url }`):
   `1.31` reads `stable-1.31.txt` beside it.
 - `latest-file`: a file naming the newest release and nothing else (Helm's
   `helm-latest-version`).
-Pre-releases are never "latest". Every index URL is read through `[mirrors]`.
+Pre-releases are never "latest". An exact version (three parts or more)
+reads no index. Every index URL is read through `[mirrors]`.
 """
 
 from __future__ import annotations
@@ -77,12 +78,13 @@ def pin(tool: ToolSpec, kind: str, url: str, ctx: Context) -> str:
     from devshell.config import rewrite
 
     constraint = parse_constraint(tool.constraint)
+    parts = constraint.text.split(".")
+    if constraint.kind == "version" and len(parts) >= 3:
+        # Exact: nothing to look up, so a mirror of the downloads alone serves it.
+        return constraint.text
     listed = KINDS[kind]
     if listed is not None:
         return pick_version(tool, listed(_read(ctx, url), rewrite(url)), where=f"{tool.name}'s index ({url})")
-    parts = constraint.text.split(".")
-    if constraint.kind == "version" and len(parts) >= 3:
-        return constraint.text  # exact: nothing to look up
     if kind == "k8s-stable" and constraint.kind == "version" and len(parts) == 2:
         url = url.rsplit("/", 1)[0] + f"/stable-{constraint.text}.txt"
     elif constraint.kind != "latest":
