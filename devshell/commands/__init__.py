@@ -11,7 +11,7 @@ import importlib
 import os
 from types import ModuleType
 
-__all__ = ["names", "modules_for"]
+__all__ = ["modules_for", "names"]
 
 #: The order `devshell --help` lists commands in; any other module comes after.
 _ORDER = ("init", "add", "remove", "search", "lock", "install", "enter", "run", "env", "status", "store", "hook",

@@ -27,7 +27,7 @@ from devshell.errors import FetchError, IntegrityError
 from devshell.home import Home
 from devshell.net import http
 
-__all__ = ["CHUNK_SIZE", "Download", "cached_path", "fetch", "fetch_all", "sweep_scratch"]
+__all__ = ["CHUNK_SIZE", "Download", "cached_path", "fetch", "fetch_all", "progress_bar", "progress_lines", "sweep_scratch"]
 
 CHUNK_SIZE = 256 * 1024
 # Ask for the bytes as stored, so the bytes hashed are the bytes served.
@@ -89,7 +89,7 @@ def fetch(home: Home, download: Download, *, refresh: bool = False) -> Path:
         prefix=f"{target.name[:24]}.{os.getpid()}.", suffix=".part", dir=tmpdir
     )
     tmp = Path(name)
-    bar = _progress_bar(download.label)
+    bar = progress_bar(download.label)
     try:
         with os.fdopen(fd, "wb") as f:
             digest, count = http.read_body(
@@ -105,6 +105,8 @@ def fetch(home: Home, download: Download, *, refresh: bool = False) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Another process may have won the race: both wrote identical bytes.
         tmp.replace(target)
+        if bar is None and progress_lines():
+            print(f"devshell: fetched {download.label} ({count / 1e6:.1f} MB)", file=sys.stderr, flush=True)
     finally:
         if bar is not None:
             bar.close()
@@ -222,14 +224,21 @@ def _verify(download: Download, digest: bytes, count: int) -> None:
         )
 
 
-def _progress_bar(label: str) -> Any:
-    """A tqdm bar on stderr when a person is watching, else None (silence)."""
+def progress_lines() -> bool:
+    """Whether to say, one line each, what was fetched and realised: when no
+    person watches a terminal (CI, a log), unless DEVSHELL_PROGRESS=0."""
+    stderr = sys.stderr
+    return stderr is not None and not stderr.isatty() and os.environ.get("DEVSHELL_PROGRESS") != "0"
+
+
+def progress_bar(label: str, unit: str = "B") -> Any:
+    """A tqdm bar on stderr when a person is watching, else None."""
     stderr = sys.stderr
     if stderr is None or not stderr.isatty() or os.environ.get("DEVSHELL_PROGRESS") == "0":
         return None
     from tqdm import tqdm  # only when a bar is drawn: it costs import time
 
     return tqdm(
-        total=None, unit="B", unit_scale=True, unit_divisor=1024,
+        total=None, unit=unit, unit_scale=unit == "B", unit_divisor=1024,
         desc=label, leave=False, file=stderr,
     )

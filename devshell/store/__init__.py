@@ -14,6 +14,8 @@ import os
 import re
 import shutil
 import stat
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,8 +153,23 @@ def add_artifact(home: Home, artifact: Artifact, label: str,
     the command builds it once per run from the project. (None: the project
     of the current directory, for callers that have not said yet.)"""
     ups = _given(upstreams)
-    return add(home, artifact.output, artifact_populator(home, artifact, label, ups),
-               about=lambda: about(artifact.to_json(), label, ups))
+    if home.output(artifact.output).is_dir():
+        return home.output(artifact.output)
+    from devshell.net.fetch import progress_bar, progress_lines
+
+    # A person at a terminal sees what is being realised while it is (the
+    # download bars end before unpacking does); a log gets one line per tool.
+    bar = progress_bar(f"realising {label}", unit="tool")
+    started = time.monotonic()
+    try:
+        path = add(home, artifact.output, artifact_populator(home, artifact, label, ups),
+                   about=lambda: about(artifact.to_json(), label, ups))
+    finally:
+        if bar is not None:
+            bar.close()
+    if progress_lines():
+        print(f"devshell: realised {label} in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    return path
 
 
 def about(artifact: dict[str, Any], label: str, upstreams: Upstreams) -> dict[str, Any]:
