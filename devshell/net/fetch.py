@@ -106,7 +106,8 @@ def fetch(home: Home, download: Download, *, refresh: bool = False) -> Path:
         # Another process may have won the race: both wrote identical bytes.
         tmp.replace(target)
         if bar is None and progress_lines():
-            print(f"devshell: fetched {download.label} ({count / 1e6:.1f} MB)", file=sys.stderr, flush=True)
+            size = f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count / 1e3:.1f} kB"
+            print(f"devshell: fetched {download.label} ({size})", file=sys.stderr, flush=True)
     finally:
         if bar is not None:
             bar.close()
