@@ -1,8 +1,10 @@
 """`devshell init`: create devshell.toml in the current directory.
 
 From a template (`--template NAME`), from tools named on the command line
-(`--tool ruff@0.6`, locked at once, all or nothing), or, on a terminal with
-neither, by asking. It never prompts when stdin is not a terminal or CI is
+(`--tool ruff@0.6`, locked at once, all or nothing), from another tool's pins
+(`--from .tool-versions`: asdf, mise, devbox, .nvmrc, .python-version; read
+by devshell.imports and locked the same way), or, on a terminal with none of
+these, by asking. It never prompts when stdin is not a terminal or CI is
 set: with nothing given it writes a minimal spec that says how to add tools.
 
 Templates are directories holding a devshell.toml (and usually its
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devshell.config import in_ci
-from devshell.errors import UsageError
+from devshell.errors import SpecError, UsageError
 from devshell.lock import LOCK_NAME
 from devshell.spec import SPEC_NAME, parse
 
@@ -43,6 +45,9 @@ def register(sub: Any) -> None:
     p.add_argument("--template", metavar="NAME", help="start from this template (spec and lock)")
     p.add_argument("--tool", action="append", default=[], metavar="NAME[@VERSION]",
                    help="pin this tool and lock it (repeatable): ruff@0.6, pypi:NAME@1.2, npm:NAME@3")
+    p.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="import the tool pins of FILE and lock them: .tool-versions, mise.toml, "
+                   "devbox.json, .nvmrc, .node-version or .python-version (--tool wins over it)")
     p.add_argument("--yes", "-y", action="store_true", help="take the defaults, ask nothing")
     p.add_argument("--direnv", action="store_true", help="also write an .envrc that says `use devshell`")
     p.set_defaults(func=run)
@@ -91,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     root = Path.cwd()
     _refuse_existing(root)
     requests = [specedit.parse_request(text) for text in args.tool]
+    if args.from_file is not None:
+        requests = _imported(Path(args.from_file), requests)
     template: str | None = args.template
     if template is None and not requests and not args.yes:
         if _can_ask():
@@ -125,6 +132,25 @@ def run(args: argparse.Namespace) -> int:
     print("devshell: next: `devshell add NAME[@VERSION]` to add tools, `devshell enter` to start the shell",
           file=sys.stderr)
     return 0
+
+
+def _imported(path: Path, given: list[Request]) -> list[Request]:
+    """The pins of `path` that devshell has, then the tools of --tool (which
+    replace an imported pin of the same tool); every pin left out is noted."""
+    from devshell import imports
+
+    found = imports.read(path)
+    for line in found.done:
+        print(f"devshell: importing {line}", file=sys.stderr)
+    for line in found.notes:
+        print(f"devshell: note: {line}", file=sys.stderr)
+    named = {r.name for r in given}
+    requests = [r for r in found.requests if r.name not in named] + given
+    if not requests:
+        raise SpecError(f"{path}: no pin in it has a devshell equivalent; nothing written",
+                        hint="`devshell search NAME` shows what the upstreams have; "
+                        "name tools with --tool NAME@VERSION")
+    return requests
 
 
 def _template(name: str) -> Path:
