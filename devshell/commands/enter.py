@@ -26,10 +26,11 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     proj, record = project.prepare(args.locked)
-    host = dict(os.environ)
+    host = shells.without_shellenv(os.environ)
     env = environment.compute(record, host)
     shell = shells.pick(args.shell, record.profile, host)
     argv = shells.command(shell, record.isolation, env, host)
+    env[shells.ENTERED] = str(proj.root)
     on_enter = dict(proj.spec.hooks).get("on-enter")
     if on_enter and trust.is_trusted(home(), proj.root):
         env["DEVSHELL_ON_ENTER"] = on_enter  # the rc file runs it, then unsets it

@@ -122,7 +122,10 @@ def compute(record: Record, host: Mapping[str, str]) -> dict[str, str]:
         path = record.path_entries
     else:
         env = dict(host)
-        path = record.path_entries + [p for p in host.get("PATH", "").split(":") if p]
+        path = record.path_entries
+        # A devshell started inside this one (`enter` again, `run`): each
+        # pinned directory once, in front.
+        path = path + [p for p in host.get("PATH", "").split(":") if p and p not in path]
     env["PATH"] = ":".join(path)
     env.update(devshell_vars(record))
     for key, value in record.tool_env:

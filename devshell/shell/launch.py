@@ -12,9 +12,14 @@ from pathlib import Path
 
 from devshell.errors import UsageError
 
-__all__ = ["SHELLS", "command", "pick", "self_command"]
+__all__ = ["ENTERED", "SHELLS", "command", "pick", "self_command", "without_shellenv"]
 
 SHELLS = ("bash", "zsh", "fish")
+#: Set by `enter` to the project it entered: the shellenv hook (re-read with
+#: the user's rc in an inherit shell) leaves that project's environment alone,
+#: as the shell's own rather than one the hook applied and may take back.
+ENTERED = "__DEVSHELL_ENTERED"
+_SHELLENV_PREFIX = "__DEVSHELL_SE_"
 _DATA = Path(__file__).parent / "rc"
 
 
@@ -95,3 +100,19 @@ def self_command() -> str:
     if found:
         return shlex.quote(found)
     return f"{shlex.quote(sys.executable)} -m devshell"
+
+
+def without_shellenv(host: Mapping[str, str]) -> dict[str, str]:
+    """`host` as it was before the shellenv hook applied a project to it: each
+    variable the hook set back to the value it saved (or gone), and none of
+    the hook's bookkeeping, so an entered shell starts from the user's own
+    environment and its hook from a clean slate."""
+    env = dict(host)
+    if _SHELLENV_PREFIX + "ROOT" in env:
+        for name in env.get(_SHELLENV_PREFIX + "NAMES", "").split():
+            saved = env.get(f"{_SHELLENV_PREFIX}OLD_{name}")
+            if saved is None:
+                env.pop(name, None)
+            else:
+                env[name] = saved
+    return {k: v for k, v in env.items() if not k.startswith(_SHELLENV_PREFIX)}

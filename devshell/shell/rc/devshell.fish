@@ -1,7 +1,11 @@
 # devshell's fish start-up, run with --init-command: after the user's config
 # in an inherit shell, alone (--no-config) in a pure one.
 if test "$DEVSHELL_ISOLATION" = inherit
-    # The user's config may have put its own directories first; pinned tools win.
+    # The user's config may have put its own directories first; pinned tools
+    # win, and stand on PATH once.
+    while set -l __devshell_i (contains -i -- $DEVSHELL_PROFILE/bin $PATH)
+        set -e PATH[$__devshell_i]
+    end
     set -gx PATH $DEVSHELL_PROFILE/bin $PATH
     if functions -q fish_prompt
         functions -c fish_prompt __devshell_user_prompt

@@ -153,6 +153,9 @@ __devshell_hook() {
     [[ -n $__ds_dir ]] || break
     __ds_dir=${__ds_dir%/*}
   done
+  # In a shell `devshell enter` started, that project's environment is the
+  # shell's own: never the hook's to apply again or to take back.
+  [[ $__ds_root != "${__DEVSHELL_ENTERED-}" ]] || __ds_root=''
   if [[ -n $__ds_root ]]; then
     __devshell_enter "$__ds_root"
   elif [[ -n ${__DEVSHELL_SE_ROOT+x} ]]; then

@@ -179,6 +179,11 @@ function __devshell_hook --on-event fish_prompt
         test -n "$__ds_dir"; or break
         set __ds_dir (string replace -r '/[^/]*$' '' -- "$__ds_dir")
     end
+    # In a shell `devshell enter` started, that project's environment is the
+    # shell's own: never the hook's to apply again or to take back.
+    if set -q __DEVSHELL_ENTERED; and test "$__ds_root" = "$__DEVSHELL_ENTERED"
+        set __ds_root
+    end
     if test -n "$__ds_root"
         __devshell_enter $__ds_root
     else if set -q __DEVSHELL_SE_ROOT

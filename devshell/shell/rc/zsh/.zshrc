@@ -4,8 +4,9 @@ if [[ "${DEVSHELL_ISOLATION:-}" == inherit ]]; then
   if [[ -f "${DEVSHELL_USER_ZDOTDIR:-$HOME}/.zshrc" ]]; then
     source "${DEVSHELL_USER_ZDOTDIR:-$HOME}/.zshrc"
   fi
-  # The user's rc may have put its own directories first; pinned tools win.
-  path=("$DEVSHELL_PROFILE/bin" $path)
+  # The user's rc may have put its own directories first; pinned tools win,
+  # and stand on PATH once.
+  path=("$DEVSHELL_PROFILE/bin" ${path:#${(b)DEVSHELL_PROFILE}/bin})
 else
   PROMPT='%n@%m:%~%# '
 fi

@@ -1,0 +1,146 @@
+"""`shellenv`, `enter` and the user's own shell, together: a real bash, zsh and
+fish on a pty, whose rc file holds `eval "$(devshell shellenv …)"` as the
+README recommends, entering projects with `devshell enter` and leaving them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from devshell.commands.shellenv import snippet
+from tests.helpers import DEVSHELL, devshell, script, serve_tool, terminal, url_tool, write_spec
+from tests.loopback import LoopbackServer
+from tests.test_shellenv import RC, Shell
+
+SHELLS = ["bash", "zsh", "fish"]
+
+
+@pytest.fixture
+def user_home(tmp_path: Path) -> Path:
+    home = tmp_path / "user-home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def calls(tmp_path: Path) -> Path:
+    return tmp_path / "devshell-calls.log"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    path = tmp_path / "elsewhere"
+    path.mkdir()
+    return path
+
+
+def user_env(home: Path) -> dict[str, str]:
+    """The test's isolated directories, and nothing from the machine running
+    the tests that could steer the shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("__DEVSHELL_", "DEVSHELL_"))}
+    for name in ("ZDOTDIR", "PROMPT_COMMAND", "PS1", "BASH_ENV", "ENV", "fish_features", "HISTFILE"):
+        env.pop(name, None)
+    env.update({
+        "DEVSHELL_HOME": os.environ["DEVSHELL_HOME"],
+        "DEVSHELL_PLATFORM": "x86_64-linux",
+        "HOME": str(home),
+        "TERM": "dumb",
+    })
+    return env
+
+
+@pytest.fixture
+def start(tmp_path: Path, user_home: Path, calls: Path) -> Iterator[Callable[..., Shell]]:
+    """The user's `kind` shell in `cwd`; its rc file evaluates the shellenv
+    hook through a wrapper that logs every time the hook starts devshell."""
+    children: list[pexpect.spawn] = []
+    wrapper = tmp_path / "devshell-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\nexec "{DEVSHELL}" "$@"\n')
+    wrapper.chmod(0o755)
+
+    def spawn(kind: str, cwd: Path, rc_extra: str = "") -> Shell:
+        hook = tmp_path / f"shellenv.{kind}"
+        hook.write_text(snippet(kind, str(wrapper)))
+        env = user_env(user_home)
+        rc = RC[kind].format(snippet=hook) + rc_extra
+        if kind == "bash":
+            (user_home / ".bashrc").write_text(rc)
+            argv = ["--noprofile", "--rcfile", str(user_home / ".bashrc"), "-i"]
+        elif kind == "zsh":
+            env["ZDOTDIR"] = str(user_home)
+            (user_home / ".zshrc").write_text(rc)
+            argv = ["-i"]
+        else:
+            config = Path(env["XDG_CONFIG_HOME"]) / "fish" / "config.fish"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(rc)
+            argv = ["-i"]
+        child = terminal(kind, argv, cwd=cwd, env=env, timeout=30, columns=500)
+        children.append(child)
+        shell = Shell(kind, child)
+        shell.prompt()
+        return shell
+
+    yield spawn
+    for child in children:
+        child.close(force=True)
+
+
+def _calls(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def project(tmp_path: Path, server: LoopbackServer, shell: str = "", hooks: str = "",
+            trusted: bool = True, name: str = "proj") -> Path:
+    """A project pinning `hello`, with a variable of its own."""
+    url, sha = serve_tool(server, "hello", "1.0", {"bin/hello": script('echo "hello 1.0 $*"')})
+    root = tmp_path / name
+    write_spec(root, url_tool("hello", "1.0", url, {"x86_64-linux": sha}),
+               extra=f'{shell}\n[env]\nGREETING = "hi from $DEVSHELL_ROOT"\n{hooks}')
+    if trusted:
+        devshell("trust", cwd=root, check=True)
+    else:
+        devshell("install", cwd=root, check=True)
+    return root
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_enter_from_a_shellenv_shell_keeps_its_environment_on_cd_out(
+    kind: str, tmp_path: Path, server: LoopbackServer, outside: Path, calls: Path,
+    start: Callable[..., Shell],
+) -> None:
+    root = project(tmp_path, server, shell='isolation = "inherit"')
+    shell = start(kind, outside)
+    user_path = shell.value("PATH")
+    shell.run(f"cd {root}")
+    profile = shell.value("DEVSHELL_PROFILE")
+    assert _calls(calls) == 1
+
+    # The entered shell re-reads the rc, and with it the hook.
+    shell.run(f"{DEVSHELL} enter --shell {kind}")
+    assert shell.value("DEVSHELL_ACTIVE") == "1"
+    # The pinned tools once, in front of the user's own PATH.
+    assert shell.value("PATH") == f"{profile}/bin:{user_path}"
+    shell.run(f"cd {outside}")
+    shell.run("hello out", r"hello 1\.0 out\r\n")
+    assert shell.value("GREETING") == f"hi from {root}"
+    assert shell.value("DEVSHELL_ROOT") == str(root)
+    assert shell.value("PATH") == f"{profile}/bin:{user_path}"
+    shell.run(f"cd {root}")
+    assert shell.value("PATH") == f"{profile}/bin:{user_path}"
+
+    # Entered again from inside: still once.
+    shell.run(f"{DEVSHELL} enter --shell {kind}")
+    assert shell.value("PATH") == f"{profile}/bin:{user_path}"
+    shell.run("exit")
+    shell.run("exit")
+    # Back in the user's shell, whose hook still owns what it applied.
+    assert shell.value("PATH") == f"{profile}/bin:{user_path}"
+    shell.run(f"cd {outside}")
+    assert shell.value("PATH") == user_path
+    assert not shell.is_set("GREETING")
+    assert _calls(calls) == 1
