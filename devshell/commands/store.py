@@ -1,4 +1,9 @@
-"""`devshell store path|pin|unpin TOOL`: a pinned tool's store output."""
+"""`devshell store path|pin|unpin TOOL [--format text|json]`: a pinned tool's
+store output.
+
+`--format json` prints one object (see `run`) whichever the action; its field
+names are stable.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from devshell import atomic, platforms, project
+from devshell import atomic, platforms, project, say
 from devshell import lock as lockfile
 from devshell.errors import UsageError
 from devshell.home import confined, home
@@ -26,6 +31,8 @@ def register(sub: Any) -> None:
         action = actions.add_parser(name, help=text)
         action.add_argument("tool")
         action.add_argument("--locked", action="store_true")
+        action.add_argument("--format", choices=("text", "json"), default="text",
+                            help="json: one object on stdout, for scripts")
     p.set_defaults(func=run)
 
 
@@ -42,10 +49,20 @@ def run(args: argparse.Namespace) -> int:
     pin = confined(h.roots / "pins", artifact.output)
     if args.action == "pin":
         atomic.write_text(pin, f"{tool.name} {tool.version}\n")
-        print(f"devshell: pinned {artifact.output}", file=sys.stderr)
+        say.note(f"pinned {artifact.output}")
     elif args.action == "unpin":
         pin.unlink(missing_ok=True)
-        print(f"devshell: unpinned {artifact.output}", file=sys.stderr)
-    else:
+        say.note(f"unpinned {artifact.output}")
+    elif args.format == "text":
         print(h.output(artifact.output))
+    if args.format == "json":
+        import json
+
+        sys.stdout.write(json.dumps({
+            "tool": tool.name,
+            "version": tool.version,
+            "output": artifact.output,
+            "path": str(h.output(artifact.output)),
+            "pinned": pin.is_file(),
+        }, indent=2) + "\n")
     return 0

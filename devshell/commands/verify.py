@@ -1,4 +1,8 @@
-"""`devshell verify [TOOL…|--all] [--repair]`: re-hash outputs against their manifests."""
+"""`devshell verify [TOOL…|--all] [--repair] [--format text|json]`: re-hash
+outputs against their manifests.
+
+`--format json` prints one object (see `run`); its field names are stable.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sys
 from typing import Any
 
 from devshell import lock as lockfile
-from devshell import platforms, project
+from devshell import platforms, project, say
 from devshell.errors import UsageError
 from devshell.home import home
 from devshell.lock import Unavailable
@@ -21,6 +25,8 @@ def register(sub: Any) -> None:
     p.add_argument("tools", nargs="*", metavar="TOOL", help="tools of this project (default: all of them)")
     p.add_argument("--all", action="store_true", help="every output in the store")
     p.add_argument("--repair", action="store_true", help="rebuild damaged outputs, from the cache or upstream")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: one object on stdout, for scripts")
     p.set_defaults(func=run)
 
 
@@ -58,25 +64,42 @@ def _profile(root: Any) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     h = home()
+    text = args.format == "text"
+    outputs: list[dict[str, Any]] = []
     damaged = 0
     for name in _targets(args):
+        say.debug(f"verifying {h.output(name)}")
         problems = verify.check(h, name)
+        entry: dict[str, Any] = {"name": name, "path": str(h.output(name)),
+                                 "ok": not problems, "repaired": False,
+                                 "problems": [{"kind": p.kind, "path": p.path} for p in problems]}
+        outputs.append(entry)
         if not problems:
-            print(f"ok       {name}")
+            if text:
+                print(f"ok       {name}")
             continue
         damaged += 1
-        print(f"DAMAGED  {name}")
-        for problem in problems[:20]:
-            print(f"    {problem.describe()}")
-        if len(problems) > 20:
-            print(f"    … and {len(problems) - 20} more")
+        if text:
+            print(f"DAMAGED  {name}")
+            for problem in problems[:20]:
+                print(f"    {problem.describe()}")
+            if len(problems) > 20:
+                print(f"    … and {len(problems) - 20} more")
         if args.repair:
             verify.repair(h, name)
             after = verify.check(h, name)
-            print(f"    repaired{'' if not after else ' INCOMPLETELY'}")
+            if text:
+                print(f"    repaired{'' if not after else ' INCOMPLETELY'}")
             if not after:
                 damaged -= 1
+                entry.update(ok=True, repaired=True)
+    if not text:
+        import json
+
+        # "problems" are what was found before any repair; "ok" is the state after it.
+        sys.stdout.write(json.dumps({"outputs": outputs, "damaged": damaged}, indent=2) + "\n")
     if damaged:
+        # The reason for the exit status: said even under -q.
         print(f"devshell: {damaged} damaged output(s)"
               + ("" if args.repair else "; `devshell verify --repair` rebuilds them"), file=sys.stderr)
         return 1

@@ -1,0 +1,50 @@
+"""What devshell tells a person on stderr, and how much of it: `-q` and `-v`.
+
+Data goes to stdout; notes, warnings and debug detail go to stderr through
+here, so one switch decides how much is said. `-q` keeps warnings (and the
+errors `cli.main` renders, whatever the level) but drops notes and progress
+bars; `-v` adds debug detail. `cli.main` sets the level once per run, before
+any command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["NORMAL", "QUIET", "VERBOSE", "debug", "level", "note", "progress", "set_level", "warn"]
+
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+
+# One run, one person: a process-wide setting, like the logging module's.
+_level = [NORMAL]
+
+
+def set_level(value: int) -> None:
+    """How much to say from now on: QUIET, NORMAL or VERBOSE."""
+    _level[0] = value
+
+
+def level() -> int:
+    return _level[0]
+
+
+def note(text: str) -> None:
+    """`devshell: <text>` on stderr, unless quiet."""
+    if _level[0] >= NORMAL:
+        print(f"devshell: {text}", file=sys.stderr)
+
+
+def warn(text: str) -> None:
+    """`devshell: warning: <text>` on stderr, even when quiet."""
+    print(f"devshell: warning: {text}", file=sys.stderr)
+
+
+def debug(text: str) -> None:
+    """`devshell: debug: <text>` on stderr, only when verbose."""
+    if _level[0] >= VERBOSE:
+        print(f"devshell: debug: {text}", file=sys.stderr)
+
+
+def progress() -> bool:
+    """Whether progress bars may be drawn (never when quiet)."""
+    return _level[0] >= NORMAL
