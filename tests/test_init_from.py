@@ -206,6 +206,22 @@ def test_tool_on_the_command_line_wins_over_the_file(proj: Path, env: dict[str, 
     assert f"importing {elsewhere}:1: nodejs 20.11.1" in proc.stderr
 
 
+def test_a_template_gives_the_shell_and_the_file_the_tools(proj: Path, env: dict[str, str], tmp_path: Path) -> None:
+    template = tmp_path / "templates" / "team"
+    template.mkdir(parents=True)
+    (template / "devshell.toml").write_text(
+        '[shell]\nname = "team"\nplatforms = ["x86_64-linux"]\n\n[env]\nAPP_ENV = "dev"\n\n'
+        '[tools]\n"pypi:faketool" = "1.2"\n')
+    (proj / ".python-version").write_text("3.12\n")
+    proc = devshell("init", "--template", "team", "--from", ".python-version", cwd=proj,
+                    env={**env, "DEVSHELL_TEMPLATES": str(template.parent)})
+    assert proc.returncode == 0, proc.stderr
+    text = (proj / "devshell.toml").read_text()
+    assert 'name = "webapp"' in text and 'APP_ENV = "dev"' in text
+    assert _tools(proj) == '"pypi:faketool" = "1.2"\npython = "3.12"\n'
+    assert _locked(proj) == {"faketool": "1.2.3", "python": "3.12.7"}
+
+
 # --- what is refused, with nothing written ------------------------------------------------
 
 
@@ -220,6 +236,7 @@ def test_tool_on_the_command_line_wins_over_the_file(proj: Path, env: dict[str, 
     (".nvmrc", "\n# nothing\n", ".nvmrc: names no node version"),
     (".python-version", b"\xff\xfe3.12\n", ".python-version: not UTF-8 text"),
     (".tool-versions", "ruby 3.3.0\nrust 1.80.0\n", ".tool-versions: no pin in it has a devshell equivalent"),
+    (".tool-versions", "# nothing pinned yet\n", ".tool-versions: it pins no tools; nothing written"),
 ])
 def test_a_malformed_file_is_one_error_naming_it(proj: Path, env: dict[str, str], name: str,
                                                   text: str | bytes, says: str) -> None:

@@ -147,7 +147,8 @@ def _imported(path: Path, given: list[Request]) -> list[Request]:
     named = {r.name for r in given}
     requests = [r for r in found.requests if r.name not in named] + given
     if not requests:
-        raise SpecError(f"{path}: no pin in it has a devshell equivalent; nothing written",
+        why = "no pin in it has a devshell equivalent" if found.notes else "it pins no tools"
+        raise SpecError(f"{path}: {why}; nothing written",
                         hint="`devshell search NAME` shows what the upstreams have; "
                         "name tools with --tool NAME@VERSION")
     return requests
