@@ -170,3 +170,13 @@ def test_run_and_env_never_import_it(tmp_path: Path, server: LoopbackServer) -> 
             imported = _imported(*args, cwd=root, env=hot)
             assert "devshell" in imported  # the log was read
             assert "shtab" not in imported and "devshell.commands.completion" not in imported, (args, hot)
+
+
+def test_dash_c_completes_directories_only(tmp_path: Path) -> None:
+    (tmp_path / "somedir").mkdir()
+    (tmp_path / "somefile").write_text("")
+    assert _bash_complete(_script("bash", tmp_path), "devshell -C so", tmp_path) == ["somedir"]
+    path = _script("fish", tmp_path)
+    proc = subprocess.run(["fish", "--no-config", "-c", f"source {shlex.quote(str(path))}; complete -C 'devshell -C so'"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert [row.split("\t")[0] for row in proc.stdout.splitlines()] == ["somedir/"]
