@@ -12,7 +12,15 @@ import pexpect
 import pytest
 
 from devshell.commands.shellenv import snippet
-from tests.helpers import DEVSHELL, devshell, script, serve_tool, terminal, url_tool, write_spec
+from tests.helpers import (
+    DEVSHELL,
+    devshell,
+    script,
+    serve_tool,
+    terminal,
+    url_tool,
+    write_spec,
+)
 from tests.loopback import LoopbackServer
 from tests.test_shellenv import RC, Shell
 
@@ -144,3 +152,57 @@ def test_enter_from_a_shellenv_shell_keeps_its_environment_on_cd_out(
     assert shell.value("PATH") == user_path
     assert not shell.is_set("GREETING")
     assert _calls(calls) == 1
+
+
+HOOK = """[hooks]\non-enter = 'echo "on-enter ran" >> "$DEVSHELL_ROOT/hook.log"'\n"""
+
+
+def _hook_runs(root: Path) -> int:
+    log = root / "hook.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_shellenv_runs_a_trusted_on_enter_once_per_entering(
+    kind: str, tmp_path: Path, server: LoopbackServer, outside: Path, calls: Path,
+    start: Callable[..., Shell],
+) -> None:
+    root = project(tmp_path, server, hooks=HOOK)
+    (root / "src").mkdir()
+    shell = start(kind, outside)
+    shell.run(f"cd {root}")
+    assert _hook_runs(root) == 1
+    shell.run("true")
+    shell.run("cd src")
+    shell.run("true")
+    assert _hook_runs(root) == 1
+    # A refresh re-applies the environment; it is no new entering.
+    with (root / "devshell.toml").open("a") as f:
+        f.write("# a comment\n")
+    devshell("trust", cwd=root, check=True)
+    shell.run("true")
+    assert _calls(calls) == 2
+    assert _hook_runs(root) == 1
+    shell.run(f"cd {outside}")
+    shell.run(f"cd {root}")
+    assert _hook_runs(root) == 2
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_shellenv_says_what_to_run_for_an_untrusted_on_enter(
+    kind: str, tmp_path: Path, server: LoopbackServer, outside: Path, start: Callable[..., Shell],
+) -> None:
+    root = project(tmp_path, server, hooks=HOOK, trusted=False)
+    shell = start(kind, outside)
+    user_path = shell.value("PATH")
+    shell.child.sendline(f"cd {root}")
+    shell.child.expect(r"devshell: \S+ is not trusted, [^\r\n]*run `devshell trust` there\r\n")
+    shell.prompt()
+    shell.run("true")
+    assert "not trusted" not in shell.child.before  # one line, once
+    assert _hook_runs(root) == 0
+    assert shell.value("PATH") == user_path
+    devshell("trust", cwd=root, check=True)
+    shell.run("true")
+    assert _hook_runs(root) == 1
+    shell.run("hello", r"hello 1\.0 \r\n")

@@ -98,11 +98,16 @@ def env_text(shell: str, start: Path | None = None) -> str:
                 hint="name variables with letters, digits and underscores, not starting with a digit",
             )
     header = " ".join([HEADER, os.urandom(8).hex(), *exported]) + "\n"
+    # The hook runs it once each time the shell enters the project, not each
+    # time it applies this file (a refresh, another shell's refresh).
+    on_enter = dict(proj.spec.hooks).get("on-enter")
     if shell != "fish":
-        return header + envformat.direnv(exported, record.path_entries)
+        hook = f"__devshell_on_enter={envformat.sh_quote(on_enter)}\n" if on_enter else ""
+        return header + envformat.direnv(exported, record.path_entries) + hook
     rest = {k: v for k, v in exported.items() if k != "PATH"}
     pinned = envformat.fish({"PATH": ":".join(record.path_entries)}).rstrip("\n")
-    return header + envformat.fish(rest) + pinned + " $PATH\n"
+    hook = f"set -g __devshell_on_enter {_fish_quote(on_enter)}\n" if on_enter else ""
+    return header + envformat.fish(rest) + pinned + " $PATH\n" + hook
 
 
 def is_name(name: str) -> bool:

@@ -112,8 +112,25 @@ __devshell_refresh() {
   fi
 }
 
-# Make project $1's environment the one applied.
+# Make project $1's environment the one applied; when it first applies since
+# coming in (not at each prompt, nor when a nested shell or a refresh applies
+# it again), run its [hooks] on-enter, which only a trusted project's cache
+# holds.
 __devshell_enter() {
+  local __ds_entering=1 __ds_on_enter
+  [[ -z ${__DEVSHELL_SE_ROOT+x} || $__DEVSHELL_SE_ROOT != "$1" || -z ${__DEVSHELL_SE_NAMES-} ]] ||
+    __ds_entering=''
+  unset __devshell_on_enter
+  __devshell_switch "$1"
+  __ds_on_enter=${__devshell_on_enter-}
+  unset __devshell_on_enter
+  if [[ -n $__ds_entering && -n $__ds_on_enter ]]; then
+    eval "$__ds_on_enter"
+  fi
+}
+
+# Make project $1's environment the one applied, with as little work as can be.
+__devshell_switch() {
   if [[ ${__devshell_key_root-} != "$1" ]]; then
     __devshell_key "$1"
     __devshell_key_root=$1 __devshell_key_value=$__ds_key

@@ -65,7 +65,9 @@ function __devshell_header --argument-names __ds_file
     read -l __ds_line <$__ds_file; or return 1
     set -l __ds_fields (string split -n ' ' -- $__ds_line)
     test "$__ds_fields[1]" = '#devshell-shellenv:1'; and test -n "$__ds_fields[2]"; or return 1
-    string join \n -- $__ds_fields[2..-1]
+    # printf, not `string join`: that fails when there is nothing to join
+    # (an untrusted project's cache names no variable).
+    printf '%s\n' $__ds_fields[2..-1]
 end
 
 # Apply a cache for a project, saving each value it replaces (and whether the
@@ -135,8 +137,26 @@ function __devshell_refresh --argument-names __ds_root __ds_cache __ds_trust
     end
 end
 
-# Make a project's environment the one applied.
+# Make a project's environment the one applied; when it first applies since
+# coming in (not at each prompt, nor when a nested shell or a refresh applies
+# it again), run its [hooks] on-enter, which only a trusted project's cache
+# holds.
 function __devshell_enter --argument-names __ds_root
+    set -l __ds_entering 1
+    if set -q __DEVSHELL_SE_ROOT; and test "$__DEVSHELL_SE_ROOT" = "$__ds_root"; and test -n "$__DEVSHELL_SE_NAMES"
+        set __ds_entering
+    end
+    set -e -g __devshell_on_enter
+    __devshell_switch $__ds_root
+    set -l __ds_on_enter $__devshell_on_enter
+    set -e -g __devshell_on_enter
+    if test -n "$__ds_entering"; and test -n "$__ds_on_enter"
+        eval $__ds_on_enter
+    end
+end
+
+# Make a project's environment the one applied, with as little work as can be.
+function __devshell_switch --argument-names __ds_root
     if test "$__devshell_key_root" != "$__ds_root"; or not set -q __devshell_key_root
         set -g __devshell_key_value (__devshell_key $__ds_root)
         set -g __devshell_key_root $__ds_root
