@@ -239,20 +239,28 @@ def _record(project: Project, home: Home, artifacts: list[tuple[str, Artifact]],
 
 
 def _host_bin(project: Project, home: Home) -> str:
-    """A directory linking the spec's `host-tools`, found on the host PATH now.
+    """A directory linking the spec's `host-tools`, found on the host PATH now;
+    an entry starting with "@" is a preset (devshell.shell.hosttools).
 
     These are impure by design: `status` reports them as such."""
-    wanted = project.spec.shell.host_tools
-    if not wanted:
+    from devshell.shell import hosttools
+
+    if not project.spec.shell.host_tools:
         return ""
+    try:
+        wanted = hosttools.programs(project.spec.shell.host_tools)
+    except ValueError as exc:
+        raise SpecError(f"{project.spec.path}: {exc}", hint='use program names, or "@posix"') from None
     found = {}
     search = os.pathsep.join(
         p for p in os.environ.get("PATH", "").split(os.pathsep) if p and not p.startswith(str(home.store))
     )
-    for name in wanted:
+    for name, named in wanted.items():
         path = shutil.which(name, path=search)
         if path is None:
-            print(f"devshell: warning: host tool {name!r} is not on the host PATH; skipped", file=sys.stderr)
+            if named:
+                print(f"devshell: warning: host tool {name!r} is not on the host PATH; skipped",
+                      file=sys.stderr)
             continue
         found[name] = os.path.realpath(path)
     base = Path(activation.project_dir(str(home.state), str(project.root)))

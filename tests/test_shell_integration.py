@@ -4,7 +4,10 @@ README recommends, entering projects with `devshell enter` and leaving them."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from tests.helpers import (
     write_spec,
 )
 from tests.loopback import LoopbackServer
+from tests.test_enter import Shell as Entered
 from tests.test_shellenv import RC, Shell
 
 SHELLS = ["bash", "zsh", "fish"]
@@ -206,3 +210,91 @@ def test_shellenv_says_what_to_run_for_an_untrusted_on_enter(
     shell.run("true")
     assert _hook_runs(root) == 1
     shell.run("hello", r"hello 1\.0 \r\n")
+
+
+@pytest.fixture
+def enter(user_home: Path) -> Iterator[Callable[..., Entered]]:
+    """`devshell enter --shell KIND` in a project, as a user at a terminal."""
+    children: list[pexpect.spawn] = []
+
+    def start(kind: str, root: Path) -> Entered:
+        child = terminal(DEVSHELL, ["enter", "--shell", kind], cwd=root, env=user_env(user_home),
+                         timeout=30)
+        children.append(child)
+        shell = Entered(child, "proj")
+        shell.prompt()
+        return shell
+
+    yield start
+    for child in children:
+        child.close(force=True)
+
+
+SUBST = {"bash": "$({})", "zsh": "$({})", "fish": '"({})"'}
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_a_pure_shell_knows_its_shell_and_reaches_devshell(
+    kind: str, tmp_path: Path, server: LoopbackServer, enter: Callable[..., Entered],
+) -> None:
+    root = project(tmp_path, server, trusted=False)
+    shell = enter(kind, root)
+    match = shell.run('echo "shell=[$SHELL]"', r"shell=\[([^\]]*)\]\r\n")
+    assert match.group(1) == shutil.which(kind)
+    found = SUBST[kind].format("command -v devshell")
+    match = shell.run(f'echo "found=[{found}]"', r"found=\[([^\]]*)\]\r\n")
+    # A directory of its own on PATH, letting nothing else in.
+    assert [p.name for p in Path(match.group(1)).parent.iterdir()] == ["devshell"]
+    # The same devshell, with the same store, as outside.
+    store = re.escape(os.environ["DEVSHELL_HOME"] + "/store/")
+    shell.run("devshell status", rf"devshell proj at {re.escape(str(root))}\r\n[\s\S]*{store}\S+-hello-1\.0")
+    shell.run("ls", LS_NOT_FOUND[kind])
+
+
+LS_NOT_FOUND = {
+    "bash": r"bash: ls: command not found",
+    "zsh": r"zsh: command not found: ls",
+    "fish": r"fish: Unknown command: ls",
+}
+
+
+def test_a_pure_zsh_saves_its_history_where_zsh_keeps_it(
+    tmp_path: Path, server: LoopbackServer, user_home: Path, enter: Callable[..., Entered],
+) -> None:
+    root = project(tmp_path, server, trusted=False)
+    shell = enter("zsh", root)
+    shell.run("echo remembered-$((6 * 7))", r"remembered-42\r\n")
+    assert shell.exit() == 0
+    assert "echo remembered-$((6 * 7))" in (user_home / ".zsh_history").read_text()
+
+
+def test_the_posix_preset_lets_the_hosts_basics_through(tmp_path: Path, server: LoopbackServer) -> None:
+    from devshell import project as projects
+    from devshell.home import home
+    from devshell.lock import load
+    from devshell.shell import hosttools
+
+    root = project(tmp_path, server, trusted=False)
+    proj = projects.find(root)
+    shell = dataclasses.replace(proj.spec.shell, host_tools=("@posix", "no-such-program-here"))
+    record = projects.realise(dataclasses.replace(proj, spec=dataclasses.replace(proj.spec, shell=shell)),
+                              home(), load(proj.lock_path))  # type: ignore[arg-type]
+    linked = {p.name: os.path.realpath(p) for p in Path(record.host_bin).iterdir()}
+    for name in ("ls", "cat", "env", "sort", "head", "grep", "sed", "awk", "mkdir", "find", "xargs"):
+        assert linked[name] == os.path.realpath(shutil.which(name) or "")
+    # Only the preset's: nothing else from the host comes along.
+    assert set(linked) <= set(hosttools.PRESETS["posix"])
+    assert "fish" not in linked and "python3" not in linked
+    with pytest.raises(ValueError, match=r"'@nope' is not a preset \(presets: @posix\)"):
+        hosttools.check("@nope", "shell.host-tools entry")
+
+
+@pytest.mark.xfail(strict=True, reason="devshell/spec must accept presets in shell.host-tools: "
+                   "hosttools.check in place of names.check_plain")
+def test_a_pure_shell_with_the_posix_preset_runs_scripts(tmp_path: Path, server: LoopbackServer) -> None:
+    root = project(tmp_path, server, shell='host-tools = ["@posix"]', trusted=False)
+    proc = devshell("run", "--", "sh", "-c", "ls -d . && printf 'b\\na\\n' | sort | head -n 1 && "
+                    "! command -v fish", cwd=root, check=True)
+    assert proc.stdout == ".\na\n"
+    status = devshell("status", cwd=root, check=True).stdout
+    assert "impure host tools (from this machine's PATH, not pinned): @posix" in status

@@ -31,6 +31,12 @@ def run(args: argparse.Namespace) -> int:
     shell = shells.pick(args.shell, record.profile, host)
     argv = shells.command(shell, record.isolation, env, host)
     env[shells.ENTERED] = str(proj.root)
+    # What `vi`'s :!, make and git hooks start: the shell actually running.
+    env["SHELL"] = shell
+    if record.isolation == "pure":
+        # `devshell status`, `add`… work inside, with nothing else let in.
+        h = home()
+        env["PATH"] += ":" + shells.self_bin(h.state, str(h.root), host)
     on_enter = dict(proj.spec.hooks).get("on-enter")
     if on_enter and trust.is_trusted(home(), proj.root):
         env["DEVSHELL_ON_ENTER"] = on_enter  # the rc file runs it, then unsets it

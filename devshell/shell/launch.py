@@ -12,7 +12,7 @@ from pathlib import Path
 
 from devshell.errors import UsageError
 
-__all__ = ["ENTERED", "SHELLS", "command", "pick", "self_command", "without_shellenv"]
+__all__ = ["ENTERED", "SHELLS", "command", "pick", "self_bin", "self_command", "without_shellenv"]
 
 SHELLS = ("bash", "zsh", "fish")
 #: Set by `enter` to the project it entered: the shellenv hook (re-read with
@@ -116,3 +116,33 @@ def without_shellenv(host: Mapping[str, str]) -> dict[str, str]:
             else:
                 env[name] = saved
     return {k: v for k, v in env.items() if not k.startswith(_SHELLENV_PREFIX)}
+
+
+def self_bin(state: Path, data_root: str, host: Mapping[str, str]) -> str:
+    """A directory holding only `devshell`, for a pure shell's PATH: it runs
+    this devshell with this $DEVSHELL_HOME (and the host's XDG_CONFIG_HOME,
+    where devshell's settings live), which a pure environment does not keep.
+
+    Named by its content and written once, whole (a rename), like an output."""
+    import hashlib
+
+    lines = ["#!/bin/sh", "# devshell, as `devshell enter` found it, for the shells it starts"]
+    settings = {"DEVSHELL_HOME": data_root}
+    if host.get("XDG_CONFIG_HOME"):
+        settings["XDG_CONFIG_HOME"] = host["XDG_CONFIG_HOME"]
+    for name, value in settings.items():
+        lines.append(f": \"${{{name}:={shlex.quote(value)}}}\"; export {name}")
+    lines.append(f'exec {self_command()} "$@"')
+    text = "\n".join(lines) + "\n"
+    target = state / "bin" / hashlib.sha256(text.encode()).hexdigest()[:32]
+    if not (target / "devshell").is_file():
+        tmp = state / "bin" / f".tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        (tmp / "devshell").write_text(text, encoding="utf-8")
+        (tmp / "devshell").chmod(0o755)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # another shell made it first
+    return str(target)

@@ -9,6 +9,11 @@ if [[ "${DEVSHELL_ISOLATION:-}" == inherit ]]; then
   path=("$DEVSHELL_PROFILE/bin" ${path:#${(b)DEVSHELL_PROFILE}/bin})
 else
   PROMPT='%n@%m:%~%# '
+  # zsh saves no history unless told where: keep it where the user's own
+  # zsh does, the common ~/.zsh_history (in their ZDOTDIR if they have one).
+  HISTFILE=${DEVSHELL_USER_ZDOTDIR:-$HOME}/.zsh_history
+  HISTSIZE=10000
+  SAVEHIST=10000
 fi
 # Give nested zsh processes the user's own start-up directory back.
 if [[ -n "${DEVSHELL_USER_ZDOTDIR:-}" ]]; then
