@@ -298,3 +298,25 @@ def test_a_pure_shell_with_the_posix_preset_runs_scripts(tmp_path: Path, server:
     assert proc.stdout == ".\na\n"
     status = devshell("status", cwd=root, check=True).stdout
     assert "impure host tools (from this machine's PATH, not pinned): @posix" in status
+
+
+REBUILDS_PROMPT = {
+    "bash": """PROMPT_COMMAND='PS1="rebuilt> "'\n""",
+    "zsh": "rebuild() { PROMPT='rebuilt> ' }\nprecmd_functions+=(rebuild)\n",
+}
+
+
+@pytest.mark.parametrize("kind", ["bash", "zsh"])
+def test_the_marker_survives_a_prompt_rebuilt_before_each_prompt(
+    kind: str, tmp_path: Path, server: LoopbackServer, user_home: Path, enter: Callable[..., Entered],
+) -> None:
+    """As starship's and powerlevel10k's prompts do."""
+    (user_home / f".{kind}rc").write_text(REBUILDS_PROMPT[kind])
+    root = project(tmp_path, server, shell='isolation = "inherit"', trusted=False)
+    shell = enter(kind, root)
+    for _ in range(2):
+        shell.child.sendline("echo ran")
+        shell.child.expect(r"ran\r\n")
+        shell.child.expect_exact("(devshell:proj) rebuilt> ")
+    match = shell.run('echo "name=[$DEVSHELL_NAME]"', r"name=\[([^\]]*)\]\r\n")
+    assert match.group(1) == "proj"

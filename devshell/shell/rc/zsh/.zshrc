@@ -26,10 +26,18 @@ unset DEVSHELL_USER_ZDOTDIR
 # Its % signs are doubled for prompt expansion; under prompt_subst the
 # reference expands to the name without expanding it again.
 if [[ -o prompt_subst ]]; then
-  PROMPT='(devshell:${DEVSHELL_NAME//\%/%%}) '"$PROMPT"
+  __devshell_mark='(devshell:${DEVSHELL_NAME//\%/%%}) '
 else
-  PROMPT="(devshell:${DEVSHELL_NAME//\%/%%}) $PROMPT"
+  __devshell_mark="(devshell:${DEVSHELL_NAME//\%/%%}) "
 fi
+PROMPT="$__devshell_mark$PROMPT"
+# Prompts that rebuild PROMPT before each prompt (starship, powerlevel10k…)
+# would drop the marker: put it back, after them. Such a prompt can show
+# $DEVSHELL_NAME itself instead.
+__devshell_marker() {
+  [[ $PROMPT == "$__devshell_mark"* ]] || PROMPT=$__devshell_mark$PROMPT
+}
+precmd_functions+=(__devshell_marker)
 
 # A trusted [hooks] on-enter runs here, inside the shell (devshell trust).
 if [ -n "${DEVSHELL_ON_ENTER:-}" ]; then
