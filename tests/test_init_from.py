@@ -203,7 +203,9 @@ def test_tool_on_the_command_line_wins_over_the_file(proj: Path, env: dict[str, 
     assert proc.returncode == 0, proc.stderr
     assert _tools(proj) == 'node = "20.11.1"\nruff = "0.6"\n'
     assert _locked(proj) == {"node": "20.11.1", "ruff": "0.6.9"}
-    assert f"importing {elsewhere}:1: nodejs 20.11.1" in proc.stderr
+    assert f"devshell: importing {elsewhere}:1: nodejs 20.11.1 as node = \"20.11.1\"\n" in proc.stderr
+    assert f'devshell: importing {elsewhere}:2: ruff 0.5.7 as ruff = "0.5.7"; --tool ruff replaces it\n' \
+        in proc.stderr
 
 
 def test_a_template_gives_the_shell_and_the_file_the_tools(proj: Path, env: dict[str, str], tmp_path: Path) -> None:

@@ -140,11 +140,12 @@ def _imported(path: Path, given: list[Request]) -> list[Request]:
     from devshell import imports
 
     found = imports.read(path)
-    for line in found.done:
-        print(f"devshell: importing {line}", file=sys.stderr)
+    named = {r.name for r in given}
+    for request, line in zip(found.requests, found.done, strict=True):
+        replaced = f"; --tool {request.name} replaces it" if request.name in named else ""
+        print(f"devshell: importing {line}{replaced}", file=sys.stderr)
     for line in found.notes:
         print(f"devshell: note: {line}", file=sys.stderr)
-    named = {r.name for r in given}
     requests = [r for r in found.requests if r.name not in named] + given
     if not requests:
         why = "no pin in it has a devshell equivalent" if found.notes else "it pins no tools"

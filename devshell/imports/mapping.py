@@ -24,11 +24,14 @@ _NEWEST = ("latest", "node", "stable")
 @dataclass(frozen=True)
 class Imported:
     requests: tuple[Request, ...]
-    done: tuple[str, ...]  # "FILE:3: nodejs 20.11.1 as node = "20.11.1"", one a pin imported
+    #: one a request, in the same order: 'FILE:3: nodejs 20.11.1 as node = "20.11.1"'
+    done: tuple[str, ...]
     notes: tuple[str, ...]  # one a pin not imported, or imported only approximately
 
 
 def imported(pins: Iterable[Found]) -> Imported:
+    """The pins devshell can take as requests (the first of each tool wins),
+    and a note for each it cannot take or takes only approximately."""
     requests: dict[str, Request] = {}
     done: list[str] = []
     notes: list[str] = []
