@@ -5,6 +5,7 @@ upstreams; the lock and the spec are never written."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive
 from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
 from tests.pypi_index import FakeIndex, wheel
+from tests.url_vendor_mirrors import Hashicorp, Kubernetes
 
 LINUX = "manylinux_2_17_x86_64.manylinux2014_x86_64"
 
@@ -115,3 +117,27 @@ def test_outdated_outside_a_project_says_so(tmp_path: Path) -> None:
     proc = devshell("outdated", cwd=tmp_path)
     assert proc.returncode == 3
     assert proc.stderr.startswith("devshell: error: no devshell.toml") and "hint:" in proc.stderr
+
+
+def _mirrored(*sites: Hashicorp | Kubernetes) -> None:
+    table: dict[str, str] = {}
+    for site in sites:
+        table |= site.mirrors()
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "devshell" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in table.items()))
+
+
+def test_catalogue_url_tools_are_compared_by_their_vendors_index(tmp_path: Path, server: LoopbackServer) -> None:
+    terraform, kubectl = Hashicorp(server), Kubernetes(server)
+    for version in ("1.9.0", "1.9.3", "1.10.2"):
+        terraform.release(version)
+    kubectl.release("1.30.6", stable=("stable-1.30.txt",))
+    kubectl.release("1.31.2", stable=("stable.txt",))
+    _mirrored(terraform, kubectl)
+    root = tmp_path / "proj"
+    write_spec(root, 'terraform = "1.9"\nkubectl = "1.30"\n')
+    rows = json.loads(devshell("outdated", "--format", "json", cwd=root, check=True).stdout)["tools"]
+    assert [(r["name"], r["wanted"], r["latest"]) for r in rows] == [
+        ("terraform", "1.9.3", "1.10.2"), ("kubectl", "1.30.6", "1.31.2")]
+    assert rows[1]["note"] == "the vendor names only its newest release"

@@ -5,6 +5,7 @@ one; asked of loopback upstreams."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
 from tests.npm_registry import FakeRegistry
 from tests.pypi_index import FakeIndex, wheel
+from tests.url_vendor_mirrors import Hashicorp, Kubernetes
 
 LINUX = "manylinux_2_17_x86_64.manylinux2014_x86_64"
 
@@ -88,3 +90,34 @@ def test_bad_tool_arguments_are_one_clear_error(tmp_path: Path, arg: str, code: 
     assert proc.returncode == code
     assert proc.stderr.startswith("devshell: error: ") and said in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _mirrored(*sites: Hashicorp | Kubernetes) -> None:
+    """devshell's config sends each vendor's site to its loopback copy."""
+    table: dict[str, str] = {}
+    for site in sites:
+        table |= site.mirrors()
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "devshell" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[mirrors]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in table.items()))
+
+
+def test_a_catalogue_url_tool_lists_its_vendors_index_through_the_mirrors(
+        tmp_path: Path, server: LoopbackServer) -> None:
+    site = Hashicorp(server)
+    for version in ("1.10.2", "1.8.5", "1.9.0"):
+        site.release(version)
+    _mirrored(site)
+    proc = devshell("versions", "terraform", cwd=tmp_path, check=True)
+    assert proc.stdout.splitlines() == ["1.8.5", "1.9.0", "1.10.2"]
+
+
+def test_a_vendor_that_names_only_its_newest_release_says_so(tmp_path: Path, server: LoopbackServer) -> None:
+    site = Kubernetes(server)
+    site.release("1.31.2", stable=("stable.txt",))
+    _mirrored(site)
+    proc = devshell("versions", "kubectl", "--format", "json", cwd=tmp_path, check=True)
+    doc = json.loads(proc.stdout)
+    assert (doc["versions"], doc["newest-only"]) == (["1.31.2"], True)
+    text = devshell("versions", "kubectl", cwd=tmp_path, check=True)
+    assert text.stdout == "1.31.2\n" and "names only its newest release" in text.stderr

@@ -73,7 +73,7 @@ def row(tool: ToolSpec, locked: str | None, ctx: Context) -> Row:
     versions = list(found.versions)
     if not versions:
         return made(None, None, f"{tool.package or tool.name} lists no versions devshell can use")
-    want = wanted(tool.constraint, versions)
+    want = found.admitted if found.newest_only else wanted(tool.constraint, versions)
     note = "the vendor names only its newest release" if found.newest_only else None
     if want is None and note is None:
         note = f"no listed version matches {tool.constraint!r}"

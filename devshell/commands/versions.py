@@ -50,6 +50,9 @@ class Listing:
     unlisted: str | None = None
     #: the upstream names one release only (its newest), not all of them
     newest_only: bool = False
+    #: for such an upstream, the release it names for the tool's constraint
+    #: (Kubernetes names each minor's newest too), when it names one
+    admitted: str | None = None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,9 +133,15 @@ def _url_listing(tool: ToolSpec, ctx: Context) -> Listing:
     if entry is None or entry.index is None or entry.index_kind is None:
         return Listing((), unlisted="the url source cannot list versions (no version index)")
     listed = vendor_index.KINDS[entry.index_kind]
-    if listed is None:  # the index names the newest release alone
+    if listed is None:  # the index names the newest release alone (and perhaps each minor's)
+        from devshell.errors import SpecError
+
         newest_one = vendor_index.pin(replace(tool, constraint="latest"), entry.index_kind, entry.index, ctx)
-        return Listing((newest_one,), newest_only=True)
+        try:
+            admitted: str | None = vendor_index.pin(tool, entry.index_kind, entry.index, ctx)
+        except SpecError:  # a constraint the vendor's index cannot answer
+            admitted = None
+        return Listing((newest_one,), newest_only=True, admitted=admitted)
     from devshell.config import rewrite
     from devshell.net import http
 
