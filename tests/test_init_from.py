@@ -121,6 +121,7 @@ def test_a_mise_toml_maps_its_backends_and_takes_the_first_of_a_list(proj: Path,
     assert _notes(proc.stderr, "mise.toml") == [
         "devshell: note: mise.toml: tools: node 20: also lists 18; devshell pins one version a tool, "
         "so only 20 is imported",
+        "devshell: note: mise.toml: tools: python 3.12: its settings virtualenv are not imported",
         "devshell: note: mise.toml: tools: cargo:cargo-nextest 0.9: devshell has no source for "
         "cargo: names; not imported",
         "devshell: note: mise.toml: tools: go prefix:1.22: 'prefix:1.22' is not a version devshell can "
@@ -148,11 +149,13 @@ def test_a_devbox_json_maps_nixpkgs_names_and_the_versions_they_carry(proj: Path
 
 
 def test_a_devbox_json_with_a_packages_table(proj: Path, env: dict[str, str]) -> None:
-    (proj / "devbox.json").write_text('{"packages": {"nodejs": "20.11.1", "python3": {"version": "3.12"}}}\n')
+    (proj / "devbox.json").write_text('{"packages": {"nodejs": "20.11.1", "python3": {"version": "3.12"}, '
+                                      '"glibcLocales": {"version": "latest", "platforms": ["x86_64-linux"]}}}\n')
     proc = devshell("init", "--from", "devbox.json", cwd=proj, env=env)
     assert proc.returncode == 0, proc.stderr
     assert _locked(proj) == {"node": "20.11.1", "python": "3.12.7"}
-    assert _notes(proc.stderr, "devbox.json") == []
+    assert _notes(proc.stderr, "devbox.json") == [
+        "devshell: note: devbox.json: packages: glibcLocales latest has no devshell equivalent; not imported"]
 
 
 @pytest.mark.parametrize(("name", "text", "pinned", "version"), [

@@ -34,8 +34,13 @@ def read(text: str, shown: str) -> list[Found]:
             pins.append(found(where, name, version) if at else found(where, item, ""))
         return pins
     if isinstance(packages, dict):
-        return [found(where, name, _version(value, f"{where}.{name}")) for name, value in packages.items()]
+        return [found(where, name, _version(value, f"{where}.{name}"), (), _options(value))
+                for name, value in packages.items()]
     raise SpecError(f"{where}: must be a list or an object", hint=_SHAPES)
+
+
+def _options(value: Any) -> tuple[str, ...]:
+    return tuple(k for k in value if k != "version") if isinstance(value, dict) else ()
 
 
 def _version(value: Any, where: str) -> str:

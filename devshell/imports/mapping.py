@@ -58,6 +58,8 @@ def imported(pins: Iterable[Found]) -> Imported:
         done.append(f'{what} as {key} = "{version}"')
         if approximation:
             notes.append(f"{what}: {approximation}")
+        if pin.options:
+            notes.append(f"{what}: its settings {', '.join(pin.options)} are not imported")
         if pin.dropped:
             notes.append(f"{what}: also lists {' '.join(pin.dropped)}; devshell pins one version "
                          f"a tool, so only {pin.version} is imported")

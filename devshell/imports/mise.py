@@ -23,8 +23,12 @@ def read(text: str, shown: str) -> list[Found]:
     tools = doc.get("tools", {})
     if not isinstance(tools, dict):
         raise SpecError(f"{shown}: tools: must be a table", hint="mise writes it as [tools]")
-    return [found(f"{shown}: tools", name, *_versions(value, f"{shown}: tools.{name}"))
+    return [found(f"{shown}: tools", name, *_versions(value, f"{shown}: tools.{name}"), _options(value))
             for name, value in tools.items()]
+
+
+def _options(value: Any) -> tuple[str, ...]:
+    return tuple(k for k in value if k != "version") if isinstance(value, dict) else ()
 
 
 def _versions(value: Any, where: str) -> tuple[str, tuple[str, ...]]:
