@@ -8,6 +8,7 @@ import dataclasses
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -320,3 +321,61 @@ def test_the_marker_survives_a_prompt_rebuilt_before_each_prompt(
         shell.child.expect_exact("(devshell:proj) rebuilt> ")
     match = shell.run('echo "name=[$DEVSHELL_NAME]"', r"name=\[([^\]]*)\]\r\n")
     assert match.group(1) == "proj"
+
+
+def _move_on(server: LoopbackServer, root: Path) -> None:
+    """Elsewhere, the project changes and is realised again: a new profile
+    is current, and `gc --keep 1` drops every older generation."""
+    url, sha = serve_tool(server, "world", "2.0", {"bin/world": script("echo world 2.0")})
+    with (root / "devshell.toml").open("a") as f:
+        f.write(url_tool("world", "2.0", url, {"x86_64-linux": sha}))
+    devshell("install", cwd=root, check=True)
+    devshell("gc", "--keep", "1", cwd=root, check=True)
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_gc_keeps_the_profile_a_shellenv_shell_has_applied(
+    kind: str, tmp_path: Path, server: LoopbackServer, outside: Path, start: Callable[..., Shell],
+) -> None:
+    root = project(tmp_path, server)
+    shell = start(kind, outside)
+    shell.run(f"cd {root}")
+    profile = Path(shell.value("DEVSHELL_PROFILE"))
+    _move_on(server, root)
+    assert profile.is_dir()
+    shell.run("hello still", r"hello 1\.0 still\r\n")
+    # Once no shell has it applied, it goes.
+    shell.run(f"cd {outside}")
+    devshell("gc", "--keep", "1", cwd=root, check=True)
+    assert not profile.exists()
+
+
+@pytest.mark.skipif(shutil.which("direnv") is None, reason="direnv is not installed")
+def test_gc_keeps_the_profile_direnv_has_applied(
+    tmp_path: Path, server: LoopbackServer, user_home: Path, outside: Path,
+) -> None:
+    from devshell.commands.hook import direnv_function
+
+    root = project(tmp_path, server)
+    (root / ".envrc").write_text("use devshell\n")
+    env = user_env(user_home)
+    lib = Path(env["XDG_CONFIG_HOME"]) / "direnv" / "lib" / "devshell.sh"
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    lib.write_text(direnv_function(DEVSHELL))
+    subprocess.run(["direnv", "allow"], cwd=root, env=env, check=True, capture_output=True, timeout=60)
+    (user_home / ".bashrc").write_text('PS1="PROMPT> "\neval "$(direnv hook bash)"\n')
+    child = terminal("bash", ["--noprofile", "--rcfile", str(user_home / ".bashrc"), "-i"],
+                     cwd=outside, env=env, timeout=60, columns=500)
+    try:
+        shell = Shell("bash", child)
+        shell.prompt()
+        shell.run(f"cd {root}")
+        profile = Path(shell.value("DEVSHELL_PROFILE"))
+        _move_on(server, root)
+        assert profile.is_dir()
+        shell.run("hello still", r"hello 1\.0 still\r\n")
+    finally:
+        child.close(force=True)
+    # Its shell has gone: so has the root.
+    devshell("gc", "--keep", "1", cwd=root, check=True)
+    assert not profile.exists()

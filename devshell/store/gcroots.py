@@ -2,8 +2,11 @@
 outputs, the profiles of shells and commands running right now, and every
 output one of those uses at run time (a Python environment's interpreter).
 
-Running processes are found through /proc (their DEVSHELL_PROFILE); a
-realisation in progress holds a shared lock that `gc` waits on exclusively.
+Running processes are found through /proc (their DEVSHELL_PROFILE). A shell
+that applied a profile after it started (the shellenv hook, direnv) has it
+in no /proc entry, so the hook writes `roots/shells/<pid of the shell>`,
+naming the profile while it is applied; it counts while that process lives.
+A realisation in progress holds a shared lock that `gc` waits on exclusively.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from devshell.home import Home
 from devshell.shell import activation
 from devshell.state import generations
 
-__all__ = ["guard", "live_profiles", "pins", "profile_outputs", "references", "roots"]
+__all__ = [
+    "drop_dead_shells", "guard", "live_profiles", "pins", "profile_outputs", "references", "roots",
+    "shell_profiles",
+]
 
 
 @contextlib.contextmanager
@@ -57,6 +63,44 @@ def live_profiles(home: Home) -> set[str]:
             if entry.startswith(prefix):
                 found.add(entry[len(prefix):].decode(errors="replace").split("/", 1)[0])
     return found
+
+
+def _shell_roots(home: Home) -> list[tuple[Path, bool]]:
+    """Each `roots/shells/<pid>` file, and whether its shell still runs."""
+    shells = home.roots / "shells"
+    found = []
+    for entry in sorted(shells.iterdir()) if shells.is_dir() else []:
+        if entry.name.isdigit():
+            found.append((entry, os.path.isdir(f"/proc/{entry.name}")))
+    return found
+
+
+def shell_profiles(home: Home) -> set[str]:
+    """Store names of the profiles running shells have applied (shellenv,
+    direnv). A file names one profile by its path; anything else in it is
+    no store name of this home, and keeps nothing."""
+    store = f"{home.store}/"
+    found = set()
+    for entry, alive in _shell_roots(home):
+        if not alive:
+            continue
+        try:
+            text = entry.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith(store) and "/" not in line[len(store):].rstrip("/"):
+                found.add(line[len(store):].rstrip("/"))
+    return found
+
+
+def drop_dead_shells(home: Home) -> int:
+    """Remove the root files of shells that have exited; how many went."""
+    dead = [entry for entry, alive in _shell_roots(home) if not alive]
+    for entry in dead:
+        with contextlib.suppress(OSError):
+            entry.unlink()
+    return len(dead)
 
 
 def profile_outputs(home: Home, profile: str) -> set[str]:
@@ -101,7 +145,7 @@ def roots(home: Home, keep: int | None, older_than_days: float | None) -> tuple[
             live.add(gen.profile)
             live.update(gen.outputs)
         live.update(_record_profile(state))
-    for profile in pins(home) | live_profiles(home):
+    for profile in pins(home) | live_profiles(home) | shell_profiles(home):
         live.add(profile)
     for profile in [n for n in live if "-profile-" in n]:
         live.update(profile_outputs(home, profile))

@@ -47,6 +47,14 @@ __devshell_failed() {
     ( ! -e $3 || $1 -nt $3 ) ]]
 }
 
+# While this shell has profile $1 applied, gc keeps it: roots/shells/<pid>
+# names it ("" once it is taken back). Builtins only, but for the first mkdir.
+__devshell_gcroot() {
+  local __ds_dir=${DEVSHELL_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/devshell}/roots/shells
+  [[ -d $__ds_dir ]] || command mkdir -p "$__ds_dir" || return 0
+  { printf '%s\n' "$1" >|"$__ds_dir/$$"; } 2>/dev/null || :
+}
+
 # Apply cache $1 for project $2, saving each value it replaces (and whether
 # the variable was set at all). Fails, having changed nothing, unless $1 is a
 # cache file devshell wrote.
@@ -69,6 +77,7 @@ __devshell_load() {
   export __DEVSHELL_SE_ROOT="$2" __DEVSHELL_SE_STAMP="$__ds_stamp" __DEVSHELL_SE_NAMES="$__ds_names"
   # shellcheck disable=SC1090
   . "$1"
+  [[ -z $__ds_names ]] || __devshell_gcroot "${DEVSHELL_PROFILE-}"
   return 0
 }
 
@@ -85,6 +94,7 @@ __devshell_unload() {
       unset "$__ds_n"
     fi
   done
+  [[ -z ${__DEVSHELL_SE_NAMES-} ]] || __devshell_gcroot ''
   unset __DEVSHELL_SE_ROOT __DEVSHELL_SE_STAMP __DEVSHELL_SE_NAMES
 }
 

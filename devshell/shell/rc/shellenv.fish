@@ -70,6 +70,17 @@ function __devshell_header --argument-names __ds_file
     printf '%s\n' $__ds_fields[2..-1]
 end
 
+# While this shell has a profile applied, gc keeps it: roots/shells/<pid>
+# names it ("" once it is taken back). Builtins only, but for the first mkdir.
+function __devshell_gcroot --argument-names __ds_profile
+    set -l __ds_dir $HOME/.local/share/devshell
+    test -n "$XDG_DATA_HOME"; and set __ds_dir $XDG_DATA_HOME/devshell
+    test -n "$DEVSHELL_HOME"; and set __ds_dir $DEVSHELL_HOME
+    set __ds_dir $__ds_dir/roots/shells
+    test -d $__ds_dir; or command mkdir -p $__ds_dir; or return 0
+    printf '%s\n' "$__ds_profile" >$__ds_dir/$fish_pid
+end
+
 # Apply a cache for a project, saving each value it replaces (and whether the
 # variable was set at all). Fails, having changed nothing, unless it is a cache.
 function __devshell_load --argument-names __ds_cache __ds_root
@@ -89,6 +100,7 @@ function __devshell_load --argument-names __ds_cache __ds_root
     set -gx __DEVSHELL_SE_STAMP $__ds_header[1]
     set -gx __DEVSHELL_SE_NAMES "$__ds_names"
     source $__ds_cache
+    test -z "$__ds_names"; or __devshell_gcroot "$DEVSHELL_PROFILE"
     return 0
 end
 
@@ -104,6 +116,7 @@ function __devshell_unload
             set -e -g $__ds_n
         end
     end
+    test -z "$__DEVSHELL_SE_NAMES"; or __devshell_gcroot ''
     set -e -g __DEVSHELL_SE_ROOT
     set -e -g __DEVSHELL_SE_STAMP
     set -e -g __DEVSHELL_SE_NAMES
