@@ -379,3 +379,31 @@ def test_gc_keeps_the_profile_direnv_has_applied(
     # Its shell has gone: so has the root.
     devshell("gc", "--keep", "1", cwd=root, check=True)
     assert not profile.exists()
+
+
+def test_a_run_inside_an_inherit_shell_has_the_pinned_tools_once(
+    tmp_path: Path, server: LoopbackServer,
+) -> None:
+    root = project(tmp_path, server, shell='isolation = "inherit"', trusted=False)
+    outer = devshell("run", "--", "sh", "-c", 'printf %s "$PATH"', cwd=root, check=True).stdout
+    inner = devshell("run", "--", "sh", "-c", 'printf %s "$PATH"', cwd=root, env={"PATH": outer},
+                     check=True).stdout
+    assert inner == outer
+    assert outer.split(":").count(outer.split(":")[0]) == 1
+
+
+def test_shell_roots_count_while_their_shell_lives_and_only_in_the_store(tmp_path: Path) -> None:
+    from devshell.home import home
+    from devshell.store import gcroots
+
+    h = home()
+    shells = h.roots / "shells"
+    shells.mkdir(parents=True)
+    mine = "0" * 32 + "-profile-mine"
+    (shells / str(os.getpid())).write_text(f"{h.store}/{mine}\n{h.store}/../outside\n{h.store}/..\n/etc\n")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (shells / str(dead.pid)).write_text(f"{h.store}/{'1' * 32}-profile-gone\n")
+    assert gcroots.shell_profiles(h) == {mine}
+    assert gcroots.drop_dead_shells(h) == 1
+    assert [p.name for p in shells.iterdir()] == [str(os.getpid())]

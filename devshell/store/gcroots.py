@@ -89,8 +89,9 @@ def shell_profiles(home: Home) -> set[str]:
         except OSError:
             continue
         for line in text.splitlines():
-            if line.startswith(store) and "/" not in line[len(store):].rstrip("/"):
-                found.add(line[len(store):].rstrip("/"))
+            name = line[len(store):].rstrip("/") if line.startswith(store) else ""
+            if name and "/" not in name and not name.startswith("."):
+                found.add(name)
     return found
 
 
