@@ -89,6 +89,9 @@ def isolated(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     guard_log = tmp_path / "netguard.log"
     if request.node.get_closest_marker("live") is None:
+        # No test reads this machine's apt sources unless it says so (search asks Debian too).
+        monkeypatch.setenv("DEVSHELL_APT_SOURCES_LIST", str(tmp_path / "no-apt" / "sources.list"))
+        monkeypatch.setenv("DEVSHELL_APT_SOURCES_DIR", str(tmp_path / "no-apt" / "sources.list.d"))
         monkeypatch.setattr(socket.socket, "connect", _loopback_only)
         # Subprocesses too (the real console script): see netguard/sitecustomize.py.
         monkeypatch.setenv("DEVSHELL_TEST_NETGUARD_LOG", str(guard_log))

@@ -263,11 +263,15 @@ def test_offline_with_cache_still_works(
     assert server.hits["/tool.tar.gz"] == 1
 
 
-def test_no_progress_output_when_stderr_is_not_a_tty(
+def test_without_a_tty_one_plain_line_per_download(
     server: LoopbackServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = server.add("/tool.tar.gz", BODY)
     fetch(home(), download(url))
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("devshell: fetched tool 1.0 (x86_64-linux) (") and err.count("\n") == 1
+    assert "\r" not in err and "\x1b" not in err  # no bar drawn into a log
+    fetch(home(), download(url))  # from the cache: nothing fetched, nothing said
     assert capsys.readouterr() == ("", "")
 
 

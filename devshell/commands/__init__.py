@@ -14,7 +14,7 @@ from types import ModuleType
 __all__ = ["modules_for", "names"]
 
 #: The order `devshell --help` lists commands in; any other module comes after.
-_ORDER = ("init", "add", "remove", "search", "lock", "install", "enter", "run", "env", "status", "store", "hook",
+_ORDER = ("init", "add", "remove", "search", "outdated", "versions", "lock", "install", "enter", "run", "env", "status", "store", "hook",
           "shellenv", "doctor", "generations", "diff", "rollback", "gc", "verify", "trust")
 
 
