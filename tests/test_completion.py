@@ -105,16 +105,23 @@ def test_fish_shows_each_commands_description(tmp_path: Path) -> None:
     assert proc.stdout.splitlines() == ["verify\tcheck store outputs against their manifests"]
 
 
-def test_zsh_completes_at_a_terminal(tmp_path: Path) -> None:
-    """A person's zsh: compinit, the documented `eval "$(devshell completion zsh)"`,
-    then TAB after a partial command and after a partial option."""
+@pytest.mark.parametrize("load", ["eval", "fpath"])
+def test_zsh_completes_at_a_terminal(tmp_path: Path, load: str) -> None:
+    """A person's zsh, loading the script either way its help says (the
+    documented eval after compinit, or a file on $fpath before it), then TAB
+    after a partial command, a partial option and a global option."""
     env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"], "TERM": "dumb",
            "PS1": "READY> ", "HOME": str(tmp_path)}
+    (tmp_path / "zfunc").mkdir()
+    (tmp_path / "zfunc" / "_devshell").write_text(_script("zsh", tmp_path).read_text())
+    setup = {
+        "eval": 'autoload -Uz compinit && compinit -u -d "$HOME/.zcompdump" && eval "$(devshell completion zsh)"',
+        "fpath": 'fpath=("$HOME/zfunc" $fpath) && autoload -Uz compinit && compinit -u -d "$HOME/.zcompdump"',
+    }[load]
     child = terminal("zsh", ["-f", "-i"], cwd=tmp_path, env=env, timeout=20)
     try:
         child.expect("READY> ")
-        child.sendline('autoload -Uz compinit && compinit -u -d "$HOME/.zcompdump" '
-                       '&& eval "$(devshell completion zsh)" && echo LOADED-$((40+2))')
+        child.sendline(setup + " && echo LOADED-$((40+2))")
         child.expect("LOADED-42")
         child.expect("READY> ")
         child.send("devshell sta\t")

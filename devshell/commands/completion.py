@@ -27,7 +27,7 @@ Load it in the shell's rc file:
   fish:  devshell completion fish | source         (~/.config/fish/config.fish)
 or write it where the shell looks for completions:
   devshell completion bash > ~/.local/share/bash-completion/completions/devshell
-  devshell completion zsh > "${fpath[1]}/_devshell"
+  devshell completion zsh > ~/.zfunc/_devshell   (fpath+=(~/.zfunc) before compinit)
   devshell completion fish > ~/.config/fish/completions/devshell.fish
 """
 
