@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from devshell import say
     from devshell.commands import modules_for
     from devshell.errors import DevshellError
+    from devshell.shell.locations import data_root
 
     rest = _after_globals(args_list)
     try:
@@ -50,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     say.set_level(say.QUIET if args.quiet else say.VERBOSE if args.verbose else say.NORMAL)
     try:
         _change_directory(args.directory or [])
-        say.debug(f"{args.command} in {os.getcwd()} (python {sys.version.split()[0]}, {sys.executable})")
+        say.debug(f"{args.command} in {os.getcwd()}, home {data_root()}, "
+                  f"python {sys.version.split()[0]} ({sys.executable})")
         return int(args.func(args))
     except DevshellError as exc:
         if os.environ.get("DEVSHELL_DEBUG") == "1":

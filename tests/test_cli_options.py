@@ -5,6 +5,7 @@ command: `-C DIR`, `-q`, `-v`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -104,7 +105,8 @@ def test_verbose_adds_debug_detail_to_the_notes(project: Path) -> None:
     proc = devshell("-v", "verify", cwd=project, check=True)
     out = devshell("store", "path", "hello", cwd=project, check=True).stdout.strip()
     assert f"devshell: debug: verifying {out}\n" in proc.stderr
-    assert f"devshell: debug: verify in {project} (python " in proc.stderr
+    home = os.environ["DEVSHELL_HOME"]
+    assert f"devshell: debug: verify in {project}, home {home}, python " in proc.stderr
     assert proc.stdout == normal.stdout
     pinned = devshell("--verbose", "store", "pin", "hello", cwd=project, check=True)
     assert "devshell: pinned " in pinned.stderr and "devshell: debug: store in" in pinned.stderr
