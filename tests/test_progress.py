@@ -30,3 +30,9 @@ def test_progress_0_silences_them(tmp_path: Path, server: LoopbackServer) -> Non
     root = _project(tmp_path, server)
     proc = devshell("install", cwd=root, env={"DEVSHELL_PROGRESS": "0"}, check=True)
     assert "fetched" not in proc.stderr and "realised" not in proc.stderr
+
+
+def test_quiet_silences_them_and_keeps_warnings(tmp_path: Path, server: LoopbackServer) -> None:
+    root = _project(tmp_path, server)
+    proc = devshell("-q", "install", cwd=root, env={"DEVSHELL_PROGRESS": ""}, check=True)
+    assert "fetched" not in proc.stderr and "realised" not in proc.stderr and "is ready" not in proc.stderr

@@ -10,8 +10,9 @@ not named keep their pins.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from devshell import say
 
 __all__ = ["register", "run"]
 
@@ -53,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
                 specedit.write(proj.root, planned, old_text)
         project.realise_after_edit(proj.root)
     if not planned.changes:
-        print("devshell: nothing moved: devshell.lock already had that", file=sys.stderr)
+        say.note("nothing moved: devshell.lock already had that")
     return 0

@@ -6,11 +6,10 @@ import argparse
 import contextlib
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-from devshell import integrity, store
+from devshell import integrity, say, store
 from devshell.errors import DevshellError
 from devshell.home import Home, home
 from devshell.store import gcroots
@@ -121,5 +120,5 @@ def run(args: argparse.Namespace) -> int:
     verb = "would remove" if args.dry_run else "removed"
     for line in removed:
         print(f"  {verb} {line}")
-    print(f"devshell: {verb} {len(removed)} items, {freed / 1e6:.1f} MB", file=sys.stderr)
+    say.note(f"{verb} {len(removed)} items, {freed / 1e6:.1f} MB")
     return 0

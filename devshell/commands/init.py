@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devshell import say
 from devshell.config import in_ci
 from devshell.errors import SpecError, UsageError
 from devshell.lock import LOCK_NAME
@@ -103,13 +104,12 @@ def run(args: argparse.Namespace) -> int:
         if _can_ask():
             answer = _ask()
             if answer is None:
-                print(f"devshell: nothing written; {SPEC_NAME} not created", file=sys.stderr)
+                say.note(f"nothing written; {SPEC_NAME} not created")
                 return 1
             template, requests = answer
         else:
-            print("devshell: not asking (stdin is not a terminal, or CI is set): writing a spec "
-                  "with no tools; pass --tool NAME@VERSION or --template NAME to start with some",
-                  file=sys.stderr)
+            say.note("not asking (stdin is not a terminal, or CI is set): writing a spec "
+                  "with no tools; pass --tool NAME@VERSION or --template NAME to start with some")
     source = _template(template) if template is not None else None
     spec_path = root / SPEC_NAME
     name = root.name or "shell"
@@ -129,8 +129,7 @@ def run(args: argparse.Namespace) -> int:
     trust.trust(home(), root)  # the user wrote it with devshell: theirs to use
     if args.direnv:
         _envrc(root)
-    print("devshell: next: `devshell add NAME[@VERSION]` to add tools, `devshell enter` to start the shell",
-          file=sys.stderr)
+    say.note("next: `devshell add NAME[@VERSION]` to add tools, `devshell enter` to start the shell")
     return 0
 
 
@@ -143,9 +142,9 @@ def _imported(path: Path, given: list[Request]) -> list[Request]:
     named = {r.name for r in given}
     for request, line in zip(found.requests, found.done, strict=True):
         replaced = f"; --tool {request.name} replaces it" if request.name in named else ""
-        print(f"devshell: importing {line}{replaced}", file=sys.stderr)
+        say.note(f"importing {line}{replaced}")
     for line in found.notes:
-        print(f"devshell: note: {line}", file=sys.stderr)
+        say.note(f"note: {line}")
     requests = [r for r in found.requests if r.name not in named] + given
     if not requests:
         why = "no pin in it has a devshell equivalent" if found.notes else "it pins no tools"
@@ -186,7 +185,7 @@ def _init_locked(root: Path, text: str, requests: list[Request], source: Path | 
         project.stage(planned.spec, where, planned.lock)
         _refuse_existing(root)
         specedit.write(root, planned, None)
-    print(f"devshell: wrote {spec_path} and {lockfile.LOCK_NAME}", file=sys.stderr)
+    say.note(f"wrote {spec_path} and {lockfile.LOCK_NAME}")
 
 
 def _init_unlocked(root: Path, text: str, source: Path | None) -> None:
@@ -197,14 +196,14 @@ def _init_unlocked(root: Path, text: str, source: Path | None) -> None:
     atomic.write_text(spec_path, text)
     lock = source / LOCK_NAME if source is not None else None
     if lock is None or not lock.is_file():
-        print(f"devshell: wrote {spec_path}", file=sys.stderr)
+        say.note(f"wrote {spec_path}")
         return
     try:
         atomic.write_bytes(root / LOCK_NAME, lock.read_bytes())
     except BaseException:
         spec_path.unlink()
         raise
-    print(f"devshell: wrote {spec_path} and {LOCK_NAME}", file=sys.stderr)
+    say.note(f"wrote {spec_path} and {LOCK_NAME}")
 
 
 def _envrc(root: Path) -> None:
@@ -212,11 +211,10 @@ def _envrc(root: Path) -> None:
 
     path = root / ".envrc"
     if path.exists():
-        print(f"devshell: kept the existing {path}; add `use devshell` to it if it lacks it",
-              file=sys.stderr)
+        say.note(f"kept the existing {path}; add `use devshell` to it if it lacks it")
         return
     atomic.write_text(path, ENVRC)
-    print(f"devshell: wrote {path}; run `direnv allow` to use it", file=sys.stderr)
+    say.note(f"wrote {path}; run `direnv allow` to use it")
 
 
 def _ask() -> tuple[str | None, list[Request]] | None:

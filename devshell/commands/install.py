@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from devshell import project
+from devshell import project, say
 
 __all__ = ["register", "run"]
 
@@ -19,5 +18,5 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     proj, record = project.prepare(args.locked)
-    print(f"devshell: {proj.spec.shell.name} is ready ({record.profile})", file=sys.stderr)
+    say.note(f"{proj.spec.shell.name} is ready ({record.profile})")
     return 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from devshell import project
+from devshell import project, say
 from devshell.home import home
 
 __all__ = ["register", "run"]
@@ -33,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
         with project.realising(where):
             lock = project.relock(proj, where, update, realise_first=True)
             project.realise_after_edit(proj.root)
-    print(f"devshell: locked {len(lock.tools)} tools in {proj.lock_path}", file=sys.stderr)
+    say.note(f"locked {len(lock.tools)} tools in {proj.lock_path}")
     return 0

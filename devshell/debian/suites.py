@@ -18,9 +18,9 @@ Release, or a Release that does not verify, is an error wherever it is.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
+from devshell import say
 from devshell.debian.closure import Package, PackageIndex
 from devshell.debian.index import (
     HttpCache,
@@ -139,10 +139,10 @@ def read_suites(home: Home, main: Archive, security: Archive | None, name: str,
     suites = Suites(name, tuple(m for m in members if m is not None), bases)
     unverified = [s for s in suites.members if not s.release.verified]
     if unverified:
-        print(f"devshell: warning: the signature of the Debian suite "
+        say.warn(f"the signature of the Debian suite "
               f"{', '.join(repr(s.name) for s in unverified)} was not checked "
               f"({unverified[0].release.unverified_because}); its packages are locked with "
-              "index-verified: false", file=sys.stderr)
+              "index-verified: false")
     return suites
 
 
@@ -168,5 +168,5 @@ def _security(home: Home, security: Archive | None, name: str, components: tuple
 
 
 def _skipped(name: str, why: str) -> None:
-    print(f"devshell: warning: {why}; locking without {name!r}, so security fixes published "
-          "there are not taken", file=sys.stderr)
+    say.warn(f"{why}; locking without {name!r}, so security fixes published "
+          "there are not taken")

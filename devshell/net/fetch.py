@@ -228,14 +228,19 @@ def _verify(download: Download, digest: bytes, count: int) -> None:
 def progress_lines() -> bool:
     """Whether to say, one line each, what was fetched and realised: when no
     person watches a terminal (CI, a log), unless DEVSHELL_PROGRESS=0."""
+    from devshell import say
+
     stderr = sys.stderr
-    return stderr is not None and not stderr.isatty() and os.environ.get("DEVSHELL_PROGRESS") != "0"
+    return (stderr is not None and not stderr.isatty() and os.environ.get("DEVSHELL_PROGRESS") != "0"
+            and say.progress())
 
 
 def progress_bar(label: str, unit: str = "B") -> Any:
-    """A tqdm bar on stderr when a person is watching, else None."""
+    """A tqdm bar on stderr when a person is watching (and -q was not given), else None."""
+    from devshell import say
+
     stderr = sys.stderr
-    if stderr is None or not stderr.isatty() or os.environ.get("DEVSHELL_PROGRESS") == "0":
+    if stderr is None or not stderr.isatty() or os.environ.get("DEVSHELL_PROGRESS") == "0" or not say.progress():
         return None
     from tqdm import tqdm  # only when a bar is drawn: it costs import time
 

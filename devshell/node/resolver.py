@@ -16,13 +16,12 @@ import json
 import os
 import posixpath
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devshell import config, integrity, names, platforms
+from devshell import config, integrity, names, platforms, say
 from devshell.errors import FetchError, SpecError
 from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
 from devshell.sources.common import artifact
@@ -68,8 +67,8 @@ def resolve(tool: ToolSpec, package: str, version: str, plats: tuple[str, ...], 
     _refuse_native_builds(tool, [p for p in packages.values() if p.scripts], registry, ctx)
     scripts = sorted(f"{p.name} {p.version}" for p in packages.values() if p.scripts)
     if scripts:
-        print(f"devshell: note: {tool.name}: install scripts are never run; these packages of its tree "
-              f"have one: {', '.join(scripts)}", file=sys.stderr)
+        say.note(f"note: {tool.name}: install scripts are never run; these packages of its tree "
+              f"have one: {', '.join(scripts)}")
     entries: dict[str, Artifact | Unavailable] = {}
     for plat in plats:
         chosen: list[_Package] = []

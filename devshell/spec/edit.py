@@ -11,7 +11,6 @@ or Ctrl-C leave devshell.toml and devshell.lock byte for byte as they were.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, InlineTable, Table
 from tomlkit.toml_document import TOMLDocument
 
-from devshell import atomic, catalog, platforms, sources
+from devshell import atomic, catalog, platforms, say, sources
 from devshell import lock as lockfile
 from devshell import spec as specfile
 from devshell.errors import SpecError, UsageError
@@ -288,9 +287,9 @@ def write(root: Path, planned: Plan, old_text: str | None) -> None:
             atomic.write_text(spec_path, old_text)
         raise
     for change in planned.changes:
-        print(f"devshell: {change.describe()}", file=sys.stderr)
+        say.note(f"{change.describe()}")
     for warning in planned.warnings:
-        print(f"devshell: warning: {warning}", file=sys.stderr)
+        say.warn(f"{warning}")
 
 
 @contextlib.contextmanager
