@@ -213,7 +213,7 @@ def test_end_to_end_a_platform_package_runs(tmp_path: Path, server: LoopbackServ
     assert locked["platforms"]["x86_64-linux"]["integrity"].startswith("sha512-")
 
 
-def test_a_tarball_outside_the_registry_keeps_its_url_through_the_mirrors(
+def test_a_tarball_outside_the_registry_is_locked_by_its_own_url_and_fetched_through_the_mirrors(
         registry: FakeRegistry, tmp_path: Path) -> None:
     elsewhere = "http://127.0.0.1:9/tarballs/"
     registry.publish("cdn-hosted", "1.0.0", bin="x.js")
@@ -223,7 +223,11 @@ def test_a_tarball_outside_the_registry_keeps_its_url_through_the_mirrors(
     config = tmp_path / "xdg-config" / "devshell" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text(f'[mirrors]\n"{elsewhere}" = "{registry.server.url}/mirror/"\n')
-    assert only(resolve("1", name="cdn-hosted")).url == f"{registry.server.url}/mirror/cdn-hosted-1.0.0.tgz"
+    locked = only(resolve("1", name="cdn-hosted")).url
+    assert locked == elsewhere + "cdn-hosted-1.0.0.tgz"  # the lock names no mirror
+    from devshell.sources.locate import Upstreams
+
+    assert Upstreams(None, {}).concrete(locked) == f"{registry.server.url}/mirror/cdn-hosted-1.0.0.tgz"
 
 
 @pytest.mark.parametrize(("name", "path"), [("evil", "../../outside"), ("evil", "/usr/bin/env"),

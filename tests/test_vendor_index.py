@@ -39,6 +39,12 @@ def test_terraform_latest_is_the_newest_stable_release_of_its_index(
     assert tools["terraform"]["version"] == "1.9.5" and tools["terraform"]["constraint"] == "latest"
     assert tools["terraform"]["platforms"]["x86_64-linux"]["url"].endswith(  # type: ignore[index]
         "/terraform/1.9.5/terraform_1.9.5_linux_amd64.zip")
+    # The lock names the vendor's URL, as the catalogue does, never the mirror it came through.
+    from devshell import catalog
+
+    vendor = catalog.get("terraform").package.split("{version}")[0]  # type: ignore[union-attr]
+    assert tools["terraform"]["platforms"]["x86_64-linux"]["url"].startswith(vendor)  # type: ignore[index]
+    assert server.url not in (root / "devshell.lock").read_text()
     assert not [p for p in site.requested() if "latest" in p]
     said = devshell("run", "--", "terraform", "version", cwd=root, check=True).stdout
     assert said == "Terraform v1.9.5\n"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devshell import config, integrity, names, platforms, say
+from devshell import integrity, names, platforms, say
 from devshell.errors import FetchError, SpecError
 from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
 from devshell.sources.common import artifact
@@ -208,7 +208,7 @@ def _packages(tool: ToolSpec, tree: dict[str, Any], registry: str, where: str) -
             raise SpecError(f"tools.{tool.name}: {name} {version} in its tree does not come from a "
                             f"registry (resolved: {resolved!r})",
                             hint="only registry packages can be locked and fetched by hash")
-        url = "npm:" + resolved[len(registry):] if resolved.startswith(registry) else config.rewrite(resolved)
+        url = "npm:" + resolved[len(registry):] if resolved.startswith(registry) else resolved
         found[path] = _Package(path, name, version, url, _strongest(tool, name, version, sri),
                                bool(entry.get("optional")), _rules(entry), bool(entry.get("hasInstallScript")),
                                _bins(entry.get("bin")))

@@ -88,8 +88,12 @@ class Upstreams:
     def concrete(self, url: str) -> str:
         """The URL to download from, asking the source that wrote it."""
         scheme, sep, rest = url.partition(":")
-        if not sep or scheme in ("http", "https"):
+        if not sep:
             return url
+        if scheme in ("http", "https"):  # a vendor's URL, as the lock names it: through [mirrors]
+            from devshell.config import rewrite
+
+            return rewrite(url)
         from devshell import sources
 
         source = sources.for_scheme(scheme)

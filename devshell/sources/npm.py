@@ -346,7 +346,7 @@ def _artifact(
         raise _bad(doc_url, f"versions.{version}.dist.tarball", f"is not an http(s) URL: {url!r}"[:300])
     # Under the registry: `npm:<path>`, so the lock names no host and is
     # realised against whatever registry (or mirror) the machine uses.
-    url = "npm:" + url[len(registry):] if url.startswith(registry) else config.rewrite(url)
+    url = "npm:" + url[len(registry):] if url.startswith(registry) else url  # [mirrors] apply when fetched
     bins = tool.bin or (entry.bin if entry is not None else ())
     if not bins:
         found = programs(meta, name, where=f"{http.shown(doc_url)}: versions.{version}.bin")

@@ -122,19 +122,20 @@ class Checksums:
 
 def with_catalogue(tool: ToolSpec) -> ToolSpec:
     """A catalogue url tool (terraform…) with its vendor's URL and checksum
-    file filled in, each rewritten through the user's configured mirrors."""
+    file filled in. The lock names these URLs; what is fetched, now or when
+    realising, goes through the user's configured mirrors (`mirror`)."""
     from devshell import catalog
 
     opts = options(tool)
     entry = catalog.get(tool.name) if opts.url is None else None
     if entry is None:
-        return replace(tool, options=replace(opts, url=mirror(opts.url or ""), checksums=mirror(opts.checksums)))
+        return replace(tool, options=replace(opts, url=opts.url or ""))
     return replace(
         tool,
         options=replace(
             opts,
-            url=mirror(entry.package),
-            checksums=mirror(entry.checksums),
+            url=entry.package,
+            checksums=entry.checksums,
             os_names=opts.os_names or entry.os_names,
             arch_names=opts.arch_names or entry.arch_names,
             format=opts.format or entry.format,
@@ -180,7 +181,8 @@ def _check_written_hash(tool: ToolSpec, declared: list[tuple[str, str, str]], ho
     plat, url, sri = next((f for f in declared if f[0] == host), declared[0])
     hint = (f"the sha256 devshell.toml gives (tools.{tool.name}.sha256.{plat}) is not the hash of what "
             "the URL serves; if the version changed, write the new file's sha256 there. Nothing was written")
-    fetch(home, Download(url, sri, None, f"tools.{tool.name} {tool.constraint} ({plat})", hint), refresh=True)
+    fetch(home, Download(mirror(url) or url, sri, None, f"tools.{tool.name} {tool.constraint} ({plat})", hint),
+          refresh=True)
 
 
 class UrlSource(SourceBase):
@@ -240,7 +242,7 @@ class UrlSource(SourceBase):
                 if sums_url not in sums_cache:
                     from devshell.net import http
 
-                    sums_cache[sums_url] = Checksums(http.get_text(sums_url), sums_url)
+                    sums_cache[sums_url] = Checksums(http.get_text(mirror(sums_url) or sums_url), sums_url)
                 file_name = url.split("?", 1)[0].rsplit("/", 1)[-1]
                 digest = sums_cache[sums_url].get(file_name)
                 if digest is None:
@@ -283,7 +285,7 @@ class UrlSource(SourceBase):
             return ()
         host = platforms.host()
         plat, url, sri = next((f for f in found if f[0] == host), found[0])
-        archive = fetch(home, Download(url, sri, None, f"{tool.name} {tool.constraint} ({plat})"))
+        archive = fetch(home, Download(mirror(url) or url, sri, None, f"{tool.name} {tool.constraint} ({plat})"))
         (home.cache / "tmp").mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"inspect-{os.getpid()}-", dir=home.cache / "tmp"))
         try:
