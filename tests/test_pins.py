@@ -177,7 +177,7 @@ def test_an_add_that_cannot_be_realised_here_writes_nothing(tmp_path: Path, inde
     devshell("install", cwd=root, env=env, check=True)
     before = _snapshot(root)
     gens = devshell("generations", cwd=root, env=env, check=True).stdout
-    proc = devshell("add", "go@1.22", cwd=root, env=env)
+    proc = devshell("add", "go@1.22.7", cwd=root, env=env)
     assert proc.returncode == 6, proc.stderr
     assert "'go/bin/gofmt' is not in the archive" in proc.stderr
     assert "warning" not in proc.stderr
