@@ -1,4 +1,16 @@
-"""`devshell enter`: exec an interactive shell; no Python process stays behind."""
+"""`devshell enter`: exec an interactive shell; no Python process stays behind.
+
+The shell shows `(devshell:NAME) ` in front of its prompt, and puts it back
+when a prompt rebuilt before each prompt (starship, powerlevel10k) drops it.
+Such prompts can show `$DEVSHELL_NAME` themselves: it is set in every
+devshell (`enter`, `run`, direnv, `shellenv`) and only there.
+
+An inherit shell reads the user's rc files, and with them a `shellenv` hook:
+`enter` starts it from the user's own environment (what the hook applied,
+taken back) and names the project in `__DEVSHELL_ENTERED`, which the hook
+leaves alone. A pure shell gets `SHELL` (the shell running) and a directory
+on PATH holding only `devshell`.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +30,12 @@ __all__ = ["register", "run"]
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("enter", help="start an interactive shell with only the pinned tools")
+    p = sub.add_parser(
+        "enter", help="start an interactive shell with only the pinned tools",
+        description="Start an interactive shell with the pinned tools. Its prompt starts with "
+        "(devshell:NAME); a prompt of your own (starship, powerlevel10k) can show $DEVSHELL_NAME, "
+        "set in every devshell and only there.",
+    )
     p.add_argument("--locked", action="store_true", help="fail if devshell.lock is missing or stale")
     p.add_argument("--shell", help="bash, zsh, fish, or a path (default: pinned, else $SHELL)")
     p.set_defaults(func=run)

@@ -7,6 +7,14 @@ at or above $PWD and takes it back on leaving. The hook caches what
 `shellenv SHELL --env` prints, per project, and while devshell.toml and
 devshell.lock are older than that cache it runs no process at all.
 
+On coming into a trusted project the hook runs its `[hooks] on-enter`, once
+(not at each prompt, nor on a refresh or in a nested shell); an untrusted one
+gets one line saying to run `devshell trust`. While a shell has a profile
+applied, `roots/shells/<its pid>` names it, so `gc` keeps it. In a shell
+`devshell enter` started, the hook leaves the entered project alone (its
+environment is the shell's own, not the hook's to take back). Prompts can
+show `$DEVSHELL_NAME`, set only while a project applies.
+
 The cache's first line is the hook's only contract with this module:
 `#devshell-shellenv:1 STAMP NAME…`, a stamp new with every refresh (so a
 shell can tell that another one refreshed the cache) and the names of the

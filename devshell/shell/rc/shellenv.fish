@@ -10,6 +10,12 @@
 # in the project tree. A change goes through devshell once; if that fails, the
 # last good environment stays, with a warning.
 #
+# A trusted project's [hooks] on-enter runs once on coming in. While a profile
+# is applied, roots/shells/<this shell's pid> names it, so `devshell gc` keeps it.
+# In a shell `devshell enter` started, the project it entered ($__DEVSHELL_ENTERED)
+# is the shell's own environment: the hook neither applies nor takes it back.
+# Prompts can show $DEVSHELL_NAME, set only while a project applies.
+#
 # What it replaced lives in exported __DEVSHELL_SE_* variables (the same ones
 # devshell's bash and zsh code uses), so that a nested shell can take it back.
 # Locals are prefixed: a project may set any name, and `$$name` sees locals.
