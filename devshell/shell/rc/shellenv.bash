@@ -133,14 +133,16 @@ __devshell_refresh() {
 # it again), run its [hooks] on-enter, which only a trusted project's cache
 # holds.
 __devshell_enter() {
-  local __ds_entering=1 __ds_on_enter
-  [[ -z ${__DEVSHELL_SE_ROOT+x} || $__DEVSHELL_SE_ROOT != "$1" || -z ${__DEVSHELL_SE_NAMES-} ]] ||
-    __ds_entering=''
+  if [[ ${__DEVSHELL_SE_ROOT-} == "$1" && -n ${__DEVSHELL_SE_NAMES-} ]]; then
+    __devshell_switch "$1"  # already in: whatever it applies, no on-enter
+    return
+  fi
+  local __ds_on_enter
   unset __devshell_on_enter
   __devshell_switch "$1"
   __ds_on_enter=${__devshell_on_enter-}
   unset __devshell_on_enter
-  if [[ -n $__ds_entering && -n $__ds_on_enter ]]; then
+  if [[ -n $__ds_on_enter ]]; then
     eval "$__ds_on_enter"
   fi
 }
