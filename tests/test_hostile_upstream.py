@@ -111,9 +111,9 @@ def _doc_with(server: LoopbackServer, **version_fields: Any) -> dict[str, Any]:
     (lambda s: _doc_with(s, bin={"$(id)": "bin/tool"}), "versions.1.0.0.bin"),
     (lambda s: _doc_with(s, bin={"tool": "../../outside"}), "versions.1.0.0.bin"),
     (lambda s: _doc_with(s, bin=["tool"]), "versions.1.0.0.bin"),
-    (lambda s: _doc_with(s, os="linux", cpu="x64"), "versions.1.0.0.os"),
+    (lambda s: _doc_with(s, os=42, cpu="x64"), "versions.1.0.0.os"),  # one name is fine: a number is not
 ], ids=["versions-list", "dist-tags-list", "version-string", "dist-string", "tarball-number",
-        "integrity-short", "integrity-list", "bin-name-command", "bin-path-outside", "bin-list", "os-string"])
+        "integrity-short", "integrity-list", "bin-name-command", "bin-path-outside", "bin-list", "os-number"])
 def test_a_malformed_npm_document_is_a_fetch_error_naming_the_field(
         tmp_path: Path, server: LoopbackServer, make: Any, field: str) -> None:
     proc = _npm_lock(tmp_path, server, make(server), "1.0.0")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from devshell import names, platforms, sources
+from devshell.shell import hosttools
 from devshell.errors import SpecError
 
 __all__ = [
@@ -287,7 +288,7 @@ class _Parser:
             keep_env=self.plain_list(table.get("keep-env", []), "shell.keep-env",
                                      names.check_variable, "variable"),
             host_tools=self.plain_list(table.get("host-tools", []), "shell.host-tools",
-                                       names.check_plain, "program"),
+                                       hosttools.check, "program"),
             platforms=tuple(sorted(set(plats), key=platforms.ALL.index)),
             glibc=glibc,
         )
