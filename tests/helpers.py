@@ -91,3 +91,16 @@ def terminal(command: str, args: list[str], *, cwd: Path, env: dict[str, str],
                           timeout=timeout, dimensions=(24, columns))
     child.delaybeforesend = None
     return child
+
+
+def unreachable(*upstreams: tuple[str, str]) -> str | None:
+    """For a live test: None when every (what, url) answers, else why the
+    test cannot run (its skip reason)."""
+    import requests
+
+    for what, url in upstreams:
+        try:
+            requests.head(url, timeout=10, allow_redirects=True).raise_for_status()
+        except Exception as exc:
+            return f"the configured {what} cannot be reached: {exc}"
+    return None

