@@ -290,8 +290,6 @@ def test_the_posix_preset_lets_the_hosts_basics_through(tmp_path: Path, server: 
         hosttools.check("@nope", "shell.host-tools entry")
 
 
-@pytest.mark.xfail(strict=True, reason="devshell/spec must accept presets in shell.host-tools: "
-                   "hosttools.check in place of names.check_plain")
 def test_a_pure_shell_with_the_posix_preset_runs_scripts(tmp_path: Path, server: LoopbackServer) -> None:
     root = project(tmp_path, server, shell='host-tools = ["@posix"]', trusted=False)
     proc = devshell("run", "--", "sh", "-c", "ls -d . && printf 'b\\na\\n' | sort | head -n 1 && "
