@@ -188,6 +188,11 @@ def test_shellenv_runs_a_trusted_on_enter_once_per_entering(
     shell.run("true")
     assert _calls(calls) == 2
     assert _hook_runs(root) == 1
+    # A shell started inside (`exec $SHELL` to reload the rc) is no entering.
+    rc = f" --noprofile --rcfile {tmp_path / 'user-home' / '.bashrc'}" if kind == "bash" else ""
+    shell.run(f"exec {kind}{rc} -i")
+    shell.run("hello", r"hello 1\.0 \r\n")
+    assert _hook_runs(root) == 1
     shell.run(f"cd {outside}")
     shell.run(f"cd {root}")
     assert _hook_runs(root) == 2
