@@ -151,3 +151,18 @@ def test_gc_drops_the_bytecode_of_outputs_it_removes(tmp_path: Path, server: Loo
     proc = devshell("gc", cwd=root, check=True)
     assert not (pycache / gone).exists() and f"bytecode of {gone}" in proc.stdout
     assert (pycache / kept / "lib" / "__pycache__" / "m.cpython-311.pyc").exists()
+
+
+def test_gc_tidies_the_root_files_of_shells_that_have_exited(tmp_path: Path, server: LoopbackServer) -> None:
+    root, _ = _project(tmp_path, server, "proj", "hello", "1.0")
+    devshell("install", cwd=root, check=True)
+    shells = _home() / "roots" / "shells"
+    shells.mkdir(parents=True, exist_ok=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (shells / str(gone.pid)).write_text(str(_home() / "store" / "x-profile-gone") + "\n")
+    (shells / str(os.getpid())).write_text(str(_home() / "store" / "x-profile-alive") + "\n")
+    devshell("gc", "--dry-run", cwd=root, check=True)
+    assert (shells / str(gone.pid)).exists()  # a dry run changes nothing
+    devshell("gc", cwd=root, check=True)
+    assert not (shells / str(gone.pid)).exists() and (shells / str(os.getpid())).exists()

@@ -81,9 +81,18 @@ def test_init_direnv_writes_an_envrc_but_keeps_one(proj: Path, tmp_path: Path, e
     other = tmp_path / "other"
     other.mkdir()
     (other / ".envrc").write_text("export A=1\n")
+    (other / ".gitignore").write_text("node_modules/")
     proc = devshell("init", "--direnv", cwd=other, env=env, check=True)
     assert (other / ".envrc").read_text() == "export A=1\n"
     assert "kept the existing" in proc.stderr
+    # direnv's own cache stays out of git, whoever wrote the .envrc; an existing .gitignore keeps its lines.
+    assert (proj / ".gitignore").read_text() == ".direnv/\n"
+    assert (other / ".gitignore").read_text() == "node_modules/\n.direnv/\n"
+    third = tmp_path / "third"
+    third.mkdir()
+    (third / ".gitignore").write_text("/.direnv\n")
+    devshell("init", "--direnv", cwd=third, env=env, check=True)
+    assert (third / ".gitignore").read_text() == "/.direnv\n"
 
 
 def test_init_without_a_terminal_writes_a_minimal_spec_and_asks_nothing(proj: Path, env: dict[str, str]) -> None:

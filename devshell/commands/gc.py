@@ -69,6 +69,8 @@ def collect(h: Home, dry_run: bool, keep: int | None, older_than: float | None) 
     freed = 0
     with gcroots.guard(h, exclusive=True):
         live, gone = gcroots.roots(h, keep, older_than)
+        if not dry_run:
+            gcroots.drop_dead_shells(h)  # the root files of shells that have exited
         for state in gone:
             removed.append(f"project state {state.name} (its directory is gone)")
             if not dry_run:

@@ -209,12 +209,25 @@ def _init_unlocked(root: Path, text: str, source: Path | None) -> None:
 def _envrc(root: Path) -> None:
     from devshell import atomic
 
+    _ignore_direnv(root)
     path = root / ".envrc"
     if path.exists():
         say.note(f"kept the existing {path}; add `use devshell` to it if it lacks it")
         return
     atomic.write_text(path, ENVRC)
     say.note(f"wrote {path}; run `direnv allow` to use it")
+
+
+def _ignore_direnv(root: Path) -> None:
+    """direnv's cache directory (.direnv/) stays out of git: one line added
+    to .gitignore unless a line already ignores it."""
+    from devshell import atomic
+
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if any(line.strip() in (".direnv", ".direnv/", "/.direnv", "/.direnv/") for line in text.splitlines()):
+        return
+    atomic.write_text(path, text + ("\n" if text and not text.endswith("\n") else "") + ".direnv/\n")
 
 
 def _ask() -> tuple[str | None, list[Request]] | None:
