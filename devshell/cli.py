@@ -60,7 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        # At once, even with downloads still running in other threads: nothing
+        # half-made was kept (outputs and files appear by rename, and temp
+        # files carry this pid, so a later run sweeps them).
+        print("\ndevshell: interrupted; nothing half-made was kept", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(130)
     except OSError as exc:  # a full disk, a read-only directory: say which file
         if os.environ.get("DEVSHELL_DEBUG") == "1":
             raise

@@ -209,8 +209,15 @@ def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]]) -> t
     # Where `npm:`, `deb:` and `pypi:` URLs come from: this project's settings,
     # never the current directory's.
     ups = Upstreams(spec.root, dict(spec.sources))
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    pool = ThreadPoolExecutor(max_workers=4)
+    try:
         paths = list(pool.map(lambda la: store.add_artifact(home, la[1], la[0], ups), artifacts))
+    except KeyboardInterrupt:
+        # Ctrl-C: do not wait for the downloads running (cli.main exits at
+        # once); what they leave is temp files a later run sweeps.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return paths, profile.build(home, spec.shell.name, [a for _, a in artifacts])
 
 
