@@ -29,5 +29,7 @@ def modules_for(args: list[str]) -> list[ModuleType]:
     """The command modules `args` needs: the one it names, else every one."""
     every = names()
     named = next((a for a in args if not a.startswith("-")), None)
+    if named is None and "--version" in args:
+        return []  # argparse answers it before any command is looked at
     wanted = [named] if named in every else list(every)
     return [importlib.import_module(f"devshell.commands.{name}") for name in wanted]
