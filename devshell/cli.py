@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # half-made was kept (outputs and files appear by rename, and temp
         # files carry this pid, so a later run sweeps them).
         print("\ndevshell: interrupted; nothing half-made was kept", file=sys.stderr, flush=True)
+        if argv is not None:  # called in-process (a test, a library): the caller's threads are its own
+            return 130
         sys.stdout.flush()
         os._exit(130)
     except OSError as exc:  # a full disk, a read-only directory: say which file
