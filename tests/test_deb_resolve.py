@@ -317,6 +317,23 @@ def test_each_architecture_lists_its_own_programs(tmp_path: Path, archive_server
         assert art.bin == ("usr/bin/java",), plat
 
 
+def test_a_listed_program_whose_link_leads_nowhere_in_the_closure_is_left_out(
+        tmp_path: Path, archive: FakeArchive) -> None:
+    """rustc's rust-clang links to a clang its closure does not ship: it is
+    not exposed (a note says so), while a link into another package of the
+    closure is."""
+    archive.add(DebPackage("rustish-tools", "1.0-1", files={"usr/lib/rustish/bin/rustc": b"#!/bin/sh\necho rustc\n"}))
+    archive.add(DebPackage("rustish", "1.0-1", depends="rustish-tools",
+                           files={"usr/bin/cargo": b"#!/bin/sh\necho cargo\n"},
+                           symlinks={"usr/bin/rustc": "../lib/rustish/bin/rustc",
+                                     "usr/bin/rust-clang": "../lib/llvm-14/bin/clang"}))
+    archive.publish()
+    locked = _resolve(tmp_path, '"deb:rustish" = "latest"\n')
+    art = locked.artifact("x86_64-linux")
+    assert isinstance(art, lock.Artifact)
+    assert art.bin == ("usr/bin/cargo", "usr/bin/rustc")
+
+
 def test_known_environment_needs_come_with_the_closure(tmp_path: Path, archive: FakeArchive) -> None:
     archive.add(
         DebPackage("perl-base", "5.36.0-7+deb12u1", essential=True),

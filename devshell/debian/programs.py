@@ -15,7 +15,7 @@ from devshell.debian.closure import Package
 from devshell.debian.index import triplet
 from devshell.errors import StoreError
 
-__all__ = ["PROGRAM_DIRS", "known_env", "programs"]
+__all__ = ["PROGRAM_DIRS", "known_env", "links", "programs", "resolves"]
 
 #: Where a package's programs live; what they ship there is exposed.
 PROGRAM_DIRS = ("usr/bin", "bin", "usr/sbin")
@@ -45,6 +45,59 @@ def programs(deb: Path) -> tuple[str, ...]:
     except (ArError, tarfile.TarError, OSError, EOFError) as exc:
         raise StoreError(f"{deb.name} cannot be read as a Debian package ({exc})") from None
     return tuple(sorted(found))
+
+
+def links(deb: Path) -> dict[str, str | None]:
+    """Every member of a .deb's data.tar: its path, mapped to its symlink's
+    target, or None for anything else."""
+    from debian.arfile import ArError, ArFile
+
+    found: dict[str, str | None] = {}
+    try:
+        with open(deb, "rb") as f:
+            ar = ArFile(fileobj=f)
+            member = next((n for n in ar.getnames() if n.startswith("data.tar")), None)
+            if member is None:
+                raise StoreError(f"{deb.name} is not a Debian package: it has no data.tar")
+            with _tar_stream(ar.getmember(member), member) as tar:
+                for info in tar:
+                    path = posixpath.normpath(info.name.removeprefix("./"))
+                    found[path] = info.linkname if info.issym() else None
+    except (ArError, tarfile.TarError, OSError, EOFError) as exc:
+        raise StoreError(f"{deb.name} cannot be read as a Debian package ({exc})") from None
+    return found
+
+
+def resolves(tree: dict[str, str | None], path: str) -> bool:
+    """Whether `path`, its links followed through `tree` (all members of a
+    closure, as `links` reads them) as if the tree were `/`, reaches a member
+    that is no link. A merged-/usr system's aliases (bin → usr/bin…) count."""
+    todo = [c for c in path.split("/") if c not in ("", ".")]
+    done: list[str] = []
+    for _ in range(4096):  # a bound on hops and components alike
+        if not todo:
+            here = "/".join(done)
+            return here in tree and tree[here] is None
+        part = todo.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        here = "/".join([*done, part])
+        if here not in tree and not done and part in ("bin", "sbin", "lib", "lib32", "lib64"):
+            todo.insert(0, part)
+            done = ["usr"]
+            continue
+        target = tree.get(here)
+        if here in tree and target is not None:
+            todo = [c for c in target.split("/") if c not in ("", ".")] + todo
+            if target.startswith("/"):
+                done = []
+            continue
+        if here not in tree:
+            return False
+        done.append(part)
+    return False
 
 
 def _tar_stream(raw: Any, member: str) -> tarfile.TarFile:

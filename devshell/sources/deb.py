@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devshell import config, integrity, names, platforms
+from devshell import config, integrity, names, platforms, say
 from devshell.debian import pyconfig
 from devshell.debian.closure import (
     Package,
@@ -342,12 +342,40 @@ def _listed_programs(tool: ToolSpec, home: Home, archive: Suites, name: str, pkg
             flavours = [p for p in found if posixpath.basename(p).startswith(f"{name}.")]
             if flavours:
                 found.append(f"{name}={flavours[0]}")
+    found = _reaching(tool, home, archive, pkgs, plat, found)
     if not found:
         raise SpecError(
             f"tools.{tool.name}: {main.label} ships no programs in {', '.join(PROGRAM_DIRS)}",
             hint='name the files to expose: bin = ["usr/lib/…/prog"], or pick the package that has the program',
         )
     return tuple(sorted(found))
+
+
+def _reaching(tool: ToolSpec, home: Home, archive: Suites, pkgs: list[Package], plat: str,
+              found: list[str]) -> list[str]:
+    """The listed programs that lead somewhere: a link to a file no package
+    of the closure ships (rustc's rust-clang, to a clang it does not depend
+    on) would fail when realised, so it is left out now, with a note. Only
+    when some program is a link is the rest of the closure read (its .debs
+    are what realising fetches anyway)."""
+    from devshell.debian.programs import links, resolves
+
+    main = next(p for p in pkgs if p.name == (tool.package or tool.name))
+    main_tree = links(_fetch_deb(home, archive, main, plat))
+    entries = [(e.split("=", 1)[-1], e) for e in found]
+    if not any(main_tree.get(path) is not None for path, _ in entries):
+        return found
+    tree: dict[str, str | None] = {}
+    for pkg in pkgs:
+        tree.update(links(_fetch_deb(home, archive, pkg, plat)))
+    kept = []
+    for path, entry in entries:
+        if resolves(tree, path):
+            kept.append(entry)
+        else:
+            say.note(f"note: tools.{tool.name}: {path} links to {tree.get(path)!r}, which its closure does not "
+                     "ship; it is not exposed")
+    return kept
 
 
 def _fetch_deb(home: Home, archive: Suites, pkg: Package, plat: str) -> Path:
