@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["FLOOR", "host", "needs", "parse", "shown"]
+__all__ = ["FLOOR", "LEGACY", "host", "needs", "parse", "shown", "wheel_glibc"]
 
 FLOOR = (2, 17)
 
-_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+#: PEP 600's aliases: the older manylinux names, and the glibc each means.
+LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 _TAG = re.compile(r"manylinux_(\d+)_(\d+)_[a-z0-9_]+|(manylinux1|manylinux2010|manylinux2014)_[a-z0-9_]+")
 _VERSION = re.compile(r"2\.(\d{1,3})")
 
@@ -43,7 +44,7 @@ def wheel_glibc(platform_tag: str) -> tuple[int, int] | None:
     if match is None:
         return None
     if match[3]:
-        return _LEGACY[match[3]]
+        return LEGACY[match[3]]
     return int(match[1]), int(match[2])
 
 

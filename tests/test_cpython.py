@@ -366,9 +366,9 @@ def test_the_cpython_format_has_venv_record_the_interpreters_real_home(
     assert (venv / "__init__.py").read_text() == VENV_HOME_LINE.replace("abspath", "realpath")
 
 
-@pytest.mark.skipif(not Path("/usr/bin/python3").exists() or not sys.platform.startswith("linux"),
-                    reason="needs the host's /usr/bin/python3 on Linux to pack as a python-build-standalone build")
-def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mirror: PbsMirror) -> None:
+def _host_python_project(tmp_path: Path, mirror: PbsMirror) -> tuple[Path, str, str, dict[str, str]]:
+    """A project pinning the host's own CPython, packed and served as a
+    python-build-standalone build: (root, version, platform, env)."""
     built = host_build()
     assert built is not None
     version, archive = built
@@ -376,7 +376,14 @@ def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mir
     mirror.release(TAG, {version: {plat: archive}})
     root = tmp_path / "proj"
     _spec(root, version, f'["{plat}"]')
-    env = {"DEVSHELL_PLATFORM": plat, "DEVSHELL_DEB_ARCHIVE": NOWHERE, "DEVSHELL_HTTP_RETRIES": "0"}
+    return root, version, plat, {"DEVSHELL_PLATFORM": plat, "DEVSHELL_DEB_ARCHIVE": NOWHERE,
+                                 "DEVSHELL_HTTP_RETRIES": "0"}
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists() or not sys.platform.startswith("linux"),
+                    reason="needs the host's /usr/bin/python3 on Linux to pack as a python-build-standalone build")
+def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mirror: PbsMirror) -> None:
+    root, version, _, env = _host_python_project(tmp_path, mirror)
     devshell("lock", cwd=root, env=env, check=True, timeout=300)
     probe = f"import sys, {MODULES}; print(sys.prefix); print(sys.base_prefix); print(sys.version.split()[0])"
     store = str(Path(os.environ["DEVSHELL_HOME"]) / "store") + "/"
@@ -395,14 +402,7 @@ def test_the_pinned_interpreter_makes_a_venv_in_a_pure_shell(tmp_path: Path, mir
                     reason="needs the host's /usr/bin/python3 on Linux to pack as a python-build-standalone build")
 def test_the_standard_library_comes_compiled_and_running_python_changes_nothing(
         tmp_path: Path, mirror: PbsMirror) -> None:
-    built = host_build()
-    assert built is not None
-    version, archive = built
-    plat = {"x86_64": "x86_64-linux", "aarch64": "aarch64-linux"}[platform.machine()]
-    mirror.release(TAG, {version: {plat: archive}})
-    root = tmp_path / "proj"
-    _spec(root, version, f'["{plat}"]')
-    env = {"DEVSHELL_PLATFORM": plat, "DEVSHELL_DEB_ARCHIVE": NOWHERE, "DEVSHELL_HTTP_RETRIES": "0"}
+    root, version, plat, env = _host_python_project(tmp_path, mirror)
     devshell("install", cwd=root, env=env, check=True, timeout=300)
     out = Path(os.environ["DEVSHELL_HOME"]) / "store" / _lock(root)["platforms"][plat]["output"]  # type: ignore[index]
     x = ".".join(version.split(".")[:2])

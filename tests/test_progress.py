@@ -32,7 +32,7 @@ def test_progress_0_silences_them(tmp_path: Path, server: LoopbackServer) -> Non
     assert "fetched" not in proc.stderr and "realised" not in proc.stderr
 
 
-def test_quiet_silences_them_and_keeps_warnings(tmp_path: Path, server: LoopbackServer) -> None:
+def test_quiet_silences_them(tmp_path: Path, server: LoopbackServer) -> None:
     root = _project(tmp_path, server)
     proc = devshell("-q", "install", cwd=root, env={"DEVSHELL_PROGRESS": ""}, check=True)
     assert "fetched" not in proc.stderr and "realised" not in proc.stderr and "is ready" not in proc.stderr

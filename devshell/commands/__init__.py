@@ -14,8 +14,9 @@ from types import ModuleType
 __all__ = ["modules_for", "names"]
 
 #: The order `devshell --help` lists commands in; any other module comes after.
-_ORDER = ("init", "add", "remove", "search", "outdated", "versions", "lock", "install", "enter", "run", "env", "status", "store", "hook",
-          "shellenv", "doctor", "generations", "diff", "rollback", "gc", "verify", "trust")
+_ORDER = ("init", "add", "remove", "search", "outdated", "versions", "lock", "install", "enter", "run", "env",
+          "status", "store", "hook", "shellenv", "doctor", "generations", "diff", "rollback", "gc", "verify",
+          "trust")
 
 
 def names() -> tuple[str, ...]:

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             template, requests = answer
         else:
             say.note("not asking (stdin is not a terminal, or CI is set): writing a spec "
-                  "with no tools; pass --tool NAME@VERSION or --template NAME to start with some")
+                     "with no tools; pass --tool NAME@VERSION or --template NAME to start with some")
     source = _template(template) if template is not None else None
     spec_path = root / SPEC_NAME
     name = root.name or "shell"

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from devshell import project, say
+from devshell import project
 from devshell.home import home
 from devshell.state import trust
 
@@ -34,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
     h = home()
     if args.revoke:
         trust.revoke(h, proj.root)
-        say.note(f"{proj.root} is no longer trusted")
+        print(f"devshell: {proj.root} is no longer trusted", file=sys.stderr)
         return 0
     # What is trusted is the spec *and* its lock: lock first if it is stale.
     lock = project.fresh_lock(proj, h, locked=False)
-    say.note(f"trusting {proj.root}:")
+    print(f"devshell: trusting {proj.root}:", file=sys.stderr)
     for tool in lock.tools:
         print(f"  tool  {tool.name} {tool.version} ({tool.source})", file=sys.stderr)
     for name, value in proj.spec.env:
@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
     for name, command in proj.spec.hooks:
         print(f"  hook  {name}: {command}", file=sys.stderr)
     trust.trust(h, proj.root)
-    say.note("trusted; a change from outside (a pull) asks again")
+    print("devshell: trusted; a change from outside (a pull) asks again", file=sys.stderr)
     return 0

@@ -140,9 +140,9 @@ def read_suites(home: Home, main: Archive, security: Archive | None, name: str,
     unverified = [s for s in suites.members if not s.release.verified]
     if unverified:
         say.warn(f"the signature of the Debian suite "
-              f"{', '.join(repr(s.name) for s in unverified)} was not checked "
-              f"({unverified[0].release.unverified_because}); its packages are locked with "
-              "index-verified: false")
+                 f"{', '.join(repr(s.name) for s in unverified)} was not checked "
+                 f"({unverified[0].release.unverified_because}); its packages are locked with "
+                 "index-verified: false")
     return suites
 
 
@@ -169,4 +169,4 @@ def _security(home: Home, security: Archive | None, name: str, components: tuple
 
 def _skipped(name: str, why: str) -> None:
     say.warn(f"{why}; locking without {name!r}, so security fixes published "
-          "there are not taken")
+             "there are not taken")

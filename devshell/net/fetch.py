@@ -225,26 +225,29 @@ def _verify(download: Download, digest: bytes, count: int) -> None:
         )
 
 
-def progress_lines() -> bool:
-    """Whether to say, one line each, what was fetched and realised: when no
-    person watches a terminal (CI, a log), unless DEVSHELL_PROGRESS=0."""
+def _progress(terminal: bool) -> bool:
+    """Whether progress is shown at all (not with -q, nor DEVSHELL_PROGRESS=0),
+    and stderr is (`terminal`) or is not a terminal."""
     from devshell import say
 
     stderr = sys.stderr
-    return (stderr is not None and not stderr.isatty() and os.environ.get("DEVSHELL_PROGRESS") != "0"
+    return (stderr is not None and stderr.isatty() == terminal and os.environ.get("DEVSHELL_PROGRESS") != "0"
             and say.progress())
 
 
-def progress_bar(label: str, unit: str = "B") -> Any:
-    """A tqdm bar on stderr when a person is watching (and -q was not given), else None."""
-    from devshell import say
+def progress_lines() -> bool:
+    """Whether to say, one line each, what was fetched and realised: when no
+    person watches a terminal (CI, a log)."""
+    return _progress(terminal=False)
 
-    stderr = sys.stderr
-    if stderr is None or not stderr.isatty() or os.environ.get("DEVSHELL_PROGRESS") == "0" or not say.progress():
+
+def progress_bar(label: str, unit: str = "B") -> Any:
+    """A tqdm bar on stderr when a person is watching, else None."""
+    if not _progress(terminal=True):
         return None
     from tqdm import tqdm  # only when a bar is drawn: it costs import time
 
     return tqdm(
         total=None, unit=unit, unit_scale=unit == "B", unit_divisor=1024,
-        desc=label, leave=False, file=stderr,
+        desc=label, leave=False, file=sys.stderr,
     )

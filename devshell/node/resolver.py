@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devshell import integrity, names, platforms, say
+from devshell import names, platforms, say
 from devshell.errors import FetchError, SpecError
 from devshell.lock import Artifact, LockedTool, Part, Unavailable, tool_inputs_hash
+from devshell.sources import npm
 from devshell.sources.common import artifact
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ __all__ = ["FORMAT", "NODE", "resolve"]
 #: The tool of the spec every JavaScript tool runs on.
 NODE = "node"
 FORMAT = "npmtree"
-_NPM_ARCH = {"x86_64": "x64", "aarch64": "arm64"}  # npm's process.arch names
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,9 @@ class _Package:
 def resolve(tool: ToolSpec, package: str, version: str, plats: tuple[str, ...], ctx: Context,
             registry: str, env: tuple[tuple[str, str], ...]) -> LockedTool:
     """`tool` (npm package `package` at `version`) locked on every platform of `plats`."""
-    npm = _npm(tool, package, ctx)
+    command = _npm(tool, package, ctx)
     tree = ctx.memo(("npm-tree", package, version, registry),
-                    lambda: _package_lock(tool, package, version, registry, npm, ctx))
+                    lambda: _package_lock(tool, package, version, registry, command, ctx))
     where = f"npm's package-lock for {package}@{version}"
     packages = _packages(tool, tree, registry, where)
     root = packages.get(f"node_modules/{package}")
@@ -68,13 +68,13 @@ def resolve(tool: ToolSpec, package: str, version: str, plats: tuple[str, ...], 
     scripts = sorted(f"{p.name} {p.version}" for p in packages.values() if p.scripts)
     if scripts:
         say.note(f"note: {tool.name}: install scripts are never run; these packages of its tree "
-              f"have one: {', '.join(scripts)}")
+                 f"have one: {', '.join(scripts)}")
     entries: dict[str, Artifact | Unavailable] = {}
     for plat in plats:
         chosen: list[_Package] = []
         refused = None
         for p in sorted(packages.values(), key=lambda p: p.path):
-            if _fits(p.rules, plat):
+            if npm.fits(p.rules, plat):
                 chosen.append(p)
             elif not p.optional:
                 refused = f"{p.name} {p.version} is built for {_shown(p.rules)}"
@@ -103,8 +103,6 @@ def _refuse_native_builds(tool: ToolSpec, scripted: list[_Package], registry: st
     """A package whose install script compiles a native addon (node-gyp: its
     document says `gypfile`, or its install script runs node-gyp) does not
     work without it, and devshell runs none: one clear error naming them."""
-    from devshell.sources import npm
-
     needs = []
     for p in scripted:
         doc = npm.document(ctx, tool, registry, p.name, full=True)
@@ -146,7 +144,7 @@ def _npm(tool: ToolSpec, package: str, ctx: Context) -> list[str]:
     return [str(out / programs["node"]), str(out / programs["npm"])]
 
 
-def _package_lock(tool: ToolSpec, package: str, version: str, registry: str, npm: list[str],
+def _package_lock(tool: ToolSpec, package: str, version: str, registry: str, command: list[str],
                   ctx: Context) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="devshell-npm-") as scratch:
         Path(scratch, "package.json").write_text(json.dumps(
@@ -154,7 +152,7 @@ def _package_lock(tool: ToolSpec, package: str, version: str, registry: str, npm
              "dependencies": {package: version}}), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
         env.update(npm_config_update_notifier="false", npm_config_fund="false", npm_config_audit="false")
-        cmd = [*npm, "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund",
+        cmd = [*command, "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund",
                "--lockfile-version=3", "--loglevel=error", f"--registry={registry}",
                f"--cache={ctx.home.cache / 'npm'}"]
         try:
@@ -209,25 +207,11 @@ def _packages(tool: ToolSpec, tree: dict[str, Any], registry: str, where: str) -
                             f"registry (resolved: {resolved!r})",
                             hint="only registry packages can be locked and fetched by hash")
         url = "npm:" + resolved[len(registry):] if resolved.startswith(registry) else resolved
-        found[path] = _Package(path, name, version, url, _strongest(tool, name, version, sri),
+        found[path] = _Package(path, name, version, url, npm.strongest(tool, name, version, sri, where,
+                                                                        f"packages[{path!r}].integrity"),
                                bool(entry.get("optional")), _rules(entry), bool(entry.get("hasInstallScript")),
                                _bins(entry.get("bin")))
     return found
-
-
-def _strongest(tool: ToolSpec, name: str, version: str, sri: object) -> str:
-    tokens = sri.split() if isinstance(sri, str) else []
-    for algo in integrity.ALGORITHMS[::-1]:
-        for token in tokens:
-            if token.startswith(f"{algo}-"):
-                try:
-                    integrity.parse(token)
-                except ValueError:
-                    continue
-                return str(token)
-    raise SpecError(f"tools.{tool.name}: {name} {version} in its tree has no sha512 or sha256 "
-                    f"integrity (npm's package-lock says {sri!r})",
-                    hint="pin a version whose tree is published with sha512 checksums")
 
 
 def _rules(entry: dict[str, Any]) -> dict[str, list[str]]:
@@ -242,21 +226,6 @@ def _rules(entry: dict[str, Any]) -> dict[str, list[str]]:
 def _bins(field: object) -> dict[str, str]:
     return {k: v for k, v in field.items() if isinstance(k, str) and isinstance(v, str)} \
         if isinstance(field, dict) else {}
-
-
-def _fits(rules: dict[str, list[str]], plat: str) -> bool:
-    """npm's `os`, `cpu` and `libc` fields (`!x` excludes) against `plat`;
-    devshell's Linux platforms are glibc ones."""
-    arch, system = platforms.split(plat)
-    values = {"os": system, "cpu": _NPM_ARCH.get(arch, arch), "libc": "glibc" if system == "linux" else None}
-    for key, rule in rules.items():
-        value = values[key]
-        if value is None:
-            continue
-        allowed = [r for r in rule if not r.startswith("!")]
-        if f"!{value}" in rule or (allowed and value not in allowed):
-            return False
-    return True
 
 
 def _shown(rules: dict[str, list[str]]) -> str:

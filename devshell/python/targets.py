@@ -23,10 +23,9 @@ __all__ = ["GLIBC_FLOOR", "MACOS_FLOOR", "Target", "python_version", "target"]
 GLIBC_FLOOR = libc.FLOOR
 MACOS_FLOOR = (11, 0)
 
-# Older manylinux names, and the glibc each means (PEP 600's aliases).
-_LEGACY = (("manylinux2014", 17, ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x")),
-           ("manylinux2010", 12, ("x86_64", "i686")),
-           ("manylinux1", 5, ("x86_64", "i686")))
+# The architectures each older manylinux name (devshell.libc.LEGACY) was defined for.
+_LEGACY_ARCHS = {"manylinux2014": ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x"),
+                 "manylinux2010": ("x86_64", "i686"), "manylinux1": ("x86_64", "i686")}
 _MAC_ARCH = {"x86_64": "x86_64", "aarch64": "arm64"}
 _SYSTEM = {"linux": ("linux", "Linux"), "darwin": ("darwin", "Darwin")}
 _VERSION = re.compile(r"(?:[0-9]+:)?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?")
@@ -91,8 +90,8 @@ def target(platform: str, python: tuple[int, int, int], glibc: tuple[int, int] =
     arch, system = platforms.split(platform)
     if system == "linux":
         plats = [f"manylinux_2_{minor}_{arch}" for minor in range(glibc[1], 4, -1)]
-        plats += [f"{name}_{arch}" for name, minor, archs in _LEGACY
-                  if arch in archs and minor <= glibc[1]]
+        plats += [f"{name}_{arch}" for name, archs in _LEGACY_ARCHS.items()
+                  if arch in archs and libc.LEGACY[name] <= glibc]
     elif system == "darwin" and arch in _MAC_ARCH:
         plats = list(tags.mac_platforms(MACOS_FLOOR, _MAC_ARCH[arch]))
     else:

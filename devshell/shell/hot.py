@@ -96,7 +96,9 @@ def exec_command(record: environment.Record, cmd: list[str], scripts_first: bool
         )
         sys.exit(127)
     except OSError as exc:
-        script = _shell_script(cmd[0], env) if exc.errno == 8 else None  # ENOEXEC
+        import errno  # a builtin module, and only on this failure path
+
+        script = _shell_script(cmd[0], env) if exc.errno == errno.ENOEXEC else None
         if script is not None:
             # A text file with no `#!` line is a shell script, as execvp and
             # every shell take it (npm packages ship such placeholders: pnpm's).

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from devshell.context import Context
     from devshell.sources.locate import Upstreams
 
-__all__ = ["ACCEPT", "NpmSource", "document", "document_url", "is_semver", "programs"]
+__all__ = ["ACCEPT", "NpmSource", "document", "document_url", "fits", "is_semver", "programs", "strongest"]
 
 #: The abbreviated ("corgi") document: everything installing needs, a fraction
 #: of the full document's size; registries that lack it send the full one.
@@ -158,7 +158,7 @@ class NpmSource(SourceBase):
                 entries[plat] = Unavailable(f"the registry has no package {names[plat]}")
             elif pmeta is None:
                 entries[plat] = Unavailable(f"{names[plat]} has no version {version}")
-            elif not _fits(pmeta, plat):
+            elif not fits(pmeta, plat):
                 entries[plat] = Unavailable(
                     f"{names[plat]} {version} is built for os {pmeta.get('os')}, cpu {pmeta.get('cpu')}"
                 )
@@ -305,11 +305,13 @@ def _pick(tool: ToolSpec, doc: Document, name: str, url: str) -> str:
     return common.pick_version(tool, live, where=name)
 
 
-def _fits(meta: dict[str, Any], plat: str) -> bool:
-    """Whether a version's `os`/`cpu` fields (npm's names, `!x` excludes) allow `plat`."""
+def fits(meta: dict[str, Any], plat: str) -> bool:
+    """Whether a package's `os`, `cpu` and `libc` fields (npm's names, `!x`
+    excludes) allow `plat`; devshell's Linux platforms are glibc ones."""
     arch, system = platforms.split(plat)
-    for rule, value in ((meta.get("os"), system), (meta.get("cpu"), _NPM_ARCH.get(arch, arch))):
-        if not isinstance(rule, list) or not rule:
+    for rule, value in ((meta.get("os"), system), (meta.get("cpu"), _NPM_ARCH.get(arch, arch)),
+                        (meta.get("libc"), "glibc" if system == "linux" else None)):
+        if not isinstance(rule, list) or not rule or value is None:
             continue
         allowed = [r for r in rule if not str(r).startswith("!")]
         if f"!{value}" in rule or (allowed and value not in allowed):
@@ -317,17 +319,17 @@ def _fits(meta: dict[str, Any], plat: str) -> bool:
     return True
 
 
-def _sri(tool: ToolSpec, name: str, version: str, dist: dict[str, Any], url: str) -> str:
-    """The strongest sha512/sha256 hash in `dist.integrity`; sha1 is refused,
-    and a sha512/sha256 that is not one is the registry's error."""
-    tokens = (dist.get("integrity") or "").split()
+def strongest(tool: ToolSpec, name: str, version: str, sri: object, url: str, field: str) -> str:
+    """The strongest sha512/sha256 hash of an npm `integrity` value; sha1 is
+    refused, and a sha512/sha256 that is not one is the error of `url`'s `field`."""
+    tokens = sri.split() if isinstance(sri, str) else []
     for algo in integrity.ALGORITHMS[::-1]:
         for token in tokens:
             if token.startswith(f"{algo}-"):
                 try:
                     integrity.parse(token)
                 except ValueError as exc:
-                    raise _bad(url, f"versions.{version}.dist.integrity", f"is damaged ({exc})") from None
+                    raise _bad(url, field, f"is damaged ({exc})") from None
                 return str(token)
     raise SpecError(
         f"tools.{tool.name}: {name} {version} is published with only a sha1 checksum, "
@@ -358,7 +360,8 @@ def _artifact(
         raise SpecError(f"tools.{tool.name}: {name} {version} declares no programs (no `bin`)",
                         hint='name the programs to expose: bin = ["path/in/package/prog"]')
     return common.artifact(
-        tool.name, version, url=url, integrity=_sri(tool, name, version, dist, doc_url),
+        tool.name, version, url=url, integrity=strongest(tool, name, version, dist.get("integrity"), doc_url,
+                                                          f"versions.{version}.dist.integrity"),
         size=None,  # dist.unpackedSize is the unpacked size, not the tarball's
         format="tgz", strip=1, bin=bins,
         env=tool.env or (entry.env if entry is not None else ()),

@@ -20,11 +20,9 @@ import zipfile
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from devshell import names
+from devshell import libc, names
 
 __all__ = ["console_scripts", "is_tool_wheel", "platform_key", "programs", "wheel_tags"]
-
-_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
 def wheel_tags(filename: str) -> frozenset[Tag] | None:
@@ -47,13 +45,14 @@ def _version_pair(parts: list[str]) -> tuple[int, int] | None:
 
 
 def _linux(tag: str, arch: str) -> tuple[int, tuple[int, int]] | None:
-    for legacy, glibc in _LEGACY_MANYLINUX.items():
-        if tag == f"{legacy}_{arch}":
-            return 0, glibc
-    for family, rank in (("manylinux", 0), ("musllinux", 1)):
-        if tag.startswith(f"{family}_") and tag.endswith(f"_{arch}"):
-            pair = _version_pair(tag[len(family) + 1 : -len(arch) - 1].split("_"))
-            return None if pair is None else (rank, pair)
+    if not tag.endswith(f"_{arch}"):
+        return None
+    glibc = libc.wheel_glibc(tag)
+    if glibc is not None:
+        return 0, glibc
+    if tag.startswith("musllinux_"):
+        pair = _version_pair(tag[len("musllinux_"):-len(arch) - 1].split("_"))
+        return None if pair is None else (1, pair)
     if tag == f"linux_{arch}":
         return 2, (0, 0)
     return None
