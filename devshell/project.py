@@ -7,14 +7,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devshell import integrity, platforms, store
+from devshell import integrity, platforms, say, store
 from devshell import lock as lockfile
 from devshell import spec as specfile
 from devshell.errors import LockStaleError, SpecError, StoreError
@@ -92,12 +91,11 @@ def relock(project: Project, home: Home, update: tuple[str, ...] = (), *, realis
             with trust.preserving(home, project.root):  # devshell's own edit
                 lockfile.write(project.lock_path, new)
     for change in changes:
-        print(f"devshell: {change.describe()}", file=sys.stderr)
+        say.note(change.describe())
     if update and not any(c.tool in update for c in changes):
-        print(f"devshell: nothing moved: {', '.join(update)} already at the newest version "
-              "the spec allows", file=sys.stderr)
+        say.note(f"nothing moved: {', '.join(update)} already at the newest version the spec allows")
     for warning in warnings:
-        print(f"devshell: warning: {warning}", file=sys.stderr)
+        say.warn(warning)
     return new
 
 
@@ -113,7 +111,7 @@ def fresh_lock(project: Project, home: Home, locked: bool) -> Lock:
             f"{project.lock_path} is {what}, and --locked (or CI) forbids re-locking",
             hint="run `devshell lock` and commit devshell.lock",
         )
-    print(f"devshell: {lockfile.LOCK_NAME} is {what}; locking", file=sys.stderr)
+    say.note(f"{lockfile.LOCK_NAME} is {what}; locking")
     return relock(project, home)
 
 
@@ -145,8 +143,7 @@ def stage(spec: Spec, home: Home, lock: Lock) -> bool:
     cover this machine: there is nothing to realise here then."""
     plat = platforms.host()
     if plat not in spec.shell.platforms:
-        print(f"devshell: note: not realised on this machine: {plat} is not in shell.platforms",
-              file=sys.stderr)
+        say.note(f"not realised on this machine: {plat} is not in shell.platforms")
         return False
     artifacts = _host_artifacts(spec, lock, plat)
     from devshell.store import gcroots
@@ -179,8 +176,8 @@ def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifa
             reason = artifact.reason if artifact else "the lock does not cover it"
             wanted = spec.tool(tool.name)
             if wanted is not None and wanted.optional_on(plat):
-                print(f"devshell: warning: {tool.name} {tool.version} is not available for {plat} ({reason}); "
-                      "the shell goes on without it (it is optional there)", file=sys.stderr)
+                say.warn(f"{tool.name} {tool.version} is not available for {plat} ({reason}); "
+                         "the shell goes on without it (it is optional there)")
                 continue
             others = [p for p in spec.shell.platforms if p != plat]
             if plat in spec.shell.platforms:
@@ -266,8 +263,7 @@ def _host_bin(project: Project, home: Home) -> str:
         path = shutil.which(name, path=search)
         if path is None:
             if named:
-                print(f"devshell: warning: host tool {name!r} is not on the host PATH; skipped",
-                      file=sys.stderr)
+                say.warn(f"host tool {name!r} is not on the host PATH; skipped")
             continue
         found[name] = os.path.realpath(path)
     base = Path(activation.project_dir(str(home.state), str(project.root)))
@@ -307,5 +303,4 @@ def realise_after_edit(root: Path) -> None:
             return  # `stage` said so already
         prepare(locked=True, cwd=root)
     except DevshellError as exc:
-        print(f"devshell: warning: locked, but not recorded as a generation: {exc.message}",
-              file=sys.stderr)
+        say.warn(f"locked, but not recorded as a generation: {exc.message}")

@@ -116,3 +116,23 @@ def test_quiet_and_verbose_together_is_a_usage_error(tmp_path: Path) -> None:
     proc = devshell("-q", "-v", "status", cwd=tmp_path)
     assert proc.returncode == 2
     assert "not allowed with argument" in proc.stderr
+
+
+def _add_tool(server: LoopbackServer, root: Path, name: str) -> None:
+    url, sha = serve_tool(server, name, "2.0", {f"bin/{name}": script(f"echo {name} 2.0")})
+    with (root / "devshell.toml").open("a") as f:
+        f.write(url_tool(name, "2.0", url, {"x86_64-linux": sha}))
+
+
+def test_quiet_silences_the_notes_of_a_relock_and_of_hook_install(
+        project: Path, server: LoopbackServer, tmp_path: Path) -> None:
+    _add_tool(server, project, "world")
+    loud = devshell("run", "world", cwd=project, check=True)
+    assert "devshell: devshell.lock is out of date with devshell.toml; locking\n" in loud.stderr
+    assert "world" in loud.stderr.split("locking\n", 1)[1]  # what moved, said after
+    _add_tool(server, project, "moon")
+    quiet = devshell("-q", "run", "moon", cwd=project, check=True)
+    assert quiet.stdout == "moon 2.0\n"
+    assert quiet.stderr == ""
+    assert "wrote " in devshell("hook", "direnv", "--install", cwd=tmp_path, check=True).stderr
+    assert devshell("-q", "hook", "direnv", "--install", cwd=tmp_path, check=True).stderr == ""

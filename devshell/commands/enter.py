@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devshell import project
+from devshell import project, say
 from devshell.home import home
 from devshell.shell import environment
 from devshell.shell import launch as shells
@@ -58,9 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if on_enter and trust.is_trusted(home(), proj.root):
         env["DEVSHELL_ON_ENTER"] = on_enter  # the rc file runs it, then unsets it
     elif on_enter:
-        print(trust.hooks_skipped(), file=sys.stderr)
-    print(f"devshell: entering {record.name} ({Path(shell).name}, {record.isolation}); `exit` to leave",
-          file=sys.stderr)
+        say.warn(trust.hooks_skipped())
+    say.note(f"entering {record.name} ({Path(shell).name}, {record.isolation}); `exit` to leave")
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(shell, argv, env)

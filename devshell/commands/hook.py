@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devshell import atomic
+from devshell import atomic, say
 from devshell.shell.launch import self_command
 
 __all__ = ["direnv_function", "install_direnv", "register", "run"]
@@ -42,8 +42,7 @@ def install_direnv() -> Path:
 def run(args: argparse.Namespace) -> int:
     if args.install:
         path = install_direnv()
-        print(f"devshell: wrote {path}; direnv loads it for every .envrc with `use devshell`",
-              file=sys.stderr)
+        say.note(f"wrote {path}; direnv loads it for every .envrc with `use devshell`")
         return 0
     sys.stdout.write(direnv_function())
     return 0

@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from devshell import say
+
 if TYPE_CHECKING:
     from devshell.context import Context
     from devshell.spec import ToolSpec
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps({"tools": [asdict(r) for r in rows]}, indent=2, sort_keys=True) + "\n")
         return 0
     if not rows:
-        print(f"devshell: {proj.spec.path} has no tools", file=sys.stderr)
+        say.note(f"{proj.spec.path} has no tools")
         return 0
     _table(rows)
     return 0

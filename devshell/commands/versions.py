@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devshell import say
+
 if TYPE_CHECKING:
     from devshell.context import Context
     from devshell.spec import ToolSpec
@@ -70,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         return 0
     if not found.versions:
-        print(f"devshell: {package} ({tool.source}) lists no versions devshell can use", file=sys.stderr)
+        say.note(f"{package} ({tool.source}) lists no versions devshell can use")
     if found.newest_only:
-        print(f"devshell: {tool.name}'s vendor names only its newest release", file=sys.stderr)
+        say.note(f"{tool.name}'s vendor names only its newest release")
     sys.stdout.writelines(f"{v}\n" for v in found.versions)
     return 0
 

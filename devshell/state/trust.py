@@ -120,7 +120,7 @@ def not_trusted(root: Path) -> str:
 
 
 def hooks_skipped() -> str:
-    return ("devshell: [hooks] on-enter skipped: this project is not trusted; "
+    return ("[hooks] on-enter skipped: this project is not trusted; "
             "read its devshell.toml, then run `devshell trust`")
 
 
