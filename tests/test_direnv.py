@@ -185,3 +185,44 @@ def test_hook_install_writes_direnvs_lib_with_this_devshell(tmp_path: Path) -> N
     printed = subprocess.run([DEVSHELL, "hook", "direnv"], env=env, capture_output=True, text=True,
                              timeout=60, check=True).stdout
     assert printed == text
+
+
+def _export(env: dict[str, str], root: Path) -> bool:
+    """One prompt of the user's shell: `direnv export`, applied to `env` as
+    the shell applies it. Whether direnv (re)loaded the .envrc."""
+    import json
+
+    proc = _direnv(env, "export", "json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    for name, value in (json.loads(proc.stdout) if proc.stdout.strip() else {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return "direnv: loading" in proc.stderr
+
+
+def test_an_edit_that_relocks_loads_once(tmp_path: Path, server: LoopbackServer) -> None:
+    env = _env(tmp_path)
+    log = _install_hook(env, tmp_path)
+    root = _project(tmp_path, server)
+    _direnv(env, "allow", cwd=root)
+    assert _export(env, root)  # the first prompt in the project loads
+    assert not _export(env, root)
+    assert _calls(log) == 1
+    # direnv compares whole-second mtimes: the edit comes a second later.
+    time.sleep(1.1)
+    url, sha = serve_tool(server, "world", "2.0", {"bin/world": script("echo world 2.0")})
+    with (root / "devshell.toml").open("a") as f:
+        f.write(url_tool("world", "2.0", url, {"x86_64-linux": sha}))
+    # Trusted with its lock stale (as a lock from an older devshell is): the
+    # reload that follows re-locks, writing devshell.lock and the trust file.
+    _trust_as_is(root)
+    lock_before = (root / "devshell.lock").read_bytes()
+    assert _export(env, root)
+    assert (root / "devshell.lock").read_bytes() != lock_before
+    assert not _export(env, root)  # what the reload wrote is no reason to load again
+    assert not _export(env, root)
+    assert _calls(log) == 2
+    proc = _direnv(env, "exec", str(root), "world", cwd=tmp_path)
+    assert proc.stdout == "world 2.0\n"
