@@ -438,6 +438,10 @@ def rows_for(samples: dict[str, list[float]], prompts: dict[str, list[float]]) -
                         "idle-mise", "mise", "faster than mise", faster, with_p90=False)
     rows += compare(samples, "use devshell (direnv export) vs mise, idle", "enter-direnv",
                     "idle-mise", "mise", "(strictest pairing)", faster, with_p90=False)
+    rows += compare(samples, "-q run -- true vs run -- true", "ds-run-q", "ds-run", "run",
+                    "(the same path)", reference, with_p90=False)
+    rows += compare(samples, "-C DIR run -- true vs run -- true", "ds-run-C", "ds-run", "run",
+                    "(the same path)", reference, with_p90=False)
     rows += compare(samples, "run -- true vs /bin/true", "ds-run", "true", "true",
                     "(reference)", reference, with_p90=False)
     rows += compare(samples, "run -- true vs python -c pass", "ds-run", "py", "python",
@@ -496,6 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             **steps_of_run(b, chosen),
             "ds-run": ([str(devshell), "run", "--", "true"], b.proj, env),
             "ds-env": ([str(devshell), "env"], b.proj, env),
+            # The global options the hot path serves too.
+            "ds-run-q": ([str(devshell), "-q", "run", "--", "true"], b.proj, env),
+            "ds-run-C": ([str(devshell), "-C", str(b.proj), "run", "--", "true"], run_dir, env),
         }
         stamp = cached.stat().st_mtime_ns
         with contention.phase("hot path"):

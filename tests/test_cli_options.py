@@ -136,3 +136,51 @@ def test_quiet_silences_the_notes_of_a_relock_and_of_hook_install(
     assert quiet.stderr == ""
     assert "wrote " in devshell("hook", "direnv", "--install", cwd=tmp_path, check=True).stderr
     assert devshell("-q", "hook", "direnv", "--install", cwd=tmp_path, check=True).stderr == ""
+
+
+def _imported(*args: str, cwd: Path) -> tuple[str, set[str]]:
+    """What the real console script prints for ARGS, and the modules it
+    imports (python -X importtime)."""
+    import subprocess
+    import sys
+
+    from tests.helpers import DEVSHELL
+
+    env = {**os.environ, "DEVSHELL_PLATFORM": "x86_64-linux"}
+    proc = subprocess.run([sys.executable, "-X", "importtime", DEVSHELL, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=True)
+    modules = {m.group(1) for m in re.finditer(r"^import time:.*\|\s*(\S+)\s*$", proc.stderr, re.MULTILINE)}
+    return proc.stdout, modules
+
+
+@pytest.mark.parametrize(("options", "start"), [
+    (["-q"], "proj"),
+    (["--quiet"], "proj"),
+    (["-C", "proj"], "."),
+    (["-Cproj"], "."),
+    (["-q", "-C", "elsewhere", "-C", "../proj"], "."),
+])
+def test_quiet_and_dash_c_before_run_and_env_take_the_hot_path(
+        project: Path, tmp_path: Path, options: list[str], start: str) -> None:
+    (tmp_path / "elsewhere").mkdir(exist_ok=True)
+    ran, modules = _imported(*options, "run", "hello", cwd=tmp_path / start)
+    assert ran == f"hello 1.0\n{project}\n"  # in DIR, its PWD too
+    assert "devshell.shell.hot" in modules
+    assert "argparse" not in modules  # the full command line was never built
+    printed, modules = _imported(*options, "env", "--format", "json", cwd=tmp_path / start)
+    assert json.loads(printed)["DEVSHELL_ROOT"] == str(project)
+    assert "argparse" not in modules
+
+
+def test_options_the_hot_path_does_not_serve_still_work(project: Path, tmp_path: Path) -> None:
+    proc = devshell("-v", "-C", "proj", "run", "hello", cwd=tmp_path, check=True)
+    assert proc.stdout == f"hello 1.0\n{project}\n"
+    assert f"devshell: debug: run in {project}" in proc.stderr
+    missing = devshell("-C", "nowhere", "run", "hello", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("devshell: error: cannot run in 'nowhere'")
+    # A -C that leads nowhere after one that worked: the full CLI starts over
+    # from where devshell was started.
+    again = devshell("-C", "proj", "-C", "nowhere", "run", "hello", cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.startswith("devshell: error: cannot run in 'nowhere'")

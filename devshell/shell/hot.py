@@ -28,9 +28,66 @@ def _find_root(start: str) -> str | None:
 
 
 def try_serve(argv: list[str]) -> None:
-    """Serve `run …` / `env …` from the record and never return; else return."""
-    if not argv or argv[0] not in ("run", "env") or os.environ.get("DEVSHELL_NO_HOT"):
+    """Serve `run …` / `env …` from the record and never return; else return.
+
+    The global options `-q` (the hot path says nothing anyway) and `-C DIR`
+    may come first; any other (`-v`, `--help`…) is the full CLI's."""
+    if os.environ.get("DEVSHELL_NO_HOT"):
         return
+    parsed = _after_globals(argv)
+    if parsed is None:
+        return
+    directories, args = parsed
+    if not args or args[0] not in ("run", "env"):
+        return
+    if not directories:
+        _serve(args)
+        return
+    try:
+        back = os.open(".", os.O_RDONLY)
+    except OSError:
+        return
+    pwd = os.environ.get("PWD")
+    try:
+        for directory in directories:  # each relative to the one before, as git does
+            os.chdir(directory)
+    except OSError:
+        pass  # a missing directory: the full CLI says so
+    else:
+        if pwd is not None:
+            os.environ["PWD"] = os.getcwd()  # what a program started here reads
+        _serve(args)
+    # Not served: the full CLI starts from where it was started.
+    os.fchdir(back)
+    os.close(back)
+    if pwd is not None:
+        os.environ["PWD"] = pwd
+
+
+def _after_globals(argv: list[str]) -> tuple[list[str], list[str]] | None:
+    """The `-C` directories and the arguments from the command on; None when
+    an option the hot path does not serve comes first."""
+    directories: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-q", "--quiet"):
+            i += 1
+        elif arg == "-C" and i + 1 < len(argv):
+            directories.append(argv[i + 1])
+            i += 2
+        elif arg.startswith("-C") and len(arg) > 2:
+            directories.append(arg[2:])
+            i += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return directories, argv[i:]
+    return None
+
+
+def _serve(argv: list[str]) -> None:
+    """`run …` / `env …` (the command's own arguments) from the record."""
     # --locked changes nothing here (a record exists only for a fresh lock);
     # drop it where it is devshell's option, never from the command itself.
     args = argv[1:]
