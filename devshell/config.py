@@ -40,6 +40,11 @@ class Upstream:
     url: str
     origin: str  # where the value was found, e.g. "PIP_INDEX_URL" or a file path
     keyring: str | None = None  # deb: the keyring file (or armored key) that signs the archive
+    # deb, when read from apt's sources: the entry's release suite and its
+    # components, which is what apt itself reads (Ubuntu's "noble" with
+    # universe) when the spec names neither.
+    suite: str | None = None
+    components: tuple[str, ...] = ()
 
 
 def config_home() -> Path:
@@ -234,7 +239,7 @@ def debian_archive(project_archive: str | None = None) -> Upstream:
             "and pool/), or `upstreams.deb` in " + str(devshell_config_path()),
         )
     keyring = os.environ.get("DEVSHELL_DEB_KEYRING") or found.keyring
-    return Upstream(found.url.rstrip("/") + "/", found.origin, keyring)
+    return Upstream(found.url.rstrip("/") + "/", found.origin, keyring, found.suite, found.components)
 
 
 def debian_security_archive(project_archive: str | None = None) -> Upstream | None:
@@ -266,25 +271,39 @@ def _apt_source_files() -> list[Path]:
 
 def _apt_archive(*, security: bool = False) -> Upstream | None:
     """The first enabled `deb` entry with a release suite on an http(s) URI
-    (with `security`, the first with a `<release>-security` suite)."""
-    for path in _apt_source_files():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        entries = _deb822_entries(text) if path.suffix == ".sources" else _one_line_entries(text)
-        for uri, suites, signed_by in entries:
-            if not uri.startswith(("http://", "https://")):
-                continue
-            if security and any(s.endswith("-security") for s in suites):
-                return Upstream(uri, str(path), signed_by)
-            release = [s for s in suites if not s.endswith(_UPDATES)]
-            if not security and release and "security" not in uri:
-                return Upstream(uri, str(path), signed_by)
+    (with `security`, the first with a `<release>-security` suite). For the
+    release, the components are those of every entry for that URI and suite,
+    as apt reads them (sources.list often has one line per component set)."""
+    entries = [(path, entry) for path in _apt_source_files() for entry in _apt_entries(path)
+               if entry.uri.startswith(("http://", "https://"))]
+    for path, entry in entries:
+        if security and any(s.endswith("-security") for s in entry.suites):
+            return Upstream(entry.uri, str(path), entry.signed_by)
+        release = [s for s in entry.suites if not s.endswith(_UPDATES)]
+        if not security and release and "security" not in entry.uri:
+            same = [e for _, e in entries if e.uri == entry.uri and release[0] in e.suites]
+            components = tuple(dict.fromkeys(c for e in same for c in e.components))
+            return Upstream(entry.uri, str(path), entry.signed_by, release[0], components)
     return None
 
 
-def _one_line_entries(text: str) -> list[tuple[str, list[str], str | None]]:
+def _apt_entries(path: Path) -> list[_AptEntry]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return _deb822_entries(text) if path.suffix == ".sources" else _one_line_entries(text)
+
+
+@dataclass(frozen=True)
+class _AptEntry:
+    uri: str
+    suites: list[str]
+    components: tuple[str, ...]
+    signed_by: str | None
+
+
+def _one_line_entries(text: str) -> list[_AptEntry]:
     """`deb [signed-by=/k.gpg arch=amd64] URI SUITE COMPONENT…` lines."""
     entries = []
     for raw in text.splitlines():
@@ -300,11 +319,11 @@ def _one_line_entries(text: str) -> list[tuple[str, list[str], str | None]]:
                 options[key.rstrip("+-").lower()] = value
         words = rest.split()
         if len(words) >= 2:
-            entries.append((words[0], words[1:2], options.get("signed-by") or None))
+            entries.append(_AptEntry(words[0], words[1:2], tuple(words[2:]), options.get("signed-by") or None))
     return entries
 
 
-def _deb822_entries(text: str) -> list[tuple[str, list[str], str | None]]:
+def _deb822_entries(text: str) -> list[_AptEntry]:
     """deb822 stanzas (`Types: deb`, `URIs:`, `Suites:`, `Signed-By:`); an
     embedded armored key is returned as its text."""
     from debian import deb822
@@ -316,7 +335,9 @@ def _deb822_entries(text: str) -> list[tuple[str, list[str], str | None]]:
             continue
         uris = fields.get("uris", "").split()
         if uris:
-            entries.append((uris[0], fields.get("suites", "").split(), _signed_by(fields.get("signed-by", ""))))
+            entries.append(_AptEntry(uris[0], fields.get("suites", "").split(),
+                                     tuple(fields.get("components", "").split()),
+                                     _signed_by(fields.get("signed-by", ""))))
     return entries
 
 

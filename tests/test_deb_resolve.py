@@ -269,7 +269,8 @@ def test_only_linux_platforms_get_artifacts(tmp_path: Path, archive: FakeArchive
     locked = _resolve(tmp_path, '"deb:jq" = "latest"\n', platforms=ALL4)
     assert locked.artifact("x86_64-darwin") == lock.Unavailable("Debian packages run on Linux only")
     assert locked.artifact("aarch64-linux") == lock.Unavailable(
-        "the Debian suite 'testing-fake' has no packages for arm64")
+        "the Debian suite 'testing-fake' has no packages for arm64 (its archive carries amd64; "
+        "Ubuntu keeps arm64 on its ports archive, which `upstreams.deb` can name)")
 
 
 def test_arm64_gets_its_own_closure(tmp_path: Path, archive_server: ArchiveServer,
@@ -595,7 +596,7 @@ def test_the_archive_comes_from_deb822_sources(apt: tuple[Path, Path]) -> None:
     (parts / "zz-other.sources").write_text("Types: deb\nURIs: http://127.0.0.1:1/later/\nSuites: x\n")
     found = config.debian_archive()
     assert found == config.Upstream("http://127.0.0.1:1/mirror/debian/", str(parts / "debian.sources"),
-                                    "/keys/archive.gpg")
+                                    "/keys/archive.gpg", "fake", ("main",))
 
 
 def test_an_embedded_signed_by_key_is_kept(apt: tuple[Path, Path]) -> None:
@@ -621,7 +622,7 @@ def test_the_archive_comes_from_one_line_sources(apt: tuple[Path, Path]) -> None
     )
     (parts / "b.list").write_text("deb http://127.0.0.1:1/from-parts fake main\n")
     assert config.debian_archive() == config.Upstream(
-        "http://127.0.0.1:1/one-line/", str(listed), "/keys/one.gpg")
+        "http://127.0.0.1:1/one-line/", str(listed), "/keys/one.gpg", "fake", ("main", "contrib"))
     listed.write_text("")
     assert config.debian_archive().url == "http://127.0.0.1:1/from-parts/"
 

@@ -161,9 +161,10 @@ def _debian(words: list[str], text: str, ctx: Context) -> Answer:
     from debian.debian_support import version_compare
 
     from devshell import config, platforms
-    from devshell.debian.index import debian_arch, default_suite
+    from devshell.debian.index import debian_arch
     from devshell.debian.suites import MAIN, SECURITY, Archive, read_suites
     from devshell.errors import DevshellError
+    from devshell.sources import deb
     from devshell.sources.deb import DebSources
 
     found = ctx.settings("deb")
@@ -174,7 +175,7 @@ def _debian(words: list[str], text: str, ctx: Context) -> Answer:
         security = config.debian_security_archive(settings.archive) if settings.security else None
     except DevshellError as exc:
         return Answer("deb", title, asked=False, error=exc.message)
-    suite = settings.suite or default_suite()
+    suite, components = deb.where(settings, main)
     answer = Answer("deb", title, config.redacted(main.url), suite=suite, many=True)
     if not words:
         answer.asked, answer.error = False, "nothing to search for"
@@ -183,7 +184,7 @@ def _debian(words: list[str], text: str, ctx: Context) -> Answer:
         suites = read_suites(
             ctx.home, Archive(MAIN, main.url, main.keyring),
             Archive(SECURITY, security.url, security.keyring) if security else None,
-            suite, settings.components, updates=settings.updates, with_security=settings.security,
+            suite, components, updates=settings.updates, with_security=settings.security,
             security_unset="set `upstreams.deb-security` in devshell's config")
         arch = debian_arch(platforms.host()) if platforms.split(platforms.host())[1] == "linux" else "amd64"
         best: dict[str, tuple[str, str]] = {}

@@ -55,12 +55,13 @@ _SETTINGS_KEYS = ("suite", "components", "archive", "updates", "security")
 @dataclass(frozen=True)
 class DebSources:
     """`[sources.deb]`: which Debian suite and components the deb source reads.
-    None for suite: the host's Debian release, else index.STABLE; None for archive:
-    devshell's config or the machine's apt sources. `updates` and `security`:
-    whether the suite's -updates and -security suites are read with it."""
+    None for suite and components: what apt reads from the archive when it
+    comes from apt's sources (see `where`); None for archive: devshell's config
+    or the machine's apt sources. `updates` and `security`: whether the
+    suite's -updates and -security suites are read with it."""
 
     suite: str | None = None
-    components: tuple[str, ...] = ("main",)
+    components: tuple[str, ...] | None = None
     archive: str | None = None
     updates: bool = True
     security: bool = True
@@ -69,7 +70,19 @@ class DebSources:
         # Each of updates and security is hashed only when turned off: the
         # pins made before they existed keep their hash.
         off = {k: False for k in ("updates", "security") if not getattr(self, k)}
-        return {"suite": self.suite, "components": list(self.components), "archive": self.archive, **off}
+        # Components left unset hash as ["main"], their value before apt's
+        # own were read, so those pins keep their hash too.
+        return {"suite": self.suite, "components": list(self.components or ("main",)), "archive": self.archive,
+                **off}
+
+
+def where(settings: DebSources, main: config.Upstream, tool_suite: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """The suite and components to read from `main`: the tool's or the spec's;
+    else, when the archive comes from apt's sources, what apt reads there (on
+    Ubuntu, "noble" with main, restricted, universe and multiverse); else the
+    host's Debian release (index.default_suite) and main."""
+    suite = tool_suite or settings.suite or main.suite or default_suite()
+    return suite, settings.components or main.components or ("main",)
 
 
 @dataclass(frozen=True)
@@ -96,13 +109,13 @@ def _suites(ctx: Context, tool: ToolSpec) -> Suites:
     settings = _settings(tool, ctx)
     main = config.debian_archive(settings.archive)
     security = config.debian_security_archive(settings.archive) if settings.security else None
-    suite = _options(tool).suite or settings.suite or default_suite()
-    key = ("deb-suites", main.url, main.keyring, security, suite, settings.components,
+    suite, components = where(settings, main, _options(tool).suite)
+    key = ("deb-suites", main.url, main.keyring, security, suite, components,
            settings.updates, settings.security)
     return ctx.memo(key, lambda: read_suites(
         ctx.home, Archive(MAIN, main.url, main.keyring),
         Archive(SECURITY, security.url, security.keyring) if security else None,
-        suite, settings.components, updates=settings.updates, with_security=settings.security,
+        suite, components, updates=settings.updates, with_security=settings.security,
         security_unset=f"the Debian archive is {main.origin}'s; set `upstreams.deb-security` in "
         f"{config.devshell_config_path()}, or [sources.deb] security = false"))
 
@@ -153,12 +166,13 @@ class DebSource(SourceBase):
                 raise BadOption(key, f"unknown key (accepted: {', '.join(_SETTINGS_KEYS)})",
                                 f"did you mean {close[0]!r}?" if close else None)
         suite, archive = table.get("suite"), table.get("archive")
-        components = table.get("components", ["main"])
+        components = table.get("components")
         if suite is not None:
             suite = _suite_name(suite)
-        if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
+        if components is not None and (not isinstance(components, list)
+                                       or not all(isinstance(c, str) for c in components)):
             raise BadOption("components", "must be a list of strings", 'e.g. ["main"]')
-        if not components:
+        if components == []:
             raise BadOption("components", "must name at least one component", 'e.g. ["main"]')
         if archive is not None and (not isinstance(archive, str)
                                     or not archive.startswith(("http://", "https://"))):
@@ -168,7 +182,7 @@ class DebSource(SourceBase):
             if not isinstance(table.get(key, True), bool):
                 raise BadOption(key, "must be true or false",
                                 f"{key} = false reads the suite without its -{key} suite")
-        return DebSources(suite, tuple(components), archive.rstrip("/") + "/" if archive else None,
+        return DebSources(suite, tuple(components) if components else None, archive.rstrip("/") + "/" if archive else None,
                           updates=table.get("updates", True), security=table.get("security", True))
 
     def check(self, tool: ToolSpec, table: Mapping[str, Any]) -> ToolSpec:
@@ -299,7 +313,12 @@ def _closure(tool: ToolSpec, archive: Suites, root: Package, plat: str, *, fatal
     arch = debian_arch(plat)
     index = archive.index(arch)
     if index is None:
-        return Unavailable(f"the Debian suite {archive.name!r} has no packages for {arch}")
+        # This reason is written into the lock: nothing of this machine's in it.
+        carried = archive.release.architectures
+        return Unavailable(
+            f"the Debian suite {archive.name!r} has no packages for {arch}"
+            + (f" (its archive carries {', '.join(carried)}" if carried else " (")
+            + f"; Ubuntu keeps {arch} on its ports archive, which `upstreams.deb` can name)")
     pkg = next((p for p in index.packages(root.name) if p.version == root.version), None)
     if pkg is None:
         return Unavailable(f"the Debian suite {archive.name!r} has no {root.label} for {arch}")
