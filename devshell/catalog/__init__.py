@@ -37,6 +37,23 @@ class RouteEntry:
     index: str | None = None
     checksums: str | None = None
     base: str | None = None  # vendor routes: the directory lock URLs are relative to
+    # The glibc this route's Linux builds need from a version on, as
+    # (first version, glibc) pairs: Node.js's official builds need 2.28 from 18.
+    glibc: tuple[tuple[str, str], ...] = ()
+
+    def glibc_for(self, version: str) -> tuple[int, int] | None:
+        """The glibc this route's Linux build of `version` needs, where the
+        catalogue says (None: the build's own tags say, or nothing needs saying)."""
+        from packaging.version import InvalidVersion, Version
+
+        from devshell import libc
+
+        try:
+            have = Version(version)
+        except InvalidVersion:
+            return None
+        met = [libc.parse(g) for first, g in self.glibc if have >= Version(first)]
+        return max(met) if met else None
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,7 @@ def _route(data: dict[str, Any]) -> RouteEntry:
         index=data.get("index"),
         checksums=data.get("checksums"),
         base=data.get("base"),
+        glibc=tuple(sorted(data.get("glibc", {}).items())),
     )
 
 

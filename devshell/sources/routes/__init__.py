@@ -30,6 +30,7 @@ from devshell.errors import FetchError
 from devshell.lock import Artifact, LockedTool, tool_inputs_hash
 from devshell.sources import BadOption, SourceBase
 from devshell.sources.routes.choice import Route, Unreachable, fill, pick
+from devshell.sources.routes.floor import keep_to_floor
 from devshell.spec import ToolSpec
 from devshell.versions import Constraint, parse_constraint
 
@@ -142,7 +143,7 @@ def _routes(tool: ToolSpec, plats: tuple[str, ...], ctx: Context, constraint: Co
         module, _, function = KINDS[route.kind].partition(":")
         build: Builder = getattr(importlib.import_module(module), function)
         try:
-            routes.append(build(tool, route, plats, ctx, constraint))
+            routes.append(keep_to_floor(tool, route, build(tool, route, plats, ctx, constraint)))
         except Unreachable as exc:
             skipped.append((_label(route), str(exc)))
             if not quiet:

@@ -40,6 +40,7 @@ class Route:
     offers: dict[str, dict[str, Any]]
     fill: Callable[[str, tuple[str, ...]], Entries]
     why_not: dict[str, str] = field(default_factory=dict)  # platform → why it is not served
+    held: dict[str, str] = field(default_factory=dict)  # platform → versions it has but may not give there
     nothing: str = "no version"  # what it has when it lists nothing
 
     def has(self, plat: str, version: str) -> bool:
@@ -52,7 +53,9 @@ class Route:
         offers = [self.offers[plat]] if plat is not None else list(self.offers.values())
         listed = sorted({v for offer in offers for v in offer}, key=version_key)
         where = f" for {plat}" if plat is not None else ""
-        return f"{self.label} has " + (", ".join(listed[-6:]) if listed else self.nothing) + where
+        held = [self.held[plat]] if plat in self.held else [] if plat is not None else sorted(set(self.held.values()))
+        return (f"{self.label} has " + (", ".join(listed[-6:]) if listed else self.nothing) + where
+                + "".join(f" ({note})" for note in held))
 
 
 def version_key(version: str) -> Any:
