@@ -41,6 +41,8 @@ HEADER = "#devshell-shellenv:1"
 _TEMPLATES = {"bash": "shellenv.bash", "zsh": "shellenv.bash", "fish": "shellenv.fish"}
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NAME_CHARS = _NAME_START | frozenset("0123456789")
+#: What says a project applies: not set for the user-level profile alone.
+_PROJECT_VARS = ("DEVSHELL_ACTIVE", "DEVSHELL_ROOT", "DEVSHELL_NAME")
 
 
 def register(sub: Any) -> None:
@@ -80,16 +82,18 @@ def snippet(shell: str, command: str | None = None) -> str:
 
 def env_text(shell: str, start: Path | None = None) -> str:
     """The header line, then the project's variables in `shell`'s syntax, with
-    PATH prepended to the user's own (as direnv's `use devshell` does).
+    PATH prepended to the user's own (as direnv's `use devshell` does), and
+    the user-level profile's tools after the project's.
 
     Only for a trusted project: any other gets a header naming no variable
-    and a line saying what to run."""
+    and a line saying what to run. The user-level profile's own directory
+    gives the profile alone, with no project's variables (no DEVSHELL_NAME)."""
     from devshell import project
     from devshell.home import home
     from devshell.shell import environment
     from devshell.shell import formats as envformat
     from devshell.spec import find_root
-    from devshell.state import trust
+    from devshell.state import trust, userprofile
 
     root = find_root(start or Path.cwd())
     if root is not None and not trust.is_trusted(home(), root):
@@ -97,8 +101,19 @@ def env_text(shell: str, start: Path | None = None) -> str:
         line = (f"printf '%s\\n' {envformat.sh_quote(notice)} >&2\n" if shell != "fish"
                 else f"printf '%s\\n' {_fish_quote(notice)} >&2\n")
         return f"{HEADER} {os.urandom(8).hex()}\n{line}"
-    proj, record = project.prepare(False, start)
+    mine = root is not None and userprofile.is_profile(root)
+    proj, record = project.prepare(False, userprofile.root() if mine else start)
     exported = environment.exported(record, environment.compute(record, os.environ))
+    pinned = record.path_entries
+    on_enter = None
+    if mine:
+        for name in _PROJECT_VARS:
+            exported.pop(name, None)
+    else:
+        exported, pinned = _with_profile(exported, pinned)
+        # The hook runs it once each time the shell enters the project, not
+        # each time it applies this file (a refresh, another shell's refresh).
+        on_enter = dict(proj.spec.hooks).get("on-enter")
     for name in exported:
         if not is_name(name):
             raise SpecError(
@@ -106,16 +121,36 @@ def env_text(shell: str, start: Path | None = None) -> str:
                 hint="name variables with letters, digits and underscores, not starting with a digit",
             )
     header = " ".join([HEADER, os.urandom(8).hex(), *exported]) + "\n"
-    # The hook runs it once each time the shell enters the project, not each
-    # time it applies this file (a refresh, another shell's refresh).
-    on_enter = dict(proj.spec.hooks).get("on-enter")
     if shell != "fish":
         hook = f"__devshell_on_enter={envformat.sh_quote(on_enter)}\n" if on_enter else ""
-        return header + envformat.direnv(exported, record.path_entries) + hook
+        return header + envformat.direnv(exported, pinned) + hook
     rest = {k: v for k, v in exported.items() if k != "PATH"}
-    pinned = envformat.fish({"PATH": ":".join(record.path_entries)}).rstrip("\n")
+    path = envformat.fish({"PATH": ":".join(pinned)}).rstrip("\n")
     hook = f"set -g __devshell_on_enter {_fish_quote(on_enter)}\n" if on_enter else ""
-    return header + envformat.fish(rest) + pinned + " $PATH\n" + hook
+    return header + envformat.fish(rest) + path + " $PATH\n" + hook
+
+
+def _with_profile(exported: dict[str, str], pinned: list[str]) -> tuple[dict[str, str], list[str]]:
+    """A project's variables and PATH entries with the user-level profile's
+    under them: its tools after the project's, its variables where the project
+    sets none. A profile that cannot be realised now is left out, with a warning."""
+    from devshell import project, say
+    from devshell.errors import DevshellError
+    from devshell.shell import environment
+    from devshell.spec import SPEC_NAME
+    from devshell.state import userprofile
+
+    where = userprofile.root()
+    if not (where / SPEC_NAME).is_file():
+        return exported, pinned
+    try:
+        _, record = project.prepare(False, where)
+    except DevshellError as exc:
+        say.warn(f"your own tools (devshell global) are left out here: {exc.message}")
+        return exported, pinned
+    theirs = environment.exported(record, environment.compute(record, os.environ))
+    merged = {k: v for k, v in theirs.items() if k != "PATH" and not k.startswith("DEVSHELL_")}
+    return merged | exported, pinned + [p for p in record.path_entries if p not in pinned]
 
 
 def is_name(name: str) -> bool:

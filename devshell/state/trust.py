@@ -9,6 +9,9 @@ A change that arrives from outside (a pull, an unpacked tarball) asks again;
 devshell's own edits (`add`, `remove`, `lock`, `rollback`, `init`) carry the
 trust over to the content they write (`preserving`).
 
+The user-level profile (devshell.state.userprofile) is the user's own file
+in their own config directory: it is always trusted.
+
 `enter` and `run` are explicit: they need no trust for tools, but hooks and
 the variables that make shells or loaders run code (`RISKY`) still do.
 
@@ -86,6 +89,12 @@ def content_digest(root: Path) -> str:
 
 
 def is_trusted(home: Home, root: Path) -> bool:
+    """Whether `root`'s content as it is now was trusted; the user-level
+    profile always is (it is the user's own, in their config directory)."""
+    from devshell.state import userprofile
+
+    if userprofile.is_profile(root):
+        return True
     try:
         recorded = path(home, root).read_text(encoding="utf-8").strip()
     except OSError:
@@ -107,9 +116,11 @@ def preserving(home: Home, root: Path) -> Iterator[None]:
     """Around one of devshell's own edits of the spec or the lock: a project
     trusted before the edit stays trusted after it; an untrusted one stays
     untrusted (a pull that changed the spec is not laundered by `lock`)."""
+    from devshell.state import userprofile
+
     before = is_trusted(home, root)
     yield
-    if before:
+    if before and not userprofile.is_profile(root):
         trust(home, root)
 
 

@@ -18,6 +18,10 @@
 # is the shell's own environment: the hook neither applies nor takes it back.
 # Prompts can show $DEVSHELL_NAME, set only while a project applies.
 #
+# Outside any project it applies the user-level profile (`devshell global
+# add`, in ~/.config/devshell/global) the same way; a project's environment
+# holds the profile's tools after its own.
+#
 # What it replaced lives in exported __DEVSHELL_SE_* variables, so that a
 # nested shell, or `exec $SHELL`, can still take it back.
 
@@ -40,17 +44,32 @@ __devshell_name() {
   esac
 }
 
-# Whether cache $1 is newer than project $2's devshell.toml and devshell.lock
-# and than trust file $3.
-__devshell_fresh() {
-  [[ -f $1 && -f $2/devshell.lock && $1 -nt $2/devshell.toml && $1 -nt $2/devshell.lock &&
-    ( ! -e $3 || $1 -nt $3 ) ]]
+# The user-level profile's directory in __ds_global: userprofile.root's rule.
+__devshell_global() {
+  __ds_global=${XDG_CONFIG_HOME:-$HOME/.config}/devshell/global
 }
 
-# Whether a failure was recorded in $1 since project $2 (or trust file $3) last changed.
+# Whether cache $1 is newer than project $2's devshell.toml and devshell.lock,
+# than trust file $3, and than the user-level profile's files (a project's
+# environment holds the profile's tools after its own).
+__devshell_fresh() {
+  local __ds_global
+  __devshell_global
+  [[ -f $1 && -f $2/devshell.lock && $1 -nt $2/devshell.toml && $1 -nt $2/devshell.lock &&
+    ( ! -e $3 || $1 -nt $3 ) &&
+    ( ! -e $__ds_global/devshell.toml || $1 -nt $__ds_global/devshell.toml ) &&
+    ( ! -e $__ds_global/devshell.lock || $1 -nt $__ds_global/devshell.lock ) ]]
+}
+
+# Whether a failure was recorded in $1 since project $2 (or trust file $3, or
+# the user-level profile) last changed.
 __devshell_failed() {
+  local __ds_global
+  __devshell_global
   [[ -f $1 && $1 -nt $2/devshell.toml && ( ! -e $2/devshell.lock || $1 -nt $2/devshell.lock ) &&
-    ( ! -e $3 || $1 -nt $3 ) ]]
+    ( ! -e $3 || $1 -nt $3 ) &&
+    ( ! -e $__ds_global/devshell.toml || $1 -nt $__ds_global/devshell.toml ) &&
+    ( ! -e $__ds_global/devshell.lock || $1 -nt $__ds_global/devshell.lock ) ]]
 }
 
 # While this shell has profile $1 applied, gc keeps it: roots/shells/<pid>
@@ -188,6 +207,12 @@ __devshell_hook() {
     [[ -n $__ds_dir ]] || break
     __ds_dir=${__ds_dir%/*}
   done
+  # Outside any project, the user's own tools (`devshell global add`).
+  if [[ -z $__ds_root ]]; then
+    local __ds_global
+    __devshell_global
+    [[ ! -f $__ds_global/devshell.toml ]] || __ds_root=$__ds_global
+  fi
   # In a shell `devshell enter` started, that project's environment is the
   # shell's own: never the hook's to apply again or to take back.
   [[ $__ds_root != "${__DEVSHELL_ENTERED-}" ]] || __ds_root=''

@@ -16,6 +16,10 @@
 # is the shell's own environment: the hook neither applies nor takes it back.
 # Prompts can show $DEVSHELL_NAME, set only while a project applies.
 #
+# Outside any project it applies the user-level profile (`devshell global
+# add`, in ~/.config/devshell/global) the same way; a project's environment
+# holds the profile's tools after its own.
+#
 # What it replaced lives in exported __DEVSHELL_SE_* variables (the same ones
 # devshell's bash and zsh code uses), so that a nested shell can take it back.
 # Locals are prefixed: a project may set any name, and `$$name` sees locals.
@@ -39,6 +43,25 @@ function __devshell_key --argument-names __ds_root
     printf '%s\n' $__ds_k
 end
 
+# The user-level profile's directory: userprofile.root's rule.
+function __devshell_global
+    if test -n "$XDG_CONFIG_HOME"
+        printf '%s\n' $XDG_CONFIG_HOME/devshell/global
+    else
+        printf '%s\n' $HOME/.config/devshell/global
+    end
+end
+
+# Whether a file is newer than the user-level profile's files (a project's
+# environment holds the profile's tools after its own).
+function __devshell_after_global --argument-names __ds_file
+    set -l __ds_global (__devshell_global)
+    for __ds_f in $__ds_global/devshell.toml $__ds_global/devshell.lock
+        test -e $__ds_f; and not test $__ds_file -nt $__ds_f; and return 1
+    end
+    return 0
+end
+
 function __devshell_fresh --argument-names __ds_cache __ds_root __ds_trust
     test -f $__ds_cache
     and test -f $__ds_root/devshell.lock
@@ -48,9 +71,11 @@ function __devshell_fresh --argument-names __ds_cache __ds_root __ds_trust
         not test -e $__ds_trust
         or test $__ds_cache -nt $__ds_trust
     end
+    and __devshell_after_global $__ds_cache
 end
 
-# Whether a failure was recorded since the project (or its trust) last changed.
+# Whether a failure was recorded since the project (or its trust, or the
+# user-level profile) last changed.
 function __devshell_failed --argument-names __ds_marker __ds_root __ds_trust
     test -f $__ds_marker
     and test $__ds_marker -nt $__ds_root/devshell.toml
@@ -62,6 +87,7 @@ function __devshell_failed --argument-names __ds_marker __ds_root __ds_trust
         not test -e $__ds_trust
         or test $__ds_marker -nt $__ds_trust
     end
+    and __devshell_after_global $__ds_marker
 end
 
 # The stamp and the variable names in the first line of a cache file devshell
@@ -217,6 +243,11 @@ function __devshell_hook --on-event fish_prompt
         end
         test -n "$__ds_dir"; or break
         set __ds_dir (string replace -r '/[^/]*$' '' -- "$__ds_dir")
+    end
+    # Outside any project, the user's own tools (`devshell global add`).
+    if test -z "$__ds_root"
+        set -l __ds_global (__devshell_global)
+        test -f $__ds_global/devshell.toml; and set __ds_root $__ds_global
     end
     # In a shell `devshell enter` started, that project's environment is the
     # shell's own: never the hook's to apply again or to take back.
