@@ -22,7 +22,9 @@ from pathlib import Path
 from devshell.errors import DevshellError
 
 __all__ = [
+    "CacheSetting",
     "Upstream",
+    "cache_setting",
     "config_home",
     "debian_archive",
     "debian_security_archive",
@@ -102,6 +104,36 @@ def _own_table(key: str) -> dict[str, str]:
         raise DevshellError(f"{path}: cannot be read: {exc}") from None
     table = data.get(key, {})
     return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+
+
+@dataclass(frozen=True)
+class CacheSetting:
+    url: str  # as written: `oci://REGISTRY/REPOSITORY` (devshell.oci.cache checks it)
+    insecure: bool  # plain HTTP allowed for a registry that is not loopback
+    origin: str
+
+
+def cache_setting() -> CacheSetting | None:
+    """The team binary cache: DEVSHELL_CACHE (`off` turns a configured one
+    off), else `[cache] url` in devshell's config. DEVSHELL_CACHE_INSECURE=1
+    or `[cache] insecure = true` allows plain HTTP to it."""
+    path = devshell_config_path()
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("cache", {})
+    except FileNotFoundError:
+        table = {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DevshellError(f"{path}: cannot be read: {exc}") from None
+    table = table if isinstance(table, dict) else {}
+    insecure = os.environ.get("DEVSHELL_CACHE_INSECURE", "").strip().lower() in ("1", "true", "yes", "on")
+    insecure = insecure or table.get("insecure") is True
+    if "DEVSHELL_CACHE" in os.environ:
+        url = os.environ["DEVSHELL_CACHE"].strip()
+        return None if url in ("", "off") else CacheSetting(url, insecure, "DEVSHELL_CACHE")
+    written = table.get("url")
+    if isinstance(written, str) and written:
+        return CacheSetting(written, insecure, f"{path} (cache.url)")
+    return None
 
 
 def rewrite(url: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,8 @@ from devshell.errors import FetchError, IntegrityError
 from devshell.home import Home
 from devshell.net import http
 
-__all__ = ["CHUNK_SIZE", "Download", "cached_path", "fetch", "fetch_all", "progress_bar", "progress_lines", "sweep_scratch"]
+__all__ = ["CHUNK_SIZE", "Download", "cached_path", "fetch", "fetch_all", "progress_bar", "progress_lines", "save",
+           "sweep_scratch"]
 
 CHUNK_SIZE = 256 * 1024
 # Ask for the bytes as stored, so the bytes hashed are the bytes served.
@@ -59,12 +60,14 @@ def cached_path(home: Home, integrity_: str) -> Path:
     return home.downloads / integrity.to_hex(integrity_)
 
 
-def fetch(home: Home, download: Download, *, refresh: bool = False) -> Path:
+def fetch(home: Home, download: Download, *, refresh: bool = False,
+          headers: dict[str, str] | None = None) -> Path:
     """The cache path of verified bytes for `download`, downloading if needed.
 
     The cache is keyed by hash, so a hit says nothing about the URL: with
     `refresh`, the URL's bytes are fetched and checked even when bytes with
     that hash are cached (a hash written by hand may belong to another file).
+    `headers` go with the request (a registry's Authorization).
     """
     target = cached_path(home, download.integrity)
     if target.exists() and not refresh:
@@ -82,20 +85,14 @@ def fetch(home: Home, download: Download, *, refresh: bool = False) -> Path:
             "and DEVSHELL_OFFLINE=1 forbids the network",
             hint="unset DEVSHELL_OFFLINE, or fetch it once on a connected machine",
         )
-    tmpdir = home.cache / "tmp"
-    tmpdir.mkdir(parents=True, exist_ok=True)
-    sweep_scratch(tmpdir)
-    fd, name = tempfile.mkstemp(
-        prefix=f"{target.name[:24]}.{os.getpid()}.", suffix=".part", dir=tmpdir
-    )
-    tmp = Path(name)
+    fd, tmp = _scratch(home, target)
     bar = progress_bar(download.label)
     try:
         with os.fdopen(fd, "wb") as f:
             digest, count = http.read_body(
                 download.url,
                 lambda resp: _stream_to(f, resp, download, bar),
-                headers=_HEADERS,
+                headers={**_HEADERS, **(headers or {})},
                 label=download.label,
             )
             f.flush()
@@ -113,6 +110,47 @@ def fetch(home: Home, download: Download, *, refresh: bool = False) -> Path:
             bar.close()
         tmp.unlink(missing_ok=True)
     return target
+
+
+def save(home: Home, download: Download, chunks: Iterable[bytes]) -> Path:
+    """Put the bytes `chunks` yields (from a bundle, not the network) into
+    the download cache, checked exactly as `fetch` checks a download: hashed
+    while written, more than the lock's size refused at once, nothing kept
+    unless they match."""
+    target = cached_path(home, download.integrity)
+    if target.exists():
+        return target
+    fd, tmp = _scratch(home, target)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            h = integrity.hasher(download.integrity)
+            count = 0
+            for chunk in chunks:
+                count += len(chunk)
+                if download.size is not None and count > download.size:
+                    _size_mismatch(download, count, "more than that arrived:")
+                h.update(chunk)
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        _verify(download, h.digest(), count)
+        tmp.chmod(0o444)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _scratch(home: Home, target: Path) -> tuple[int, Path]:
+    """A private temp file under cache/tmp for bytes on their way to `target`."""
+    tmpdir = home.cache / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    sweep_scratch(tmpdir)
+    fd, name = tempfile.mkstemp(
+        prefix=f"{target.name[:24]}.{os.getpid()}.", suffix=".part", dir=tmpdir
+    )
+    return fd, Path(name)
 
 
 def _alive(pid: int) -> bool:

@@ -1,0 +1,218 @@
+"""A team binary cache on a real OCI registry (Debian's docker-registry on
+loopback): a user pushes a lock's outputs, and a fresh machine with the
+upstreams gone realises them from the registry, every byte checked against
+the lock; a tampered blob is refused and the upstream used instead."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devshell.errors import UsageError
+from devshell.oci.auth import credentials
+from devshell.oci.cache import tag_for
+from devshell.oci.registry import Reference, is_loopback
+from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
+from tests.loopback import LoopbackServer
+from tests.registry import Registry, htpasswd_line, registry_fixture, skopeo_raw
+
+REPO = "team/devshell"
+
+
+@pytest.fixture
+def oci(tmp_path: Path) -> Iterator[Registry]:
+    yield from registry_fixture(tmp_path / "registry")
+
+
+def _hello(tmp_path: Path, server: LoopbackServer) -> Path:
+    url, sha = serve_tool(server, "hello", "1.0", {"bin/hello": script('echo "hello 1.0 $*"')})
+    root = tmp_path / "proj"
+    write_spec(root, url_tool("hello", "1.0", url, {"x86_64-linux": sha}))
+    return root
+
+
+def _lock(root: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads((root / "devshell.lock").read_text())
+    return data
+
+
+def _output(root: Path, tool: str, plat: str = "x86_64-linux") -> dict[str, object]:
+    tools = _lock(root)["tools"]
+    assert isinstance(tools, dict)
+    artifact: dict[str, object] = tools[tool]["platforms"][plat]
+    return artifact
+
+
+def _fresh(tmp_path: Path, name: str, cache: str) -> dict[str, str]:
+    """Another machine: its own empty DEVSHELL_HOME, the team cache configured."""
+    return {"DEVSHELL_HOME": str(tmp_path / name), "DEVSHELL_CACHE": cache}
+
+
+def test_pushed_outputs_realise_on_a_fresh_machine_with_the_upstream_gone(
+        tmp_path: Path, server: LoopbackServer, oci: Registry) -> None:
+    root = _hello(tmp_path, server)
+    cache = {"DEVSHELL_CACHE": oci.url(REPO)}
+    devshell("install", cwd=root, env=cache, check=True)
+    pushed = devshell("cache", "push", cwd=root, env=cache, check=True)
+    assert "1 output pushed" in pushed.stderr
+
+    output = str(_output(root, "hello")["output"])
+    manifest = skopeo_raw(f"{oci.host}/{REPO}:{tag_for(output)}")
+    assert manifest["annotations"] == {"dev.devshell.output": output}
+    layers = manifest["layers"]
+    assert isinstance(layers, list) and len(layers) == 1
+    assert layers[0]["annotations"]["dev.devshell.integrity"] == _output(root, "hello")["integrity"]
+
+    server.stop()
+    proc = devshell("run", "--", "hello", "there", cwd=root, env=_fresh(tmp_path, "other-home", oci.url(REPO)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "hello 1.0 there\n"
+    assert "warning" not in proc.stderr
+
+
+def test_a_second_push_uploads_nothing(tmp_path: Path, server: LoopbackServer, oci: Registry) -> None:
+    root = _hello(tmp_path, server)
+    cache = {"DEVSHELL_CACHE": oci.url(REPO)}
+    devshell("cache", "push", cwd=root, env=cache, check=True)  # fetches what it pushes; nothing realised
+    again = devshell("cache", "push", cwd=root, env=cache, check=True)
+    assert "0 outputs pushed" in again.stderr and "1 already there" in again.stderr
+    status = json.loads(devshell("cache", "status", "--format", "json", cwd=root, env=cache, check=True).stdout)
+    assert [o["cached"] for o in status["outputs"]] == [True]
+
+
+def test_a_tampered_blob_is_refused_and_the_upstream_used(
+        tmp_path: Path, server: LoopbackServer, oci: Registry) -> None:
+    root = _hello(tmp_path, server)
+    cache = {"DEVSHELL_CACHE": oci.url(REPO)}
+    devshell("cache", "push", cwd=root, env=cache, check=True)
+    output = str(_output(root, "hello")["output"])
+    layers = skopeo_raw(f"{oci.host}/{REPO}:{tag_for(output)}")["layers"]
+    assert isinstance(layers, list) and len(layers) == 1
+    blob = oci.blob_file(layers[0]["digest"])
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other bytes
+    blob.write_bytes(bytes(data))
+
+    hits = server.hits[next(iter(server.routes))]
+    proc = devshell("run", "--", "hello", cwd=root, env=_fresh(tmp_path, "other-home", oci.url(REPO)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "hello 1.0 \n"
+    assert f"refused hello 1.0 (x86_64-linux) of {output} from the cache {oci.host}/{REPO}" in proc.stderr
+    assert "hash mismatch" in proc.stderr
+    assert server.hits[next(iter(server.routes))] == hits + 1  # the upstream served it
+
+
+def test_an_unreachable_cache_falls_back_to_the_upstream(tmp_path: Path, server: LoopbackServer) -> None:
+    root = _hello(tmp_path, server)
+    gone = LoopbackServer().start()
+    url = f"oci://127.0.0.1:{gone.url.rsplit(':', 1)[1]}/{REPO}"
+    gone.stop()
+    devshell("lock", cwd=root, check=True)
+    proc = devshell("run", "--", "hello", cwd=root, env={**_fresh(tmp_path, "other-home", url),
+                                                         "DEVSHELL_HTTP_RETRIES": "0"})
+    assert proc.returncode == 0, proc.stderr
+    assert "cannot be used" in proc.stderr and "fetching from the upstreams" in proc.stderr
+
+
+def test_a_cache_miss_is_silent(tmp_path: Path, server: LoopbackServer, oci: Registry) -> None:
+    root = _hello(tmp_path, server)
+    devshell("lock", cwd=root, check=True)
+    proc = devshell("run", "--", "hello", cwd=root, env=_fresh(tmp_path, "other-home", oci.url(REPO)))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr
+
+
+def test_the_cache_comes_from_devshells_config_file(tmp_path: Path, server: LoopbackServer, oci: Registry) -> None:
+    root = _hello(tmp_path, server)
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "devshell" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[cache]\nurl = "{oci.url(REPO)}"\n')
+    devshell("cache", "push", cwd=root, check=True)
+    assert skopeo_raw(f"{oci.host}/{REPO}:{tag_for(str(_output(root, 'hello')['output']))}")
+    off = devshell("cache", "push", cwd=root, env={"DEVSHELL_CACHE": "off"})
+    assert off.returncode == 2 and "no team cache is configured" in off.stderr
+
+
+def test_a_cache_url_that_is_not_oci_is_a_clear_error(tmp_path: Path, server: LoopbackServer) -> None:
+    root = _hello(tmp_path, server)
+    proc = devshell("install", cwd=root, env={"DEVSHELL_CACHE": "https://registry.example/team"})
+    assert proc.returncode == 2
+    assert "DEVSHELL_CACHE: 'https://registry.example/team' is not an oci:// URL" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --- the pieces, one by one ------------------------------------------------------
+
+
+def test_tags_keep_the_store_name_where_tags_allow() -> None:
+    name = "0123456789abcdefghijklmnopqrstuv-gcc-12.2.0+ds-1"
+    assert tag_for(name) == "0123456789abcdefghijklmnopqrstuv-gcc-12.2.0_ds-1"
+    long = "0123456789abcdefghijklmnopqrstuv-" + "x" * 200
+    assert len(tag_for(long)) == 128 and tag_for(long).startswith(long[:32])
+
+
+def test_references_name_their_registry() -> None:
+    ref = Reference.parse("127.0.0.1:5000/team/shell:v1")
+    assert (ref.registry, ref.repository, ref.tag) == ("127.0.0.1:5000", "team/shell", "v1")
+    assert Reference.parse("registry.example/a/b@sha256:" + "0" * 64).digest == "sha256:" + "0" * 64
+    for bad in ("team/shell:v1", "registry.example/Team", "registry.example/a:-x", "registry.example/a@sha1:00"):
+        with pytest.raises(UsageError):
+            Reference.parse(bad)
+    assert is_loopback("127.0.0.1:5000") and is_loopback("localhost") and is_loopback("[::1]:80")
+    assert not is_loopback("registry.example:5000")
+
+
+def test_credentials_come_from_the_most_specific_auth_entry(tmp_path: Path) -> None:
+    auth_file = tmp_path / "auth.json"
+    token = base64.b64encode(b"team:s3cret").decode()
+    auth_file.write_text(json.dumps({"auths": {
+        "https://registry.example": {"auth": base64.b64encode(b"any:one").decode()},
+        "registry.example/team": {"auth": token},
+        "other.example": {"username": "u", "password": "p"},
+    }}))
+    env = {"REGISTRY_AUTH_FILE": str(auth_file)}
+    found = credentials("registry.example", "team/devshell", env)
+    assert found is not None and (found.username, found.password) == ("team", "s3cret")
+    other = credentials("registry.example", "elsewhere", env)
+    assert other is not None and other.username == "any"
+    assert credentials("unknown.example", "x", env) is None
+    assert "s3cret" not in repr(found)
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    (docker / "config.json").write_text(json.dumps({"auths": {"other.example": {"username": "u", "password": "p"}}}))
+    home_env = {"HOME": str(tmp_path / "nohome"), "DOCKER_CONFIG": str(docker)}
+    in_docker = credentials("other.example", "r", home_env)
+    assert in_docker is not None and in_docker.origin == str(docker / "config.json")
+
+
+@pytest.fixture
+def locked_registry(tmp_path: Path) -> Iterator[Registry]:
+    line = htpasswd_line("team", "s3cret")
+    if line is None:
+        pytest.skip("no bcrypt from this Python's crypt module to write an htpasswd file")
+    yield from registry_fixture(tmp_path / "locked-registry", htpasswd=line)
+
+
+def test_a_registry_behind_basic_auth_takes_credentials_from_the_auth_file(
+        tmp_path: Path, server: LoopbackServer, locked_registry: Registry) -> None:
+    root = _hello(tmp_path, server)
+    cache = {"DEVSHELL_CACHE": locked_registry.url(REPO)}
+    denied = devshell("cache", "push", cwd=root, env=cache)
+    assert denied.returncode == 5
+    assert "asks for a user name and password" in denied.stderr
+    auth_file = tmp_path / "auth.json"
+    auth_file.write_text(json.dumps({"auths": {locked_registry.host: {
+        "auth": base64.b64encode(b"team:s3cret").decode()}}}))
+    devshell("cache", "push", cwd=root, env={**cache, "REGISTRY_AUTH_FILE": str(auth_file)}, check=True)
+    output = str(_output(root, "hello")["output"])
+    assert skopeo_raw(f"{locked_registry.host}/{REPO}:{tag_for(output)}", "--creds", "team:s3cret")
+    server.stop()
+    fresh = {**_fresh(tmp_path, "other-home", locked_registry.url(REPO)), "REGISTRY_AUTH_FILE": str(auth_file)}
+    proc = devshell("run", "--", "hello", cwd=root, env=fresh)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr
