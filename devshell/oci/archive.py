@@ -8,10 +8,12 @@ only a layout's own members and refuses the whole archive otherwise.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from devshell.oci.layout import CHUNK, Layout
@@ -20,9 +22,10 @@ from devshell.oci.model import INDEX_FILE, LAYOUT_FILE, LayoutError, is_digest
 __all__ = ["extract_tar", "write_tar"]
 
 
-def write_tar(layout: Layout, dest: Path) -> None:
+def write_tar(layout: Layout, dest: Path, extra: Mapping[str, bytes] | None = None) -> None:
     """Pack `layout` as a tar at `dest`, written beside it and renamed, so
-    `dest` is whole or absent."""
+    `dest` is whole or absent. `extra` adds files at the top (a docker-archive's
+    `manifest.json`), in the same reproducible form."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
@@ -32,8 +35,9 @@ def write_tar(layout: Layout, dest: Path) -> None:
                     tar.addfile(_tar_entry(name, tarfile.DIRTYPE, 0o755, 0))
                 for digest in layout.blob_digests():
                     _add_file(tar, "blobs/sha256/" + digest[7:], layout.blob_path(digest))
-                for name in (INDEX_FILE, LAYOUT_FILE):
-                    _add_file(tar, name, layout.root / name)
+                tops = {name: (layout.root / name).read_bytes() for name in (INDEX_FILE, LAYOUT_FILE)}
+                for name, data in sorted({**tops, **(extra or {})}.items()):
+                    tar.addfile(_tar_entry(name, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o644)

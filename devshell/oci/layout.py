@@ -264,10 +264,11 @@ class Layout:
 
     # Archives.
 
-    def write_tar(self, dest: Path) -> None:
-        """Pack the layout as a reproducible tar at `dest` (see `oci.archive`)."""
+    def write_tar(self, dest: Path, extra: Mapping[str, bytes] | None = None) -> None:
+        """Pack the layout as a reproducible tar at `dest`, with `extra` files
+        at its top (see `oci.archive`)."""
         from devshell.oci.archive import write_tar
-        write_tar(self, dest)
+        write_tar(self, dest, extra)
 
 
 def extract_tar(archive: Path, dest: Path) -> Layout:

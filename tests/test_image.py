@@ -1,0 +1,199 @@
+"""`devshell image`: OCI images of a project's shell, checked with independent
+clients (skopeo inspects and copies them, umoci unpacks them) and run with
+chroot on nothing but what the image holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
+from tests.loopback import LoopbackServer
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("skopeo") is None or shutil.which("umoci") is None,
+    reason="needs skopeo and umoci")
+
+BOTH = '["x86_64-linux", "aarch64-linux"]'
+
+
+def skopeo(*args: str) -> Any:
+    proc = subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout) if args[0] == "inspect" else None
+
+
+def hello_project(server: LoopbackServer, root: Path, platforms: str = BOTH) -> Path:
+    """A project whose one tool, hello, is a script served for both platforms."""
+    shas = {}
+    for plat in json.loads(platforms):
+        url, shas[plat] = serve_tool(server, "hello", "1.0", {"bin/hello": script(f"echo hello {plat}")},
+                                     platform=plat)
+    write_spec(root, url_tool("hello", "1.0", url, shas), platforms=platforms,
+               extra='[env]\nGREETING = "hi from $DEVSHELL_ROOT"\n')
+    return root
+
+
+def image(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """`devshell image ARGS` in `root`; the digest it prints."""
+    proc = devshell("image", *args, cwd=root, env=env)
+    assert proc.returncode == 0, proc.stderr
+    digest = proc.stdout.strip()
+    assert digest.startswith("sha256:"), proc.stdout
+    return digest
+
+
+def test_a_multi_platform_image_names_both_architectures(server: LoopbackServer, tmp_path: Path) -> None:
+    root = hello_project(server, tmp_path / "proj")
+    digest = image(root, "--output", "img", "--platform", "x86_64-linux", "--platform", "aarch64-linux")
+    index = skopeo("inspect", "--raw", f"oci:{root / 'img'}:latest")
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert sorted(m["platform"]["architecture"] for m in index["manifests"]) == ["amd64", "arm64"]
+    shown = json.loads((root / "img" / "index.json").read_text())
+    assert shown["manifests"][0]["digest"] == digest
+    arm = skopeo("inspect", "--override-arch", "arm64", f"oci:{root / 'img'}:latest")
+    assert arm["Architecture"] == "arm64"
+    env = dict(e.split("=", 1) for e in arm["Env"])
+    assert env["PATH"].startswith("/opt/devshell/store/") and env["PATH"].endswith("/bin")
+    assert env["GREETING"] == "hi from /workspace"
+    assert arm["Labels"]["org.opencontainers.image.title"] == "proj"
+    lock_hash = "sha256:" + __import__("hashlib").sha256((root / "devshell.lock").read_bytes()).hexdigest()
+    assert arm["Labels"]["devshell.lock.sha256"] == lock_hash
+
+
+# --- a shell of real programs: bash and cat with their libc, from a loopback Debian archive ---
+
+
+def _host_platform() -> tuple[str, str]:
+    plat, arch = {"x86_64": ("x86_64-linux", "amd64"),
+                  "aarch64": ("aarch64-linux", "arm64")}.get(os.uname().machine, ("", ""))
+    if not plat or not sys.platform.startswith("linux") or shutil.which("ldd") is None:
+        pytest.skip("needs Linux on x86_64 or aarch64, with ldd")
+    return plat, arch
+
+
+def _libraries(program: str) -> dict[str, Path]:
+    """soname → file of each library `program` loads (and its loader, by path)."""
+    out = subprocess.run(["ldd", program], capture_output=True, text=True, check=True).stdout
+    found = {}
+    for line in out.splitlines():
+        words = line.split()
+        if "=>" in words and len(words) >= 3 and words[2].startswith("/"):
+            found[words[0]] = Path(os.path.realpath(words[2]))
+        elif words and words[0].startswith("/"):
+            found[words[0]] = Path(os.path.realpath(words[0]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def bash_archive() -> Any:
+    """A Debian archive on loopback serving this machine's own /bin/bash and
+    /bin/cat as packages, with their libraries and loader (libc6, libtinfo6)."""
+    from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive
+
+    plat, arch = _host_platform()
+    libs = {**_libraries("/bin/bash"), **_libraries("/bin/cat")}
+    interp = next(name for name in libs if name.startswith("/"))
+    libc = libs["libc.so.6"]
+    triplet = libc.parent.name
+    server = ArchiveServer().start()
+    archive = FakeArchive(server, suite="testing-fake", archs=(arch,))
+    archive.add(
+        DebPackage("libc6", "2.36-9", arch=arch, priority="required",
+                   files={f"lib/{triplet}/{Path(interp).name}": libs[interp].read_bytes(),
+                          f"lib/{triplet}/libc.so.6": libc.read_bytes()},
+                   symlinks={interp.lstrip("/"): f"/lib/{triplet}/{Path(interp).name}"}),
+        DebPackage("libtinfo6", "6.4-4", arch=arch, depends="libc6 (>= 2.34)",
+                   files={f"lib/{triplet}/{name}": path.read_bytes()
+                          for name, path in libs.items() if name.startswith("libtinfo")}),
+        DebPackage("bash", "5.2.15-2", arch=arch, depends="libtinfo6 (>= 6), libc6 (>= 2.34)",
+                   files={"bin/bash": Path(os.path.realpath("/bin/bash")).read_bytes()}),
+        DebPackage("minicore", "1.0-1", arch=arch, depends="libc6 (>= 2.34)",
+                   files={"usr/bin/cat": Path(os.path.realpath("/bin/cat")).read_bytes()}),
+    )
+    archive.publish()
+    yield plat, archive
+    server.stop()
+
+
+@pytest.fixture
+def bash_project(bash_archive: Any, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A locked project pinning bash and cat from the archive; the environment
+    the console script needs for it (no gpgv on PATH: the archive is unsigned)."""
+    plat, archive = bash_archive
+    root = tmp_path / "shell"
+    root.mkdir()
+    (root / "devshell.toml").write_text(
+        f'[shell]\nname = "bashbox"\nplatforms = ["{plat}"]\n[sources.deb]\nsuite = "testing-fake"\n'
+        '[tools]\n"deb:bash" = "latest"\n"deb:minicore" = "latest"\n')
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    env = {"DEVSHELL_DEB_ARCHIVE": archive.url, "DEVSHELL_PLATFORM": plat, "PATH": str(empty)}
+    proc = devshell("lock", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return root, env
+
+
+def test_the_image_runs_its_pinned_bash_and_tools_under_chroot(
+        bash_project: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    root, env = bash_project
+    image(root, "--output", str(tmp_path / "img"), "--tag", "1.0", env=env)
+    shown = skopeo("inspect", f"oci:{tmp_path / 'img'}:1.0")
+    bundle = tmp_path / "bundle"
+    subprocess.run(["umoci", "unpack", *([] if os.geteuid() == 0 else ["--rootless"]),
+                    "--image", f"{tmp_path / 'img'}:1.0", str(bundle)],
+                   check=True, capture_output=True, timeout=120)
+    rootfs = bundle / "rootfs"
+    assert sorted(p.name for p in rootfs.iterdir()) == ["opt", "tmp", "workspace"]
+    config = json.loads((bundle / "config.json").read_text())
+    assert set(shown["Env"]) <= set(config["process"]["env"])  # umoci adds TERM
+    argv = config["process"]["args"]
+    assert argv[0].endswith("/bin/bash") and argv[0].startswith("/opt/devshell/store/")
+    chroot_bin = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    assert chroot_bin is not None
+    # env -i: only the config's variables; chroot then finds programs on its PATH, inside.
+    chroot = [chroot_bin, str(rootfs)]
+    if os.geteuid() != 0:
+        chroot = [shutil.which("unshare") or "unshare", "-r", *chroot]
+    proc = subprocess.run(["env", "-i", *shown["Env"], *chroot, *argv, "-c",
+                           'echo "$BASH_VERSION" > /tmp/said && cat /tmp/said && echo "$DEVSHELL_NAME"'],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1] == "bashbox"
+    assert proc.stdout.split(".")[0].isdigit()
+    # By name, through the config's own PATH, as `docker run IMAGE cat …` would.
+    proc = subprocess.run(["env", "-i", *shown["Env"], *chroot, "cat", "/tmp/said"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.split(".")[0].isdigit(), proc.stderr
+
+
+def test_two_builds_from_scratch_give_the_same_digest(
+        bash_project: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    root, env = bash_project
+    first = image(root, "--locked", "--output", str(tmp_path / "a"),
+                  env={**env, "DEVSHELL_HOME": str(tmp_path / "home-a")})
+    second = image(root, "--locked", "--output", str(tmp_path / "b"),
+                   env={**env, "DEVSHELL_HOME": str(tmp_path / "home-b")})
+    assert first == second
+    assert sorted(os.listdir(tmp_path / "a" / "blobs" / "sha256")) == sorted(
+        os.listdir(tmp_path / "b" / "blobs" / "sha256"))
+
+
+def test_a_docker_archive_is_read_and_copied_by_skopeo(
+        bash_project: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    root, env = bash_project
+    image(root, "--format", "docker-archive", "--output", str(tmp_path / "img.tar"),
+          "--tag", "team/bashbox:1.0", env=env)
+    # skopeo finds the image by the tag the archive's manifest.json gives it.
+    shown = skopeo("inspect", f"docker-archive:{tmp_path / 'img.tar'}:team/bashbox:1.0")
+    assert len(shown["Layers"]) == 3  # bash (with libc6 and libtinfo6), minicore, the profile
+    skopeo("copy", f"docker-archive:{tmp_path / 'img.tar'}", f"oci:{tmp_path / 'copy'}:1.0")
+    copied = skopeo("inspect", f"oci:{tmp_path / 'copy'}:1.0")
+    assert copied["Env"] == shown["Env"]
