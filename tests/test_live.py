@@ -86,3 +86,49 @@ def test_locking_a_real_spec_twice_gives_identical_bytes(tmp_path: Path) -> None
     devshell("lock", cwd=root, timeout=300, check=True)
     assert (root / "devshell.lock").read_bytes() == first
     assert json.loads(first)["tools"]["ruff"]["platforms"]["aarch64-darwin"]["url"].startswith("pypi:ruff/")
+
+
+@pytest.mark.parametrize("name", _templates())
+def test_ready_shell_relocks_from_its_spec_and_realises(name: str, tmp_path: Path) -> None:
+    """What a user gets who deletes the lock today: a fresh resolution against
+    the real upstreams that realises and runs, every tool at its new pin."""
+    lock = json.loads((SHELLS / name / "devshell.lock").read_text())
+    for tool in lock["tools"].values():
+        reason = _reachable(tool["source"])
+        if reason:
+            pytest.skip(reason)
+    root = tmp_path / name
+    shutil.copytree(SHELLS / name, root)
+    (root / "devshell.lock").unlink()
+    devshell("lock", cwd=root, env={"CI": "", "DEVSHELL_PLATFORM": ""}, timeout=900, check=True)
+    fresh = json.loads((root / "devshell.lock").read_text())
+    assert set(fresh["tools"]) == set(lock["tools"])
+    devshell("install", "--locked", cwd=root, env={"DEVSHELL_PLATFORM": ""}, timeout=900, check=True)
+    for tool_name, tool in fresh["tools"].items():
+        proc = devshell("run", "--locked", "--", *VERSION_COMMANDS[tool_name], cwd=root,
+                        env={"DEVSHELL_PLATFORM": ""}, check=True)
+        assert tool["version"] in proc.stdout + proc.stderr, (tool_name, proc.stdout)
+
+
+def test_ripgrep_at_latest_is_the_newest_release_that_runs_here(tmp_path: Path) -> None:
+    """ripgrep's newest wheels need a newer glibc than the floor: "latest" is
+    the newest release whose wheels keep to it, and that one runs here."""
+    reason = _reachable("pypi")
+    if reason:
+        pytest.skip(reason)
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "devshell.toml").write_text('[tools]\nripgrep = "latest"\n')
+    devshell("lock", cwd=root, env={"CI": "", "DEVSHELL_PLATFORM": ""}, timeout=300, check=True)
+    rg = json.loads((root / "devshell.lock").read_text())["tools"]["ripgrep"]
+    url = rg["platforms"]["x86_64-linux"]["url"]
+    from devshell import libc
+
+    need = libc.needs(url)
+    assert need is not None and need <= libc.FLOOR, url
+    (root / "hay.txt").write_text("needle in a haystack\n")
+    proc = devshell("run", "--", "rg", "--version", cwd=root, env={"DEVSHELL_PLATFORM": ""}, check=True)
+    assert proc.stdout.startswith(f"ripgrep {rg['version']}")
+    found = devshell("run", "--", "rg", "-c", "needle", "hay.txt", cwd=root,
+                     env={"DEVSHELL_PLATFORM": ""}, check=True)
+    assert found.stdout.strip() == "1"
