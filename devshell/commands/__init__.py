@@ -18,7 +18,7 @@ __all__ = ["modules_for", "names"]
 #: The order `devshell --help` lists commands in; any other module comes after.
 _ORDER = ("init", "add", "remove", "search", "outdated", "versions", "lock", "install", "enter", "run", "env",
           "status", "store", "hook", "shellenv", "global", "doctor", "generations", "diff", "rollback", "gc", "verify",
-          "trust", "cache", "bundle")
+          "trust", "sbom", "cache", "bundle")
 
 
 def names() -> tuple[str, ...]:
