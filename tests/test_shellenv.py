@@ -372,6 +372,75 @@ def test_a_shell_started_inside_takes_the_environment_back_on_leaving(
     assert not shell.is_set("GREETING")
 
 
+def _own_tools(server: LoopbackServer) -> tuple[Path, str, str]:
+    """The user's own profile, as they wrote it: their own hello (a project
+    pinning one shadows it) and gtool 1.0, installed; gtool 2.0 is served too.
+    Returns the profile's spec and gtool's two [tools] lines."""
+    url, sha = serve_tool(server, "hello", "9.0", {"bin/hello": script('echo "hello 9.0 (mine)"')})
+    mine = url_tool("hello", "9.0", url, {"x86_64-linux": sha})
+    lines = []
+    for version in ("1.0", "2.0"):
+        url, sha = serve_tool(server, "gtool", version, {"bin/gtool": script(f'echo "gtool {version}"')})
+        lines.append(url_tool("gtool", version, url, {"x86_64-linux": sha}))
+    profile = Path(os.environ["XDG_CONFIG_HOME"]) / "devshell" / "global"
+    spec = write_spec(profile, mine + lines[0])
+    devshell("global", "install", cwd=profile.parent, check=True)
+    return spec, lines[0], lines[1]
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_own_tools_apply_outside_projects_and_after_a_projects_tools_inside(
+    kind: str, tmp_path: Path, server: LoopbackServer, outside: Path, log: Path,
+    start: Callable[..., Shell],
+) -> None:
+    spec, gtool1, gtool2 = _own_tools(server)
+    root = _project(tmp_path, server)
+    shell = start(kind, outside)
+    shell.run("hello", r"hello 9\.0 \(mine\)\r\n")
+    shell.run("gtool", r"gtool 1\.0\r\n")
+    own = shell.value("DEVSHELL_PROFILE")
+    path = shell.value("PATH")
+    assert path.startswith(f"{own}/bin:")
+    user_path = path.removeprefix(f"{own}/bin:")
+    assert not shell.is_set("DEVSHELL_NAME")  # no project applies
+
+    # Inside a project its tools come first: its hello shadows the user's.
+    shell.run(f"cd {root}")
+    shell.run("hello", r"hello 1\.0 \r\n")
+    shell.run("gtool", r"gtool 1\.0\r\n")
+    profile = shell.value("DEVSHELL_PROFILE")
+    assert shell.value("PATH") == f"{profile}/bin:{own}/bin:{user_path}"
+    assert shell.value("DEVSHELL_NAME") == "proj"
+    shell.run(f"cd {outside}")
+    assert shell.value("PATH") == f"{own}/bin:{user_path}"
+    assert not shell.is_set("GREETING")
+    # Nothing changed: coming and going starts no devshell.
+    calls = _calls(log)
+    shell.run(f"cd {root}")
+    shell.run(f"cd {outside}")
+    shell.run("true")
+    assert _calls(log) == calls
+
+    # The user upgrades their own gtool: outside and inside, the next prompt has it.
+    spec.write_text(spec.read_text().replace(gtool1, gtool2))
+    devshell("global", "install", cwd=outside, check=True)
+    shell.run("true")
+    shell.run("gtool", r"gtool 2\.0\r\n")
+    shell.run(f"cd {root}")
+    shell.run("gtool", r"gtool 2\.0\r\n")
+    shell.run("hello", r"hello 1\.0 \r\n")
+
+    # And takes it back, offline, after a gc: the profile's generations are roots.
+    server.stop()
+    devshell("gc", cwd=outside, check=True)
+    devshell("global", "rollback", cwd=outside, check=True)
+    shell.run("true")
+    shell.run("gtool", r"gtool 1\.0\r\n")
+    shell.run(f"cd {outside}")
+    shell.run("gtool", r"gtool 1\.0\r\n")
+    assert shell.value("PATH") == f"{own}/bin:{user_path}"
+
+
 @pytest.mark.parametrize(("kind", "before", "show", "expected"), [
     ("bash", "", '"${PROMPT_COMMAND[@]}"', "__devshell_hook|"),
     ("bash", "PROMPT_COMMAND='history -a'", '"${PROMPT_COMMAND[@]}"',
