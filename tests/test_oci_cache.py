@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +17,20 @@ import pytest
 from devshell.errors import UsageError
 from devshell.oci.auth import credentials
 from devshell.oci.cache import tag_for
+from devshell.oci.layout import (
+    MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_LAYER,
+    Descriptor,
+    Index,
+    Layout,
+    Manifest,
+    Platform,
+)
+from devshell.oci.push import push_layout
 from devshell.oci.registry import Reference, is_loopback
 from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
-from tests.registry import Registry, htpasswd_line, registry_fixture, skopeo_raw
+from tests.registry import SKOPEO, Registry, htpasswd_line, registry_fixture, skopeo_raw
 
 REPO = "team/devshell"
 
@@ -216,3 +227,43 @@ def test_a_registry_behind_basic_auth_takes_credentials_from_the_auth_file(
     proc = devshell("run", "--", "hello", cwd=root, env=fresh)
     assert proc.returncode == 0, proc.stderr
     assert "warning" not in proc.stderr
+
+
+# --- pushing a layout (what `devshell image --push` does) --------------------------
+
+
+def _image_layout(root: Path) -> tuple[Layout, Descriptor]:
+    """A two-platform image index whose images share one layer."""
+    from tests.helpers import tarball
+
+    layout = Layout.create(root)
+    shared = layout.add_blob(tarball({"etc/motd": "hi\n"}, top=None, mode="w"), MEDIA_TYPE_LAYER)
+    images = []
+    for arch in ("amd64", "arm64"):
+        config = layout.add_json({"architecture": arch, "os": "linux",
+                                  "rootfs": {"type": "layers", "diff_ids": [shared.digest]}}, MEDIA_TYPE_CONFIG)
+        entry = layout.add_manifest(Manifest(config, (shared,)))
+        images.append(entry.with_platform(Platform(arch, "linux")))
+    top = layout.add_index(Index(tuple(images)))
+    layout.write_index([top.with_ref_name("v1")])
+    return layout, top
+
+
+def test_a_layout_is_pushed_whole_and_skopeo_copies_it_back(tmp_path: Path, oci: Registry) -> None:
+    layout, top = _image_layout(tmp_path / "layout")
+    digest = push_layout(tmp_path / "layout", f"{oci.host}/team/shell:v1")
+    assert digest == top.digest
+    raw = skopeo_raw(f"{oci.host}/team/shell:v1")
+    assert [m["platform"]["architecture"] for m in raw["manifests"]] == ["amd64", "arm64"]  # type: ignore[index]
+    subprocess.run([SKOPEO, "copy", "--all", "--preserve-digests", "--src-tls-verify=false", f"docker://{oci.host}/team/shell:v1",
+                    f"oci:{tmp_path / 'copy'}:v1"], check=True, capture_output=True, timeout=60)
+    assert Layout.open(tmp_path / "copy").blob_digests() == layout.blob_digests()
+    again = push_layout(layout, f"{oci.host}/team/shell:v2")  # every blob there already
+    assert again == digest
+
+
+def test_pushing_needs_a_tag_and_a_registry(tmp_path: Path) -> None:
+    _image_layout(tmp_path / "layout")
+    for target in ("127.0.0.1:5000/team/shell", "team/shell:v1"):
+        with pytest.raises(UsageError):
+            push_layout(tmp_path / "layout", target)
