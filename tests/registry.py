@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -117,11 +118,11 @@ def registry_fixture(base: Path, htpasswd: str | None = None) -> Iterator[Regist
         registry.stop()
 
 
-def skopeo_raw(reference: str, *extra: str) -> dict[str, object]:
+def skopeo_raw(reference: str, *extra: str) -> dict[str, Any]:
     """`skopeo inspect --raw` of docker://REFERENCE: the manifest as the registry serves it."""
     if not Path(SKOPEO).exists():
         pytest.skip("needs skopeo (Debian package skopeo)")
     proc = subprocess.run([SKOPEO, "inspect", "--raw", "--tls-verify=false", *extra, f"docker://{reference}"],
                           capture_output=True, text=True, timeout=60, check=True)
-    data: dict[str, object] = json.loads(proc.stdout)
+    data: dict[str, Any] = json.loads(proc.stdout)
     return data

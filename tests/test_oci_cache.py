@@ -254,7 +254,7 @@ def test_a_layout_is_pushed_whole_and_skopeo_copies_it_back(tmp_path: Path, oci:
     digest = push_layout(tmp_path / "layout", f"{oci.host}/team/shell:v1")
     assert digest == top.digest
     raw = skopeo_raw(f"{oci.host}/team/shell:v1")
-    assert [m["platform"]["architecture"] for m in raw["manifests"]] == ["amd64", "arm64"]  # type: ignore[index]
+    assert [m["platform"]["architecture"] for m in raw["manifests"]] == ["amd64", "arm64"]
     subprocess.run([SKOPEO, "copy", "--all", "--preserve-digests", "--src-tls-verify=false", f"docker://{oci.host}/team/shell:v1",
                     f"oci:{tmp_path / 'copy'}:v1"], check=True, capture_output=True, timeout=60)
     assert Layout.open(tmp_path / "copy").blob_digests() == layout.blob_digests()
