@@ -46,9 +46,18 @@ def _component(name: str, what: str) -> str:
 
 @dataclass(frozen=True)
 class Home:
-    """The directories under $DEVSHELL_HOME, as laid out in DESIGN.md."""
+    """The directories under $DEVSHELL_HOME, as laid out in DESIGN.md.
+
+    A home may be realised in one place and seen in another: an image's store
+    is built under $DEVSHELL_HOME/images but runs at /opt/devshell. `seen_at`
+    is then where its programs find it (what relocation, shebangs and venvs
+    embed: `final`), and `shared_cache` the download cache it takes artifacts
+    from (the user's own, so nothing is downloaded twice).
+    """
 
     root: Path
+    seen_at: Path | None = None
+    shared_cache: Path | None = None
 
     @property
     def store(self) -> Path:
@@ -60,7 +69,12 @@ class Home:
 
     @property
     def cache(self) -> Path:
-        return self.root / "cache"
+        return self.shared_cache or self.root / "cache"
+
+    @property
+    def final_root(self) -> Path:
+        """Where the programs stored here see this home (`root`, unless `seen_at`)."""
+        return self.seen_at or self.root
 
     @property
     def downloads(self) -> Path:
@@ -82,6 +96,12 @@ class Home:
     def output(self, name: str) -> Path:
         """Output `name`'s directory in the store."""
         return confined(self.store, _component(name, "store output"))
+
+    def final(self, name: str) -> Path:
+        """Where output `name` is seen by its programs: what fix-ups that write
+        a path into an output (relocation, shebangs, venvs) embed. The same as
+        `output` unless the home is seen elsewhere (`seen_at`)."""
+        return confined(self.final_root / "store", _component(name, "store output"))
 
     def manifest(self, name: str) -> Path:
         """Output `name`'s manifest: keyed by the whole name, never a part of it."""

@@ -25,7 +25,8 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
          upstreams: Upstreams) -> None:
     """Fetch the package and every part of its closure (a part already in the
     download cache is taken from there), unpack them all into `tmp`, and
-    relocate the programs and libraries to `home.output(artifact.output)`."""
+    relocate the programs and libraries to where the output is seen,
+    `home.final(artifact.output)`."""
     from devshell.debian import pyconfig, relocate
     from devshell.debian import unpack as debunpack
     from devshell.errors import DevshellError
@@ -52,12 +53,12 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     downloads = [Download(where(url, sri), sri, size, what) for what, url, sri, size in parts]
     debs = fetch_all(home, downloads)
     debunpack.unpack_debs([(debs[d.integrity], d.label) for d in downloads], tmp)
-    relocate.relocate(tmp, home.output(artifact.output),
-                      [entry for _, entry in artifact.programs()], label)
+    final = home.final(artifact.output)
+    relocate.relocate(tmp, final, [entry for _, entry in artifact.programs()], label)
     if pyconfig.FIXUP in artifact.fixups:
-        pyconfig.fix(tmp, home.output(artifact.output))
+        pyconfig.fix(tmp, final)
     if bytecode.FIXUP in artifact.fixups:
-        _compile_pythons(tmp, home.output(artifact.output), label)
+        _compile_pythons(tmp, final, label)
 
 
 def _compile_pythons(tmp: Path, final: Path, label: str) -> None:

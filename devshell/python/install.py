@@ -48,9 +48,9 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
         for what, url, sri, size in wheels
     ]
     fetched = fetch_all(home, downloads)
-    final = home.output(artifact.output)
-    program = home.output(python.output) / python.program
-    _venv(tmp, program, python, str(home.cache / "pycache"))
+    final = home.final(artifact.output)
+    program = home.final(python.output) / python.program
+    _venv(tmp, program, python, str(home.final_root / "cache" / "pycache"))
     _run_worker({
         "site": str(tmp / layout.site_packages(python)), "bin": str(tmp / "bin"), "data": str(tmp),
         "headers": str(tmp / "include" / "site" / f"python{python.short}"),

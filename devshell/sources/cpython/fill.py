@@ -52,5 +52,5 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path, upstreams: Upstr
             path.write_text(text.replace(_VENV_HOME, _VENV_HOME.replace("abspath", "realpath")), encoding="utf-8")
             path.chmod(mode)
     if bytecode.FIXUP in artifact.fixups:
-        final = home.output(artifact.output)
+        final = home.final(artifact.output)
         bytecode.compile_stdlib([str(tmp / "bin" / "python3")], tmp, final, label)
