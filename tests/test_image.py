@@ -197,3 +197,113 @@ def test_a_docker_archive_is_read_and_copied_by_skopeo(
     skopeo("copy", f"docker-archive:{tmp_path / 'img.tar'}", f"oci:{tmp_path / 'copy'}:1.0")
     copied = skopeo("inspect", f"oci:{tmp_path / 'copy'}:1.0")
     assert copied["Env"] == shown["Env"]
+
+
+# --- refusals: each a clear error, with nothing written -------------------------
+
+
+def test_a_platform_the_lock_cannot_give_is_refused(server: LoopbackServer, tmp_path: Path) -> None:
+    root = hello_project(server, tmp_path / "proj", platforms='["x86_64-linux"]')
+    for asked, why in (("sparc-linux", "it is not in shell.platforms"),
+                       ("aarch64-linux", "it is not in shell.platforms"),
+                       ("x86_64-darwin", "images are Linux images")):
+        proc = devshell("image", "--output", "img", "--platform", asked, cwd=root)
+        assert proc.returncode == 2, proc.stderr
+        assert f"cannot build an image for {asked!r}: {why}" in proc.stderr
+        assert "x86_64-linux" in proc.stderr  # what it can build for
+        assert "Traceback" not in proc.stderr
+    assert not (root / "img").exists()
+    assert not (root / "devshell.lock").exists()  # refused before locking
+
+
+def test_a_stale_lock_in_ci_is_refused_and_nothing_is_written(server: LoopbackServer, tmp_path: Path) -> None:
+    root = hello_project(server, tmp_path / "proj", platforms='["x86_64-linux"]')
+    devshell("lock", cwd=root, check=True)
+    spec = root / "devshell.toml"
+    spec.write_text(spec.read_text().replace('version = "1.0"', 'version = "1.1"'))
+    proc = devshell("image", "--output", "img", cwd=root, env={"CI": "true"})
+    assert proc.returncode == 4, proc.stderr
+    assert "out of date" in proc.stderr and "devshell lock" in proc.stderr
+    assert not (root / "img").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["devshell.lock", "devshell.toml"]
+
+
+def test_an_output_that_is_a_file_is_refused_and_left_alone(server: LoopbackServer, tmp_path: Path) -> None:
+    root = hello_project(server, tmp_path / "proj", platforms='["x86_64-linux"]')
+    (root / "img").write_text("mine\n")
+    proc = devshell("image", "--output", "img", cwd=root)
+    assert proc.returncode == 2, proc.stderr
+    assert "exists and is not a directory" in proc.stderr
+    assert (root / "img").read_text() == "mine\n"
+    (root / "notes").mkdir()
+    (root / "notes" / "todo").write_text("keep\n")
+    proc = devshell("image", "--output", "notes", cwd=root)
+    assert proc.returncode == 2 and "not an OCI image layout" in proc.stderr, proc.stderr
+    assert (root / "notes" / "todo").read_text() == "keep\n"
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]
+
+
+def test_a_docker_archive_of_two_platforms_is_refused(server: LoopbackServer, tmp_path: Path) -> None:
+    root = hello_project(server, tmp_path / "proj")
+    proc = devshell("image", "--format", "docker-archive", "--output", "img.tar",
+                    "--platform", "x86_64-linux", "--platform", "aarch64-linux", cwd=root)
+    assert proc.returncode == 2, proc.stderr
+    assert "one platform" in proc.stderr and "--format oci" in proc.stderr
+    assert not (root / "img.tar").exists()
+
+
+def test_an_image_is_replaced_whole_and_a_second_build_reuses_the_store(
+        server: LoopbackServer, tmp_path: Path) -> None:
+    root = hello_project(server, tmp_path / "proj", platforms='["x86_64-linux"]')
+    first = image(root, "--output", "img")
+    served = dict(server.hits)
+    spec = root / "devshell.toml"
+    spec.write_text(spec.read_text().replace("hi from", "hello from"))
+    second = image(root, "--output", "img")
+    assert first != second
+    assert dict(server.hits) == served  # nothing fetched again: the image store kept the output
+    entry = json.loads((root / "img" / "index.json").read_text())["manifests"]
+    assert [m["digest"] for m in entry] == [second]
+    shown = skopeo("inspect", f"oci:{root / 'img'}:latest")
+    assert "GREETING=hello from /workspace" in shown["Env"]
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]
+
+
+def test_a_foreign_python_that_compiles_itself_is_refused_before_any_download(
+        server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vendor's CPython compiles its standard library with its own
+    interpreter as it is stored: that cannot run for another architecture,
+    and leaving it out would store other bytes than its name stands for."""
+    from tests.debian_archive import ArchiveServer, FakeArchive
+    from tests.pbs_mirror import PbsMirror, fake_build
+
+    here = {"x86_64": "x86_64-linux", "aarch64": "aarch64-linux"}.get(os.uname().machine)
+    if here is None:
+        pytest.skip("needs an x86_64 or aarch64 machine")
+    other = "aarch64-linux" if here == "x86_64-linux" else "x86_64-linux"
+    mirror = PbsMirror(server)
+    mirror.configure()
+    mirror.release("20241206", {"3.13.1": fake_build("3.13.1")})
+    debian = ArchiveServer().start()
+    try:
+        archive = FakeArchive(debian, archs=("amd64", "arm64"))
+        archive.publish()
+        monkeypatch.setenv("DEVSHELL_DEB_ARCHIVE", archive.url)
+        (tmp_path / "no-gpgv").mkdir()
+        monkeypatch.setenv("PATH", str(tmp_path / "no-gpgv"))
+        root = tmp_path / "proj"
+        root.mkdir()
+        (root / "devshell.toml").write_text(
+            f'[shell]\nplatforms = {BOTH}\n[sources.deb]\nsuite = "testing-fake"\n'
+            'updates = false\nsecurity = false\n[tools]\npython = "3.13"\n')
+        devshell("lock", cwd=root, check=True)
+        before = dict(server.hits)
+        proc = devshell("image", "--output", "img", "--platform", other, cwd=root)
+    finally:
+        debian.stop()
+    assert proc.returncode == 6, proc.stderr
+    assert f"cannot build the {other} image on this {here} machine" in proc.stderr
+    assert "python 3.13.1" in proc.stderr and "compiles its own standard library" in proc.stderr
+    assert f"on a {other} machine" in proc.stderr
+    assert dict(server.hits) == before
+    assert not (root / "img").exists()
