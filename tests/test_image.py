@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
+from tests.registry import Registry, registry_fixture, skopeo_raw
 
 pytestmark = pytest.mark.skipif(
     shutil.which("skopeo") is None or shutil.which("umoci") is None,
@@ -307,3 +309,24 @@ def test_a_foreign_python_that_compiles_itself_is_refused_before_any_download(
     assert f"on a {other} machine" in proc.stderr
     assert dict(server.hits) == before
     assert not (root / "img").exists()
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    yield from registry_fixture(tmp_path / "registry")
+
+
+def test_an_image_is_pushed_to_a_registry(server: LoopbackServer, tmp_path: Path,
+                                          registry: Registry) -> None:
+    root = hello_project(server, tmp_path / "proj")
+    target = f"{registry.host}/team/hello:1.0"
+    digest = image(root, "--push", target, "--output", "img",
+                   "--platform", "x86_64-linux", "--platform", "aarch64-linux")
+    index = skopeo_raw(target)
+    assert sorted(m["platform"]["architecture"] for m in index["manifests"]) == ["amd64", "arm64"]
+    served = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{target}"],
+                            capture_output=True, text=True, check=True).stdout
+    assert json.loads(served)["Digest"] == digest
+    assert json.loads((root / "img" / "index.json").read_text())["manifests"][0]["digest"] == digest
+    bad = devshell("image", "--push", "team/hello:1.0", cwd=root)
+    assert bad.returncode == 2 and "registry host" in bad.stderr, bad.stderr

@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devshell import project, say
+
+if TYPE_CHECKING:
+    from devshell.oci.layout import Descriptor, Layout
 
 __all__ = ["register", "run"]
 
@@ -87,16 +91,16 @@ def _scratch_for_push(staging: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="push-", dir=staging / "tmp"))
 
 
-def _pusher(target: str | None) -> Any:
-    """What sends the layout to `target`; refused before any work when this
-    devshell has no registry client."""
+def _pusher(target: str | None) -> Callable[[Layout, Descriptor], object] | None:
+    """What sends the built image to `target` (REGISTRY/REPO:TAG), checked
+    before any work is done."""
     if target is None:
         return None
     from devshell.errors import UsageError
+    from devshell.oci import push
+    from devshell.oci.registry import Reference
 
-    try:
-        from devshell.oci import push  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        raise UsageError("--push needs the registry client, which this devshell does not have yet",
-                         hint="write the image with --output and push it with skopeo copy") from None
+    if Reference.parse(target, "--push").tag is None:
+        raise UsageError(f"--push {target}: name a tag (REGISTRY/REPOSITORY:TAG)",
+                         hint="e.g. registry.example:5000/team/shell:v1")
     return lambda layout, entry: push.push_layout(layout, target, entry)
