@@ -17,7 +17,7 @@ __all__ = ["modules_for", "names"]
 
 #: The order `devshell --help` lists commands in; any other module comes after.
 _ORDER = ("init", "add", "remove", "search", "outdated", "versions", "lock", "install", "enter", "run", "env",
-          "status", "store", "hook", "shellenv", "global", "doctor", "generations", "diff", "rollback", "gc", "verify",
+          "status", "store", "image", "hook", "shellenv", "global", "doctor", "generations", "diff", "rollback", "gc", "verify",
           "trust", "sbom", "cache", "bundle")
 
 
