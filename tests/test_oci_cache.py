@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from devshell.debian import elf
 from devshell.errors import UsageError
 from devshell.oci.auth import credentials
 from devshell.oci.cache import tag_for
@@ -28,6 +29,7 @@ from devshell.oci.layout import (
 )
 from devshell.oci.push import push_layout
 from devshell.oci.registry import Reference, is_loopback
+from tests.greet_archive import GREETING, greet_archive
 from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
 from tests.registry import SKOPEO, Registry, htpasswd_line, registry_fixture, skopeo_raw
@@ -84,6 +86,39 @@ def test_pushed_outputs_realise_on_a_fresh_machine_with_the_upstream_gone(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "hello 1.0 there\n"
     assert "warning" not in proc.stderr
+
+
+def test_a_debian_closure_travels_as_its_debs_and_is_relocated_on_the_way_in(
+        tmp_path: Path, server: LoopbackServer, oci: Registry) -> None:
+    greet = greet_archive(server, tmp_path / "greet")
+    url, sha = serve_tool(server, "hello", "1.0", {"bin/hello": script('echo "hello 1.0 $*"')},
+                          platform=greet.platform)
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "devshell.toml").write_text(greet.spec(url_tool("hello", "1.0", url, {greet.platform: sha})))
+    env = {**greet.env, "DEVSHELL_CACHE": oci.url(REPO)}
+    devshell("install", cwd=root, env=env, check=True)
+    pushed = devshell("cache", "push", cwd=root, env=env, check=True)
+    assert "2 outputs pushed" in pushed.stderr
+    deb = _output(root, "greet", greet.platform)
+    layers = skopeo_raw(f"{oci.host}/{REPO}:{tag_for(str(deb['output']))}")["layers"]
+    closure = deb["closure"]
+    assert isinstance(closure, list)
+    assert sorted(x["annotations"]["dev.devshell.integrity"] for x in layers) == sorted(
+        [deb["integrity"], *(p["integrity"] for p in closure)])
+
+    server.stop()
+    fresh = {**greet.env, **_fresh(tmp_path, "elsewhere", oci.url(REPO))}
+    proc = devshell("run", "--", "greet", cwd=root, env=fresh)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == GREETING + "\n"
+    assert "warning" not in proc.stderr
+    assert devshell("run", "--", "hello", cwd=root, env=fresh, check=True).stdout == "hello 1.0 \n"
+    where = devshell("store", "path", "greet", cwd=root, env=fresh, check=True).stdout.strip()
+    assert where.startswith(str(tmp_path / "elsewhere") + "/")
+    with open(Path(where, "usr/bin/greet"), "rb") as f:
+        info = elf.read(f)
+    assert info is not None and info.interpreter is not None and info.interpreter.startswith(where + "/")
 
 
 def test_a_second_push_uploads_nothing(tmp_path: Path, server: LoopbackServer, oci: Registry) -> None:
