@@ -147,9 +147,17 @@ class LockedTool:
     platforms: tuple[tuple[str, Artifact | Unavailable], ...]
     package: str | None = None  # the upstream's package name, when not the tool's
     needs: tuple[str, ...] = ()  # other tools of the spec it runs on (e.g. node)
+    # The upstream package's version, when the tool's own differs (shfmt-py
+    # 4.2.0 is shfmt 3.14.1): what the constraint and the upstream speak of.
+    package_version: str | None = None
 
     def artifact(self, platform: str) -> Artifact | Unavailable | None:
         return dict(self.platforms).get(platform)
+
+    @property
+    def upstream_version(self) -> str:
+        """The version as the upstream numbers it: what pins and constraints name."""
+        return self.package_version or self.version
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -163,6 +171,8 @@ class LockedTool:
             data["package"] = self.package
         if self.needs:
             data["needs"] = list(self.needs)
+        if self.package_version is not None:
+            data["package-version"] = self.package_version
         return data
 
 
@@ -439,6 +449,9 @@ def _tool(name: str, t: Any, lock_version: int) -> LockedTool:
     _checked(where, names.check_plain, name, "tool name")
     t = _table(t, where)
     version = _checked(f"{where}.version", names.check_version, _get(t, "version", where))
+    package_version = t.get("package-version")
+    if package_version is not None:
+        _checked(f"{where}.package-version", names.check_version, package_version)
     plats: list[tuple[str, Artifact | Unavailable]] = []
     for plat, a in _table(_get(t, "platforms", where), f"{where}.platforms").items():
         pwhere = f"{where}.platforms.{_shown(plat)}"
@@ -446,7 +459,7 @@ def _tool(name: str, t: Any, lock_version: int) -> LockedTool:
         if isinstance(a, dict) and "unavailable" in a:
             plats.append((plat, Unavailable(_text(a["unavailable"], f"{pwhere}.unavailable"))))
             continue
-        plats.append((plat, _named(name, version, _artifact(a, pwhere), pwhere, lock_version)))
+        plats.append((plat, _named(name, package_version or version, _artifact(a, pwhere), pwhere, lock_version)))
     package = t.get("package")
     return LockedTool(
         name=name,
@@ -458,6 +471,7 @@ def _tool(name: str, t: Any, lock_version: int) -> LockedTool:
         package=None if package is None else _text(package, f"{where}.package"),
         needs=tuple(_checked(f"{where}.needs", names.check_plain, n, "tool name")
                     for n in _list(t.get("needs", []), f"{where}.needs")),
+        package_version=package_version,
     )
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from devshell import config, context, lock, sources
-from devshell.errors import SpecError
 from devshell.home import home
 from devshell.spec import parse
 from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive, GpgKey

@@ -132,3 +132,16 @@ def test_ripgrep_at_latest_is_the_newest_release_that_runs_here(tmp_path: Path) 
     found = devshell("run", "--", "rg", "-c", "needle", "hay.txt", cwd=root,
                      env={"DEVSHELL_PLATFORM": ""}, check=True)
     assert found.stdout.strip() == "1"
+
+
+def test_shfmt_is_locked_at_its_own_version_not_its_repackagers(tmp_path: Path) -> None:
+    reason = _reachable("pypi")
+    if reason:
+        pytest.skip(reason)
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "devshell.toml").write_text('[tools]\nshfmt = "latest"\n')
+    devshell("lock", cwd=root, env={"CI": "", "DEVSHELL_PLATFORM": ""}, timeout=300, check=True)
+    entry = json.loads((root / "devshell.lock").read_text())["tools"]["shfmt"]
+    said = devshell("run", "--", "shfmt", "--version", cwd=root, env={"DEVSHELL_PLATFORM": ""}, check=True)
+    assert said.stdout.strip().lstrip("v") == entry["version"], (entry["version"], entry.get("package-version"))

@@ -16,7 +16,6 @@ from tests.npm_registry import FakeRegistry
 from tests.pypi_index import FakeIndex, wheel
 from tests.vendor_mirrors import NodeDist, configure
 
-
 _GLIBC = 'glibc = "2.28"\n'  # Node's own Linux builds need it from node 18
 
 

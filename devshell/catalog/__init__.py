@@ -67,6 +67,9 @@ class Entry:
     os_names: tuple[tuple[str, str], ...] = ()
     arch_names: tuple[tuple[str, str], ...] = ()
     runtime: str | None = None  # "node": a JavaScript tool run by the pinned node
+    # "go": the package's versions are the repackager's own; the tool's is
+    # read from its program's Go build information (devshell.sources.goversion)
+    own_version: str | None = None
     checksums: str | None = None  # url tools: the vendor's SHA256SUMS template
     format: str | None = None
     strip: int | None = None
@@ -116,6 +119,7 @@ def _entry(name: str, data: dict[str, Any]) -> Entry:
         index=data.get("index", {}).get("url"),
         index_kind=data.get("index", {}).get("kind"),
         routes=routes,
+        own_version=data.get("own-version"),
     )
 
 

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     def one(tool: ToolSpec) -> Row:
         pinned = lock.tool(tool.name) if lock is not None else None
-        return row(tool, pinned.version if pinned is not None else None, ctx)
+        return row(tool, pinned.upstream_version if pinned is not None else None, ctx)
 
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         rows = list(pool.map(one, proj.spec.tools))

@@ -114,7 +114,7 @@ def inventory(lock: Lock, shell: str, platform: str, created: datetime | None) -
             missing.append((tool.name, artifact.reason if artifact is not None
                             else f"the lock has nothing for {platform}"))
             continue
-        key = collector.add(tool.package or tool.name, tool.version, artifact.url,
+        key = collector.add(tool.package or tool.name, tool.upstream_version, artifact.url,
                             artifact.integrity, tool, artifact.output)
         tool_keys[tool.name] = key
         collector.depend(key, [collector.add(p.name, p.version, p.url, p.integrity)

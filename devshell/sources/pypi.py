@@ -24,21 +24,26 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from devshell import catalog, config, integrity, libc, names, platforms
+from devshell import catalog, config, integrity, libc, names, platforms, say
 from devshell.errors import FetchError, SpecError
 from devshell.home import Home
-from devshell.lock import Artifact, LockedTool, Unavailable, tool_inputs_hash
+from devshell.lock import Artifact, LockedTool, Unavailable, program, tool_inputs_hash
 from devshell.sources import SourceBase, wheels
 from devshell.sources.common import artifact, pick_version
 from devshell.spec import ToolSpec
 from devshell.versions import choose, parse_constraint
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from devshell.context import Context
     from devshell.sources.locate import Upstreams
 
 __all__ = ["IndexFile", "PypiSource", "read_index"]
 
+#: How much of a program is read for its Go build information: it sits in
+#: the data segment, well inside any program's first 256 MB.
+_PROGRAM_LIMIT = 256 << 20
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "
@@ -280,22 +285,54 @@ class PypiSource(SourceBase):
                 format="zip", strip=0,
                 bin=tuple(p.replace("{data}", data_dir) for p in programs), env=env,
             )
+        own = self._own_version(home, tool, version, chosen, entries) if entry and entry.own_version else None
         return LockedTool(
-            name=tool.name, constraint=tool.constraint, source="pypi", version=version,
+            name=tool.name, constraint=tool.constraint, source="pypi", version=own or version,
             inputs=tool_inputs_hash(tool.inputs()),
             platforms=tuple((p, entries[p]) for p in plats),
             package=project if project != tool.name else None,
+            package_version=version if own and own != version else None,
         )
+
+    def _own_version(self, home: Home, tool: ToolSpec, version: str, chosen: dict[str, IndexFile],
+                     entries: dict[str, Artifact | Unavailable]) -> str | None:
+        """The tool's own version, read from its first program's Go build
+        information in one wheel (the host's if the spec covers it; the
+        download is the one realising it takes). None, with a note, when
+        the program does not say."""
+        from devshell.sources import goversion
+
+        plat = platforms.host() if platforms.host() in chosen else next(iter(chosen), None)
+        art = entries.get(plat) if plat else None
+        if plat is None or not isinstance(art, Artifact) or not art.bin:
+            return None
+        member = program(art.bin[0])[1]
+        with zipfile.ZipFile(self._fetched(home, tool, version, plat, chosen[plat])) as z:
+            try:
+                with z.open(member) as f:
+                    data = f.read(_PROGRAM_LIMIT)
+            except (KeyError, zipfile.BadZipFile, OSError):
+                data = b""
+        own = goversion.read(data)
+        if own is None or not names.is_plain(own):
+            say.note(f"tools.{tool.name}: {member} in its wheel does not say its own version; "
+                     f"the lock names the package's, {version}")
+            return None
+        return own
+
+    @staticmethod
+    def _fetched(home: Home, tool: ToolSpec, version: str, plat: str, f: IndexFile) -> Path:
+        from devshell.net.fetch import Download, fetch
+
+        return fetch(home, Download(f.url, integrity.from_hex("sha256", f.sha256 or ""), f.size,
+                                    f"{tool.name} {version} ({plat})"))
 
     def _scripts(self, home: Home, tool: ToolSpec, version: str, chosen: dict[str, IndexFile]) -> tuple[str, ...]:
         """No catalogue entry and no `bin`: read the programs from one wheel
         (the host's if the spec covers it), as `wheels.programs` finds them."""
-        from devshell.net.fetch import Download, fetch
-
         plat = platforms.host() if platforms.host() in chosen else next(iter(chosen))
         f = chosen[plat]
-        path = fetch(home, Download(f.url, integrity.from_hex("sha256", f.sha256 or ""), f.size,
-                                    f"{tool.name} {version} ({plat})"))
+        path = self._fetched(home, tool, version, plat, f)
         try:
             with zipfile.ZipFile(path) as z:
                 found = wheels.programs(z, f.filename)

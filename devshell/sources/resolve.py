@@ -127,20 +127,20 @@ def _widen(tool: ToolSpec, old: LockedTool, missing: tuple[str, ...], ctx: Conte
     """`old`, plus `missing` platforms resolved at the version it pins."""
     from devshell.errors import DevshellError
 
-    pinned = replace(tool, constraint=old.version)
+    pinned = replace(tool, constraint=old.upstream_version)
     try:
         more = sources.get(tool.source).resolve(pinned, missing, ctx)
     except DevshellError as exc:
         raise type(exc)(
-            f"tools.{tool.name}: the lock pins {tool.name} {old.version}, which cannot be resolved "
+            f"tools.{tool.name}: the lock pins {tool.name} {old.upstream_version}, which cannot be resolved "
             f"for {', '.join(missing)}: {exc.message}",
             hint=f"`devshell lock --update {tool.name}` moves it to the newest version "
             f"{tool.constraint!r} allows",
         ) from None
-    if more.version != old.version:  # a source that does not honour an exact pin
+    if more.upstream_version != old.upstream_version:  # a source that does not honour an exact pin
         raise SpecError(
-            f"tools.{tool.name}: the lock pins {tool.name} {old.version}, but "
-            f"{', '.join(missing)} resolved to {more.version}",
+            f"tools.{tool.name}: the lock pins {tool.name} {old.upstream_version}, but "
+            f"{', '.join(missing)} resolved to {more.upstream_version}",
             hint=f"`devshell lock --update {tool.name}` resolves every platform again",
         )
     return replace(old, platforms=old.platforms + more.platforms)

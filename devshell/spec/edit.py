@@ -258,7 +258,7 @@ def plan(path: Path, text: str, previous: Lock | None, home: Home, pin: Collecti
         for key in pin:
             locked = lock.tool(tool_name(key))
             assert locked is not None  # every tool of the spec is in its lock
-            text = set_tool(text, path, key, pin_for(locked.version))
+            text = set_tool(text, path, key, pin_for(locked.upstream_version))
         spec = specfile.parse(text, path)
         lock, changes, warnings = resolve(spec, previous, home)
     return Plan(text, lock, tuple(changes), tuple(warnings), spec)

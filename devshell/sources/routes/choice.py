@@ -40,8 +40,8 @@ class Route:
     offers: dict[str, dict[str, Any]]
     fill: Callable[[str, tuple[str, ...]], Entries]
     why_not: dict[str, str] = field(default_factory=dict)  # platform → why it is not served
-    held: dict[str, str] = field(default_factory=dict)  # platform → versions it has but may not give there
     nothing: str = "no version"  # what it has when it lists nothing
+    held: dict[str, str] = field(default_factory=dict)  # platform → versions it has but may not give there
 
     def has(self, plat: str, version: str) -> bool:
         return version in self.offers.get(plat, {})
