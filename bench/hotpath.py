@@ -204,6 +204,8 @@ def set_up_direnv(b: Bench) -> Path:
     subshell it forks (`$(direnv_layout_dir)`). Returns the cached environment
     file `use devshell` keeps."""
     env, proj = b.env, b.proj
+    # Automatic activation applies only a project the user has trusted.
+    check([str(b.devshell), "trust"], cwd=proj, env=env)
     check([str(b.devshell), "hook", "direnv", "--install"], cwd=proj, env=env)
     (proj / ".envrc").write_text("use devshell\n")
     exports = output([str(b.devshell), "env", "--format", "direnv"], proj, env)
@@ -217,7 +219,11 @@ def set_up_direnv(b: Bench) -> Path:
     for d in (proj, *(b.run_dir / name for name in variants)):
         check(["direnv", "allow", str(d)], cwd=b.run_dir, env=env)
     check(["direnv", "exec", str(proj), "true"], cwd=b.run_dir, env=env)  # fills the cache
-    cached = proj / ".direnv" / "devshell" / "env"
+    # Kept in devshell's state, never in the project tree.
+    state = os.path.join(env["DEVSHELL_HOME"], "state")
+    cached = Path(output([b.python, "-c", "import sys; from devshell.shell import activation; "
+                          "print(activation.project_dir(sys.argv[1], sys.argv[2]))", state, str(proj)],
+                         b.run_dir, env).strip()) / "direnv.env"
     if not cached.is_file():
         raise SystemExit(f"bench: `use devshell` left no cached environment at {cached}")
     for var in ENV_VARS:
@@ -373,7 +379,7 @@ def reference(a: float, b: float) -> str:
 STEPS = [
     ("step-empty", "", "start the interpreter and site"),
     ("step-cli", "from devshell.cli import main\n", "import devshell.cli (the launcher's only import)"),
-    ("step-hot", "from devshell.cli import main\nimport devshell.hot\n",
+    ("step-hot", "from devshell.cli import main\nimport devshell.shell.hot\n",
      "import devshell.shell.hot (activation, environment)"),
     ("ds-run", "", "find root, stat, read record, build env, exec true"),
 ]
