@@ -302,3 +302,135 @@ def test_pushing_needs_a_tag_and_a_registry(tmp_path: Path) -> None:
     for target in ("127.0.0.1:5000/team/shell", "team/shell:v1"):
         with pytest.raises(UsageError):
             push_layout(tmp_path / "layout", target)
+
+
+def test_running_a_realised_project_never_asks_the_cache(tmp_path: Path, server: LoopbackServer) -> None:
+    """Neither the hot path nor the full pipeline (DEVSHELL_NO_HOT) imports the
+    cache or reaches the registry once every output is in the store."""
+    import re
+    import sys
+
+    from tests.helpers import DEVSHELL
+
+    root = _hello(tmp_path, server)
+    devshell("install", cwd=root, check=True)
+    gone = f"oci://127.0.0.1:{_closed_port()}/{REPO}"
+    for extra in ({}, {"DEVSHELL_NO_HOT": "1"}):
+        env = {**os.environ, "DEVSHELL_PLATFORM": "x86_64-linux", "DEVSHELL_CACHE": gone, **extra}
+        proc = subprocess.run([sys.executable, "-X", "importtime", DEVSHELL, "run", "--", "hello"], cwd=root,
+                              env=env, capture_output=True, text=True, timeout=60, check=True)
+        modules = {m.group(1) for m in re.finditer(r"^import time:.*\|\s*(\S+)\s*$", proc.stderr, re.MULTILINE)}
+        assert proc.stdout == "hello 1.0 \n"
+        assert not {m for m in modules if m.startswith("devshell.oci")}, extra
+        assert "devshell: warning" not in proc.stderr
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+class _TokenRegistry:
+    """A registry front that asks for a Bearer token from its own realm, as
+    hosted registries do; the token is given for good credentials only."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from tests.loopback import serve_in_background
+
+        self.scopes: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.startswith("/token?"):
+                    import urllib.parse
+
+                    query = urllib.parse.parse_qs(self.path.split("?", 1)[1])
+                    outer.scopes.append(query["scope"][0])
+                    good = "Basic " + base64.b64encode(b"team:s3cret").decode()
+                    ok = self.headers.get("Authorization") == good and query["service"] == ["test"]
+                    self._answer(200 if ok else 401, b'{"token": "t0ken"}' if ok else b"{}")
+                elif self.headers.get("Authorization") != "Bearer t0ken":
+                    self._answer(401, b'{"errors": [{"code": "UNAUTHORIZED"}]}', {
+                        "WWW-Authenticate": f'Bearer realm="{outer.url}/token",service="test"'})
+                else:
+                    self._answer(200, b"{}")
+
+            do_HEAD = do_GET
+
+            def _answer(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(code)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        serve_in_background(self.httpd)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_bearer_challenge_is_answered_with_a_token_for_the_repository(tmp_path: Path) -> None:
+    from devshell.errors import FetchError
+    from devshell.oci.auth import Credentials
+    from devshell.oci.registry import Registry as Client
+
+    front = _TokenRegistry()
+    try:
+        host = front.url.removeprefix("http://")
+        client = Client(host, "team/devshell", credentials=lambda: Credentials("team", "s3cret", "test"))
+        client.ping()
+        assert client.has_blob("sha256:" + "0" * 64)
+        assert front.scopes == ["repository:team/devshell:pull"]
+        stranger = Client(host, "team/devshell", credentials=lambda: Credentials("team", "wrong", "test"))
+        with pytest.raises(FetchError, match="HTTP 401"):
+            stranger.ping()
+    finally:
+        front.stop()
+
+
+def test_the_github_action_pushes_from_one_runner_and_the_next_takes_from_the_cache(
+        tmp_path: Path, server: LoopbackServer, oci: Registry) -> None:
+    from tests.helpers import DEVSHELL
+
+    setup = Path(__file__).resolve().parent.parent / ".github" / "actions" / "setup-devshell" / "setup.sh"
+    root = _hello(tmp_path, server)
+    devshell("lock", cwd=root, check=True)
+
+    def runner(name: str, push: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+        work = tmp_path / name
+        work.mkdir()
+        env = {**os.environ, "CI": "true", "DEVSHELL_PLATFORM": "x86_64-linux", "DEVSHELL_SPEC": "",
+               "PATH": f"{Path(DEVSHELL).parent}:{os.environ['PATH']}", "RUNNER_TEMP": str(work),
+               "DEVSHELL_HOME": str(work / "devshell"), "DEVSHELL_CACHE": oci.url(REPO),
+               "DEVSHELL_CACHE_PUSH": push}
+        for var in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT"):
+            (work / var).write_text("")
+            env[var] = str(work / var)
+        proc = subprocess.run(["bash", str(setup)], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL)
+        return proc, work
+
+    first, work = runner("first", "true")
+    assert first.returncode == 0, first.stderr
+    assert "1 output pushed" in first.stderr
+    assert f"DEVSHELL_CACHE={oci.url(REPO)}" in (work / "GITHUB_ENV").read_text().splitlines()
+    server.stop()
+    second, _ = runner("second", "false")
+    assert second.returncode == 0, second.stderr
+    assert "(from the cache)" in second.stderr

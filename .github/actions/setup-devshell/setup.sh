@@ -3,6 +3,8 @@
 # against a fake GITHUB_* environment.
 #
 # In:  DEVSHELL_SPEC (what to pip-install; empty: devshell is already on PATH),
+#      DEVSHELL_CACHE (a team binary cache, oci://REGISTRY/REPO; empty: none),
+#      DEVSHELL_CACHE_PUSH ("true": push what the cache lacks),
 #      DEVSHELL_HOME, GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT, CI.
 # Out: the pinned PATH entries in GITHUB_PATH, the variables in GITHUB_ENV,
 #      `profile=<store path>` in GITHUB_OUTPUT.
@@ -37,9 +39,23 @@ if [ -n "${DEVSHELL_SPEC:-}" ]; then
   echo "$venv/bin" >> "$GITHUB_PATH"
 fi
 
+# An empty input names no cache (and must not turn off one devshell's config names).
+if [ -n "${DEVSHELL_CACHE:-}" ]; then
+  echo "DEVSHELL_CACHE=$DEVSHELL_CACHE" >> "$GITHUB_ENV"
+else
+  unset DEVSHELL_CACHE
+fi
+
 # The same pinned shell as on every developer's machine: a stale or missing
 # lock is an error here, never a silent re-lock.
 "$devshell" install --locked
+if [ "${DEVSHELL_CACHE_PUSH:-false}" = "true" ]; then
+  if [ -z "${DEVSHELL_CACHE:-}" ]; then
+    echo "::error title=setup-devshell::binary-cache-push is true but no binary-cache is given: set binary-cache to oci://REGISTRY/REPOSITORY" >&2
+    exit 1
+  fi
+  "$devshell" cache push --locked
+fi
 "$devshell" env --locked --format github
 profile=$("$devshell" env --locked --format json | python3 -c 'import json, sys; print(json.load(sys.stdin)["DEVSHELL_PROFILE"])')
 echo "profile=$profile" >> "$GITHUB_OUTPUT"
