@@ -36,9 +36,7 @@ from pathlib import Path
 from common import REPO, WORK, bench_env, check, ensure_venv, secs, wipe
 
 sys.path.insert(0, str(REPO))
-from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive  # noqa: E402
-
-PROGRAMS = {"bash": ["/bin/bash"], "coreutils": None, "git": ["/usr/bin/git"]}
+from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive
 
 
 def _package_files(name: str) -> list[Path]:

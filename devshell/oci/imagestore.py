@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,7 +135,9 @@ def realise(spec: Spec, lock: Lock, platform: str, home: Home) -> Realised:
     found = artifacts(spec, lock, platform)
     _refuse_foreign(platform, found)
     ups = Upstreams(spec.root, dict(spec.sources))
-    outputs = tuple((label, artifact, store.add_artifact(home, artifact, label, ups))
-                    for label, artifact in found)
+    # Four at a time, as `install` realises a project's tools.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        paths = list(pool.map(lambda la: store.add_artifact(home, la[1], la[0], ups), found))
+    outputs = tuple((label, artifact, path) for (label, artifact), path in zip(found, paths, strict=True))
     prof = profile.build(home, spec.shell.name, [a for _, a in found])
     return Realised(platform, outputs, prof)
