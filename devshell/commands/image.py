@@ -27,7 +27,7 @@ __all__ = ["register", "run"]
 
 def register(sub: Any) -> None:
     p = sub.add_parser("image", help="write an OCI image of the shell (layout, docker-archive)")
-    p.add_argument("--output", "-o", type=Path,
+    p.add_argument("--output", "-o", type=Path, metavar="PATH",
                    help="the layout directory (oci) or the .tar file (docker-archive) to write")
     p.add_argument("--format", choices=("oci", "docker-archive"), default="oci",
                    help="oci: an OCI image layout directory (default); docker-archive: a tar "
