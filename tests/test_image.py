@@ -265,7 +265,8 @@ def test_an_image_is_replaced_whole_and_a_second_build_reuses_the_store(
     assert first != second
     assert dict(server.hits) == served  # nothing fetched again: the image store kept the output
     entry = json.loads((root / "img" / "index.json").read_text())["manifests"]
-    assert [m["digest"] for m in entry] == [second]
+    assert [m["digest"] for m in entry][0] == second
+    assert list(_sbom_referrers(root / "img")) == [second]  # the image and its SBOM, nothing of the first
     shown = skopeo("inspect", f"oci:{root / 'img'}:latest")
     assert "GREETING=hello from /workspace" in shown["Env"]
     assert not [p for p in root.iterdir() if p.name.startswith(".")]
@@ -330,3 +331,45 @@ def test_an_image_is_pushed_to_a_registry(server: LoopbackServer, tmp_path: Path
     assert json.loads((root / "img" / "index.json").read_text())["manifests"][0]["digest"] == digest
     bad = devshell("image", "--push", "team/hello:1.0", cwd=root)
     assert bad.returncode == 2 and "registry host" in bad.stderr, bad.stderr
+
+
+def _sbom_referrers(layout: Path) -> dict[str, dict[str, Any]]:
+    """subject digest → the SBOM artifact manifest the layout lists for it."""
+    found = {}
+    for entry in json.loads((layout / "index.json").read_text())["manifests"][1:]:
+        assert entry["artifactType"] == "application/vnd.cyclonedx+json"
+        manifest = json.loads((layout / "blobs" / "sha256" / entry["digest"].split(":")[1]).read_bytes())
+        found[manifest["subject"]["digest"]] = manifest
+    return found
+
+
+def test_each_platforms_image_carries_the_locks_sbom_as_a_referrer(
+        server: LoopbackServer, tmp_path: Path, registry: Registry) -> None:
+    root = hello_project(server, tmp_path / "proj")
+    target = f"{registry.host}/team/hello:1.0"
+    image(root, "--output", "img", "--push", target, "--platform", "x86_64-linux", "--platform", "aarch64-linux")
+    index = skopeo("inspect", "--raw", f"oci:{root / 'img'}:latest")
+    referrers = _sbom_referrers(root / "img")
+    assert set(referrers) == {m["digest"] for m in index["manifests"]}
+    for child in index["manifests"]:
+        manifest = referrers[child["digest"]]
+        assert manifest["artifactType"] == "application/vnd.cyclonedx+json"
+        assert manifest["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
+        (layer,) = manifest["layers"]
+        document = (root / "img" / "blobs" / "sha256" / layer["digest"].split(":")[1]).read_text()
+        plat = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}[child["platform"]["architecture"]]
+        printed = devshell("sbom", "--platform", plat, cwd=root, check=True).stdout
+        assert document == printed  # the very SBOM `devshell sbom` prints for that platform
+        assert any(c["name"] == "hello" for c in json.loads(document)["components"])
+        # The registry holds it too, by digest, next to the image it describes.
+        repo = target.rsplit(":", 1)[0]
+        pushed = skopeo_raw(f"{repo}@{_digest_of(root / 'img', child['digest'])}")
+        assert pushed["subject"]["digest"] == child["digest"]
+
+
+def _digest_of(layout: Path, subject: str) -> str:
+    for entry in json.loads((layout / "index.json").read_text())["manifests"][1:]:
+        manifest = json.loads((layout / "blobs" / "sha256" / entry["digest"].split(":")[1]).read_bytes())
+        if manifest["subject"]["digest"] == subject:
+            return str(entry["digest"])
+    raise AssertionError(f"no referrer of {subject}")

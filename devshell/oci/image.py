@@ -23,6 +23,7 @@ from devshell.oci import imagestore
 from devshell.oci.layers import LayerCache, directory_entry, write_layer
 from devshell.oci.layout import (
     MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_EMPTY,
     Descriptor,
     Index,
     Layout,
@@ -31,7 +32,7 @@ from devshell.oci.layout import (
 )
 from devshell.spec import Spec
 
-__all__ = ["CREATED", "LABEL_LOCK", "LABEL_PROJECT", "WORKDIR", "Built", "build", "oci_platform"]
+__all__ = ["CREATED", "LABEL_LOCK", "LABEL_PROJECT", "MEDIA_TYPE_SBOM", "WORKDIR", "Built", "build", "oci_platform"]
 
 #: The one creation time every image states (the layers' mtime, 1).
 CREATED = "1970-01-01T00:00:01Z"
@@ -39,6 +40,8 @@ CREATED = "1970-01-01T00:00:01Z"
 WORKDIR = "/workspace"
 LABEL_PROJECT = "org.opencontainers.image.title"
 LABEL_LOCK = "devshell.lock.sha256"
+#: The artifact type of the SBOM attached to each platform's image.
+MEDIA_TYPE_SBOM = "application/vnd.cyclonedx+json"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 # Bump when what the profile layer holds besides the profile changes: it names cached layers.
 _ROOT_LAYER = "image-root-1"
@@ -57,6 +60,7 @@ class Built:
     platform: str
     manifest: Descriptor
     config: dict[str, Any]
+    sbom: Descriptor  # the CycloneDX SBOM's artifact manifest, whose subject is `manifest`
 
 
 def build(spec: Spec, lock: Lock, lock_text: str, home: Home, platforms: Sequence[str],
@@ -74,8 +78,24 @@ def build(spec: Spec, lock: Lock, lock_text: str, home: Home, platforms: Sequenc
         config_desc = dest.add_json(config, MEDIA_TYPE_CONFIG)
         manifest = dest.add_manifest(Manifest(config_desc, tuple(layers)),
                                      platform=oci_platform(platform))
-        built.append(Built(platform, manifest, config))
+        built.append(Built(platform, manifest, config, _sbom(spec, lock, platform, manifest, dest)))
     return built
+
+
+def _sbom(spec: Spec, lock: Lock, platform: str, image: Descriptor, dest: Layout) -> Descriptor:
+    """The lock's CycloneDX SBOM for `platform` (devshell.sbom, the same bytes
+    `devshell sbom --platform` prints), attached to the image as an OCI 1.1
+    referrer: an artifact manifest whose subject is the image's manifest."""
+    from devshell import sbom
+    from devshell.sbom.components import inventory
+
+    text = sbom.render("cyclonedx", inventory(lock, spec.shell.name, platform, None))
+    document = dest.add_blob(text.encode(), MEDIA_TYPE_SBOM,
+                             annotations={"org.opencontainers.image.title": "sbom.cdx.json"})
+    empty = dest.add_blob(b"{}", MEDIA_TYPE_EMPTY)
+    bare = Descriptor(image.media_type, image.digest, image.size)
+    return dest.add_manifest(Manifest(empty, (document,), artifact_type=MEDIA_TYPE_SBOM, subject=bare),
+                             artifact_type=MEDIA_TYPE_SBOM)
 
 
 def top(dest: Layout, built: Sequence[Built], ref_name: str) -> Descriptor:
@@ -86,7 +106,8 @@ def top(dest: Layout, built: Sequence[Built], ref_name: str) -> Descriptor:
     else:
         entry = dest.add_index(Index(tuple(b.manifest for b in built)))
     entry = entry.with_ref_name(ref_name)
-    dest.write_index([entry])
+    # The SBOMs are listed beside it, unnamed: referrers, as the layout spec has them.
+    dest.write_index([entry, *(b.sbom for b in built)])
     return entry
 
 

@@ -35,6 +35,12 @@ def push_layout(layout: Layout | Path, target: str, entry: Descriptor | None = N
     client = Registry.at(ref, insecure=insecure)
     _push_content(client, source, top)
     client.put_manifest(ref.tag, source.read_blob(top), top.media_type)
+    # What the layout lists unnamed beside it (an image's SBOM, whose subject
+    # it is) follows by digest.
+    for extra in source.index().manifests:
+        if extra.digest != top.digest and extra.ref_name is None and extra.media_type not in _INDEXES:
+            _push_content(client, source, extra)
+            client.put_manifest(extra.digest, source.read_blob(extra), extra.media_type)
     return top.digest
 
 
