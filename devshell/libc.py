@@ -1,8 +1,10 @@
 """The C library floor of Linux platforms.
 
 A lock is shared by a team, so a Linux platform is the oldest glibc it may
-meet: FLOOR (manylinux2014's 2.17) unless the spec raises it (`[shell] glibc
-= "2.28"`). An artifact that needs a newer glibc is not chosen when locking;
+meet: FLOOR (2.28, manylinux_2_28's: Debian 10, Ubuntu 20.04, RHEL 8 and
+everything since, and what Node.js's own builds need from node 18) unless the
+spec says otherwise (`[shell] glibc = "2.17"` down to manylinux2014's, for
+RHEL 7 and its kin; higher to take newer builds). An artifact that needs a newer glibc is not chosen when locking;
 the glibc an artifact needs is read from the manylinux tags of its wheels
 (PEP 600 and its legacy aliases). Realising one on a host older than that is
 refused in one line, before anything is fetched.
@@ -13,9 +15,11 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["FLOOR", "LEGACY", "host", "needs", "parse", "shown", "wheel_glibc"]
+__all__ = ["FLOOR", "LEGACY", "LOWEST", "host", "needs", "parse", "shown", "wheel_glibc"]
 
-FLOOR = (2, 17)
+FLOOR = (2, 28)
+#: The lowest floor a spec may ask for: manylinux2014's.
+LOWEST = (2, 17)
 
 #: PEP 600's aliases: the older manylinux names, and the glibc each means.
 LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
@@ -24,13 +28,13 @@ _VERSION = re.compile(r"2\.(\d{1,3})")
 
 
 def parse(text: object) -> tuple[int, int]:
-    """`"2.28"` → (2, 28); ValueError unless a glibc 2.N at or above FLOOR."""
+    """`"2.28"` → (2, 28); ValueError unless a glibc 2.N at or above LOWEST."""
     match = _VERSION.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"{text!r} is not a glibc version such as \"2.28\"")
     version = (2, int(match[1]))
-    if version < FLOOR:
-        raise ValueError(f"{text!r} is below the lowest floor devshell supports ({shown(FLOOR)})")
+    if version < LOWEST:
+        raise ValueError(f"{text!r} is below the lowest floor devshell supports ({shown(LOWEST)})")
     return version
 
 

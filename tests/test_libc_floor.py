@@ -1,6 +1,7 @@
 """The C library floor, and tools that are optional on some platforms.
 
-Linux platforms carry a glibc floor (2.17 unless `[shell] glibc` raises it):
+Linux platforms carry a glibc floor (2.28 unless `[shell] glibc` says
+otherwise, from 2.17 up):
 a wheel tagged for a newer glibc is not chosen, so "latest" is the newest
 release that runs on the floor; realising a tool on a host older than it
 needs is one line naming both. A tool marked `optional` is left out, with a
@@ -68,7 +69,7 @@ def test_a_pinned_release_above_the_floor_is_unavailable_on_linux(tmp_path: Path
     root = _project(tmp_path, '"pypi:rgfake" = "15.0.0"\n')
     devshell("lock", cwd=root, env={"PIP_INDEX_URL": index.url(), "DEVSHELL_PLATFORM": "aarch64-darwin"}, check=True)
     linux = _locked(root, "rgfake")["platforms"]["x86_64-linux"]  # type: ignore[index]
-    assert linux == {"unavailable": "rgfake 15.0.0 has no wheel for x86_64-linux on glibc 2.17 "
+    assert linux == {"unavailable": "rgfake 15.0.0 has no wheel for x86_64-linux on glibc 2.28 "
                                     "(its Linux wheels need glibc 2.39; raise [shell] glibc to take them)"}
 
 
@@ -79,6 +80,22 @@ def test_a_floor_that_is_not_a_glibc_version_is_one_clear_line(tmp_path: Path, v
     proc = devshell("lock", cwd=root)
     assert proc.returncode == 3, proc.stderr
     assert "shell.glibc" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_floor_lowered_to_manylinux2014_keeps_newer_wheels_out(tmp_path: Path, server: LoopbackServer) -> None:
+    """For teams on RHEL 7 and its kin: `glibc = "2.17"` makes "latest" the
+    newest release whose wheels run there, and a 2.28 wheel is not it."""
+    idx = FakeIndex(server)
+    for version, tag in (("1.0.0", "manylinux_2_17_x86_64"), ("2.0.0", "manylinux_2_28_x86_64")):
+        idx.add("oldglibc", *wheel("oldglibc", version, tag, {"oldglibc": _script(version)}))
+    root = _project(tmp_path, '"pypi:oldglibc" = "latest"\n', platforms='["x86_64-linux"]')
+    devshell("lock", cwd=root, env={"PIP_INDEX_URL": idx.url()}, check=True)
+    assert _locked(root, "oldglibc")["version"] == "2.0.0"
+    (tmp_path / "lowered").mkdir()
+    root = _project(tmp_path / "lowered", '"pypi:oldglibc" = "latest"\n', shell='glibc = "2.17"\n',
+                    platforms='["x86_64-linux"]')
+    devshell("lock", cwd=root, env={"PIP_INDEX_URL": idx.url()}, check=True)
+    assert _locked(root, "oldglibc")["version"] == "1.0.0"
 
 
 def test_a_host_older_than_a_tool_needs_is_one_line(tmp_path: Path, index: FakeIndex) -> None:

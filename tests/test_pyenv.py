@@ -102,7 +102,7 @@ class World:
         # Apple silicon; aarch64 Linux only past the glibc floor, Intel macOS none.
         self.add("fastdep", pywheel("fastdep", "3.0", tag=f"{self.abi}-{self.abi}-manylinux_2_17_x86_64.manylinux2014_x86_64"))
         self.add("fastdep", pywheel("fastdep", "3.0", tag="py3-none-macosx_11_0_arm64"))
-        self.add("fastdep", pywheel("fastdep", "3.0", tag=f"{self.abi}-{self.abi}-manylinux_2_28_aarch64"))
+        self.add("fastdep", pywheel("fastdep", "3.0", tag=f"{self.abi}-{self.abi}-manylinux_2_31_aarch64"))
         self.add("fastdep", pywheel("fastdep", "3.0", tag=f"{self.abi}-{self.abi}-musllinux_1_2_x86_64"))
 
     def project(self, tmp_path: Path, tools: str, platforms: str = '["x86_64-linux"]',
@@ -331,9 +331,11 @@ def test_a_wheel_whose_record_lies_about_a_file_keeps_nothing(tmp_path: Path, wo
 def test_targets_are_the_floor_not_this_machine() -> None:
     linux = targets.target("x86_64-linux", (3, 13, 1))
     assert linux is not None
-    assert linux.platform_tags[0] == "manylinux_2_17_x86_64"
+    assert linux.platform_tags[0] == "manylinux_2_28_x86_64"
     assert {"manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"} <= set(linux.platform_tags)
-    assert not [t for t in linux.platform_tags if "musllinux" in t or t == "manylinux_2_28_x86_64"]
+    assert not [t for t in linux.platform_tags if "musllinux" in t or t == "manylinux_2_29_x86_64"]
+    lowered = targets.target("x86_64-linux", (3, 13, 1), glibc=(2, 17))
+    assert lowered is not None and lowered.platform_tags[0] == "manylinux_2_17_x86_64"
     arm = targets.target("aarch64-linux", (3, 13, 1))
     assert arm is not None and "manylinux1_aarch64" not in arm.platform_tags
     mac = targets.target("aarch64-darwin", (3, 13, 1))

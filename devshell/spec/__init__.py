@@ -50,7 +50,7 @@ class ToolSpec:
     env: tuple[tuple[str, str], ...] = ()
     options: Any = None  # the source's own, frozen (see Source.check)
     settings: Any = None  # the spec's [sources.<source>], as the source reads it
-    glibc: tuple[int, int] | None = None  # the spec's raised glibc floor (None: devshell.libc.FLOOR)
+    glibc: tuple[int, int] | None = None  # the spec's own glibc floor (None: devshell.libc.FLOOR)
     optional: bool | tuple[str, ...] = False  # left out, with a warning, where unavailable (True: anywhere)
 
     def optional_on(self, platform: str) -> bool:
@@ -279,8 +279,8 @@ class _Parser:
                 glibc = libc.parse(table["glibc"])
             except ValueError as exc:
                 raise self.fail("shell.glibc", str(exc),
-                                f'the oldest glibc the shell\'s Linux platforms must run on, from "{libc.shown(libc.FLOOR)}" '
-                                'up, e.g. glibc = "2.28"') from None
+                                f'the oldest glibc the shell\'s Linux platforms must run on, from "{libc.shown(libc.LOWEST)}" '
+                                f'up (default "{libc.shown(libc.FLOOR)}"), e.g. glibc = "2.31"') from None
             glibc = None if glibc == libc.FLOOR else glibc
         return ShellSpec(
             name=name,
