@@ -265,7 +265,7 @@ def test_an_image_is_replaced_whole_and_a_second_build_reuses_the_store(
     assert first != second
     assert dict(server.hits) == served  # nothing fetched again: the image store kept the output
     entry = json.loads((root / "img" / "index.json").read_text())["manifests"]
-    assert [m["digest"] for m in entry][0] == second
+    assert entry[0]["digest"] == second
     assert list(_sbom_referrers(root / "img")) == [second]  # the image and its SBOM, nothing of the first
     shown = skopeo("inspect", f"oci:{root / 'img'}:latest")
     assert "GREETING=hello from /workspace" in shown["Env"]

@@ -16,6 +16,7 @@ from tests.npm_registry import FakeRegistry
 from tests.pypi_index import FakeIndex, wheel
 from tests.vendor_mirrors import NodeDist, configure
 
+
 @pytest.fixture
 def index(server: LoopbackServer) -> FakeIndex:
     return FakeIndex(server)
