@@ -18,7 +18,7 @@ from devshell import lock as lockfile
 from devshell import spec as specfile
 from devshell.errors import LockStaleError, SpecError, StoreError
 from devshell.home import Home
-from devshell.lock import Artifact, Lock, Unavailable
+from devshell.lock import Artifact, Lock, LockedTool, Unavailable
 from devshell.shell import activation
 from devshell.shell.environment import Record
 from devshell.spec import Spec
@@ -167,6 +167,25 @@ def realising(home: Home) -> Iterator[None]:
         yield
 
 
+def each_artifact(spec: Spec, lock: Lock, plat: str,
+                  going_on: str) -> Iterator[tuple[LockedTool, Artifact | str]]:
+    """Every tool's artifact for `plat`, or why it has none there. A tool the
+    spec marks optional there is left out, with a warning saying what goes
+    on without it (`going_on`); the caller refuses any other."""
+    for tool in lock.tools:
+        artifact = tool.artifact(plat)
+        if artifact is None or isinstance(artifact, Unavailable):
+            reason = artifact.reason if artifact else "the lock does not cover it"
+            wanted = spec.tool(tool.name)
+            if wanted is not None and wanted.optional_on(plat):
+                say.warn(f"{tool.name} {tool.version} is not available for {plat} ({reason}); "
+                         f"{going_on} (it is optional there)")
+                continue
+            yield tool, reason
+        else:
+            yield tool, artifact
+
+
 def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifact]]:
     """The lock's artifact of every tool for `plat`. A tool the spec marks
     optional there is left out where it is unavailable, with a warning; a
@@ -175,15 +194,9 @@ def _host_artifacts(spec: Spec, lock: Lock, plat: str) -> list[tuple[str, Artifa
 
     artifacts: list[tuple[str, Artifact]] = []
     have = libc.host() if plat.endswith("-linux") else None
-    for tool in lock.tools:
-        artifact = tool.artifact(plat)
-        if artifact is None or isinstance(artifact, Unavailable):
-            reason = artifact.reason if artifact else "the lock does not cover it"
-            wanted = spec.tool(tool.name)
-            if wanted is not None and wanted.optional_on(plat):
-                say.warn(f"{tool.name} {tool.version} is not available for {plat} ({reason}); "
-                         "the shell goes on without it (it is optional there)")
-                continue
+    for tool, artifact in each_artifact(spec, lock, plat, "the shell goes on without it"):
+        if isinstance(artifact, str):
+            reason = artifact
             others = [p for p in spec.shell.platforms if p != plat]
             if plat in spec.shell.platforms:
                 hint = (f"choose a version of {tool.name} that has one (`devshell add {tool.name}@VERSION`), "

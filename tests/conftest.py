@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.debian_archive import ArchiveServer
 from tests.loopback import LoopbackServer
 from tests.npm_registry import FakeRegistry
 
@@ -106,6 +107,16 @@ def isolated(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
 @pytest.fixture
 def server() -> Iterator[LoopbackServer]:
     srv = LoopbackServer().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def archive_server() -> Iterator[ArchiveServer]:
+    """A loopback server for a fake Debian archive, answering 304 to a known ETag."""
+    srv = ArchiveServer().start()
     try:
         yield srv
     finally:

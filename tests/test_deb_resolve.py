@@ -49,15 +49,6 @@ def _base() -> list[DebPackage]:
 
 
 @pytest.fixture
-def archive_server() -> Iterator[ArchiveServer]:
-    srv = ArchiveServer().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
 def nogpgv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A PATH without gpgv or sqv: the Release cannot be verified."""
     empty = tmp_path / "empty-path"

@@ -20,15 +20,6 @@ LIB = "usr/lib/x86_64-linux-gnu"
 
 
 @pytest.fixture
-def archive_server() -> Iterator[ArchiveServer]:
-    srv = ArchiveServer().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
 def key(tmp_path: Path) -> Iterator[GpgKey]:
     if not (shutil.which("gpg") and shutil.which("gpgv")):
         pytest.skip("needs gpg and gpgv")

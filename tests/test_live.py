@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,20 @@ def _reachable(source: str) -> str | None:
     return None
 
 
+def _skip_unless_reachable(lock: dict[str, Any]) -> None:
+    for tool in lock["tools"].values():
+        reason = _reachable(tool["source"])
+        if reason:
+            pytest.skip(reason)
+
+
+def _each_tool_reports_its_pin(root: Path, lock: dict[str, Any]) -> None:
+    for tool_name, tool in lock["tools"].items():
+        proc = devshell("run", "--locked", "--", *VERSION_COMMANDS[tool_name], cwd=root,
+                        env={"DEVSHELL_PLATFORM": ""}, check=True)
+        assert tool["version"] in proc.stdout + proc.stderr, (tool_name, proc.stdout)
+
+
 def _templates() -> list[str]:
     return sorted(p.name for p in SHELLS.iterdir() if (p / "devshell.lock").is_file())
 
@@ -58,18 +73,12 @@ def _templates() -> list[str]:
 @pytest.mark.parametrize("name", _templates())
 def test_ready_shell_realises_locked_and_tools_report_their_pins(name: str, tmp_path: Path) -> None:
     lock = json.loads((SHELLS / name / "devshell.lock").read_text())
-    for tool in lock["tools"].values():
-        reason = _reachable(tool["source"])
-        if reason:
-            pytest.skip(reason)
+    _skip_unless_reachable(lock)
     root = tmp_path / name
     shutil.copytree(SHELLS / name, root)
     devshell("install", "--locked", cwd=root, env={"CI": "true", "DEVSHELL_PLATFORM": ""},
              timeout=900, check=True)
-    for tool_name, tool in lock["tools"].items():
-        proc = devshell("run", "--locked", "--", *VERSION_COMMANDS[tool_name], cwd=root,
-                        env={"DEVSHELL_PLATFORM": ""}, check=True)
-        assert tool["version"] in proc.stdout + proc.stderr, (tool_name, proc.stdout)
+    _each_tool_reports_its_pin(root, lock)
     assert (root / "devshell.lock").read_bytes() == (SHELLS / name / "devshell.lock").read_bytes()
 
 
@@ -93,10 +102,7 @@ def test_ready_shell_relocks_from_its_spec_and_realises(name: str, tmp_path: Pat
     """What a user gets who deletes the lock today: a fresh resolution against
     the real upstreams that realises and runs, every tool at its new pin."""
     lock = json.loads((SHELLS / name / "devshell.lock").read_text())
-    for tool in lock["tools"].values():
-        reason = _reachable(tool["source"])
-        if reason:
-            pytest.skip(reason)
+    _skip_unless_reachable(lock)
     root = tmp_path / name
     shutil.copytree(SHELLS / name, root)
     (root / "devshell.lock").unlink()
@@ -104,10 +110,7 @@ def test_ready_shell_relocks_from_its_spec_and_realises(name: str, tmp_path: Pat
     fresh = json.loads((root / "devshell.lock").read_text())
     assert set(fresh["tools"]) == set(lock["tools"])
     devshell("install", "--locked", cwd=root, env={"DEVSHELL_PLATFORM": ""}, timeout=900, check=True)
-    for tool_name, tool in fresh["tools"].items():
-        proc = devshell("run", "--locked", "--", *VERSION_COMMANDS[tool_name], cwd=root,
-                        env={"DEVSHELL_PLATFORM": ""}, check=True)
-        assert tool["version"] in proc.stdout + proc.stderr, (tool_name, proc.stdout)
+    _each_tool_reports_its_pin(root, fresh)
 
 
 def test_ripgrep_at_latest_is_the_newest_release_that_runs_here(tmp_path: Path) -> None:

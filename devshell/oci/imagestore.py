@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devshell import say
 from devshell.errors import StoreError, UsageError
 from devshell.home import Home
-from devshell.lock import Artifact, Lock, Unavailable
+from devshell.lock import Artifact, Lock
 
 if TYPE_CHECKING:
     from devshell.spec import Spec
@@ -88,18 +87,13 @@ def _this_machine() -> str | None:
 def artifacts(spec: Spec, lock: Lock, platform: str) -> list[tuple[str, Artifact]]:
     """Every tool's artifact for `platform`, labelled; an optional tool that
     is not available there is left out with a warning, any other refused."""
+    from devshell.project import each_artifact
+
     found: list[tuple[str, Artifact]] = []
-    for tool in lock.tools:
-        artifact = tool.artifact(platform)
-        if artifact is None or isinstance(artifact, Unavailable):
-            reason = artifact.reason if artifact else "the lock does not cover it"
-            wanted = spec.tool(tool.name)
-            if wanted is not None and wanted.optional_on(platform):
-                say.warn(f"{tool.name} {tool.version} is not available for {platform} ({reason}); "
-                         "the image goes without it (it is optional there)")
-                continue
+    for tool, artifact in each_artifact(spec, lock, platform, "the image goes without it"):
+        if isinstance(artifact, str):
             raise StoreError(f"cannot build the {platform} image: {tool.name} {tool.version} "
-                             f"is not available for it: {reason}",
+                             f"is not available for it: {artifact}",
                              hint=f"mark {tool.name} optional = true in devshell.toml, or leave "
                              f"--platform {platform} out")
         found.append((f"{tool.name} {tool.version} ({platform})", artifact))
