@@ -373,3 +373,18 @@ def _digest_of(layout: Path, subject: str) -> str:
         if manifest["subject"]["digest"] == subject:
             return str(entry["digest"])
     raise AssertionError(f"no referrer of {subject}")
+
+
+def test_gc_images_frees_the_image_store_and_a_later_build_makes_it_again(
+        server: LoopbackServer, tmp_path: Path) -> None:
+    root = hello_project(server, tmp_path / "proj", platforms='["x86_64-linux"]')
+    first = image(root, "--output", "img")
+    images = Path(os.environ["DEVSHELL_HOME"]) / "images"
+    assert (images / "store").is_dir() and (images / "layers").is_dir()
+    dry = devshell("gc", "--images", "--dry-run", cwd=root, check=True)
+    assert "would remove the image store" in dry.stdout and (images / "store").is_dir()
+    done = devshell("gc", "--images", cwd=root, check=True)
+    assert "removed the image store" in done.stdout
+    assert not (images / "store").exists() and not (images / "layers").exists()
+    assert (root / "img" / "index.json").is_file()  # images already written are the user's, never touched
+    assert image(root, "--output", "img2") == first

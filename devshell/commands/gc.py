@@ -14,7 +14,7 @@ from devshell.errors import DevshellError
 from devshell.home import Home, home
 from devshell.store import gcroots
 
-__all__ = ["collect", "register", "run"]
+__all__ = ["collect", "collect_images", "register", "run"]
 
 
 def register(sub: Any) -> None:
@@ -23,6 +23,8 @@ def register(sub: Any) -> None:
     p.add_argument("--keep", type=int, metavar="N", help="keep only the newest N generations per project")
     p.add_argument("--older-than", type=float, metavar="DAYS",
                    help="also drop generations older than DAYS (never a project's current one)")
+    p.add_argument("--images", action="store_true",
+                   help="also remove the image store (`devshell image` makes it again when needed)")
     p.set_defaults(func=run)
 
 
@@ -117,8 +119,35 @@ def collect(h: Home, dry_run: bool, keep: int | None, older_than: float | None) 
     return removed, freed
 
 
+def collect_images(h: Home, dry_run: bool) -> tuple[list[str], int]:
+    """The image store (devshell.oci.imagestore: the lock realised for
+    /opt/devshell, and the layers made of it), whole: nothing outside it
+    points into it, so it is a cache `devshell image` fills again. Waits
+    while an image is being built; its locks directory stays."""
+    from devshell.oci.imagestore import staging_home
+
+    staging = staging_home(h)
+    if not staging.root.is_dir():
+        return [], 0
+    with gcroots.guard(staging, exclusive=True):
+        entries = [e for e in sorted(staging.root.iterdir()) if e.name != "locks"]
+        size = sum(_size(e) if e.is_dir() else e.lstat().st_size for e in entries)
+        if not entries:
+            return [], 0
+        if not dry_run:
+            for entry in entries:
+                if entry.is_dir() and not entry.is_symlink():
+                    store.remove_tree(entry)
+                else:
+                    entry.unlink(missing_ok=True)
+    return [f"the image store ({size / 1e6:.1f} MB)"], size
+
+
 def run(args: argparse.Namespace) -> int:
     removed, freed = collect(home(), args.dry_run, args.keep, args.older_than)
+    if args.images:
+        more, size = collect_images(home(), args.dry_run)
+        removed, freed = removed + more, freed + size
     verb = "would remove" if args.dry_run else "removed"
     for line in removed:
         print(f"  {verb} {line}")

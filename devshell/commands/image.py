@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from devshell.oci import image, imagestore
     from devshell.oci.layout import Layout
     from devshell.oci.outputs import FORMATS
+    from devshell.store import gcroots
 
     if args.output is None and args.push is None:
         raise UsageError("say where the image goes: --output PATH, --push REGISTRY/REPO:TAG, or both")
@@ -70,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
                else _scratch_for_push(staging.root))
     try:
         layout = Layout.create(scratch, durable=False)
-        built = image.build(proj.spec, lock, lockfile.dumps(lock), h, wanted, layout)
+        # `gc --images` waits while an image is built from the image store.
+        with gcroots.guard(staging, exclusive=False):
+            built = image.build(proj.spec, lock, lockfile.dumps(lock), h, wanted, layout)
         entry = image.top(layout, built, args.tag)
         if pusher is not None:
             pusher(layout, entry)
