@@ -29,9 +29,11 @@ class DevshellError(Exception):
         self.hint = hint
 
     def render(self) -> str:
-        text = f"devshell: error: {self.message}"
+        from devshell.say import worded
+
+        text = f"devshell: error: {worded(self.message)}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {worded(self.hint)}"
         return text
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["NORMAL", "QUIET", "VERBOSE", "debug", "level", "note", "progress", "set_level", "warn"]
+__all__ = ["NORMAL", "QUIET", "VERBOSE", "debug", "level", "note", "progress", "set_level", "set_wording", "warn",
+           "worded"]
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 
@@ -28,15 +29,32 @@ def level() -> int:
     return _level[0]
 
 
+# What a command's advice is rewritten with: `devshell global install` runs
+# the project's install, whose advice must name the command the person typed.
+_wording: list[tuple[str, str]] = []
+
+
+def set_wording(pairs: list[tuple[str, str]]) -> None:
+    """From now on, say each pair's second text where advice says its first."""
+    _wording[:] = pairs
+
+
+def worded(text: str) -> str:
+    """`text` as this run words it (see set_wording)."""
+    for old, new in _wording:
+        text = text.replace(old, new)
+    return text
+
+
 def note(text: str) -> None:
     """`devshell: <text>` on stderr, unless quiet."""
     if _level[0] >= NORMAL:
-        print(f"devshell: {text}", file=sys.stderr)
+        print(f"devshell: {worded(text)}", file=sys.stderr)
 
 
 def warn(text: str) -> None:
     """`devshell: warning: <text>` on stderr, even when quiet."""
-    print(f"devshell: warning: {text}", file=sys.stderr)
+    print(f"devshell: warning: {worded(text)}", file=sys.stderr)
 
 
 def debug(text: str) -> None:

@@ -136,3 +136,16 @@ def test_global_install_restores_a_users_tools_on_a_fresh_machine(
     assert (dotfiles / "devshell.lock").read_bytes() == (_profile() / "devshell.lock").read_bytes()
     listing = devshell("global", "generations", cwd=anywhere, env=fresh, check=True).stdout
     assert "+ faketool 1.2.3" in listing
+
+
+def test_the_advice_of_a_global_command_names_the_global_command(anywhere: Path, env: dict[str, str]) -> None:
+    """`global rollback` is the project's rollback run in the profile: what it
+    advises is the command the person would type, `devshell global install`."""
+    (_profile()).mkdir(parents=True)
+    shutil.copy(Path(__file__).parent.parent / "shells" / "go" / "devshell.toml", _profile() / "devshell.toml")
+    proc = devshell("global", "rollback", cwd=anywhere, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "`devshell global install` records the first" in proc.stderr
+    assert "`devshell install`" not in proc.stderr
+    listed = devshell("global", "generations", cwd=anywhere, env=env, check=True)
+    assert "no generations yet: `devshell global install` records the first" in listed.stderr

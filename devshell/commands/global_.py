@@ -46,7 +46,7 @@ def run_in_profile(command: Callable[[argparse.Namespace], int], args: argparse.
     """`command(args)` in the profile's directory. With `starts`, a missing
     profile is begun (for this machine's platform) and taken away again if
     the command fails: a failed first `global add` leaves nothing behind."""
-    from devshell import atomic, platforms
+    from devshell import atomic, platforms, say
     from devshell.errors import UsageError
     from devshell.lock import LOCK_NAME
     from devshell.spec import SPEC_NAME
@@ -66,6 +66,8 @@ def run_in_profile(command: Callable[[argparse.Namespace], int], args: argparse.
         atomic.write_text(spec, userprofile.spec_text(platforms.host()))
         begun = True
     os.chdir(where)
+    # The project commands' advice names the command the person typed.
+    say.set_wording([(f"`devshell {name}", f"`devshell global {name}") for name in SUBCOMMANDS])
     try:
         return int(command(args))
     except BaseException:
