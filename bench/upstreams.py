@@ -1,20 +1,22 @@
-"""Benchmark devshell against the real upstreams, side by side with curl.
+"""Cold realisation of the ready shells from the real upstreams, against curl.
 
-* Cold realisation of the `node` and `python` ready shells (shells/NAME, with
-  their real locks): `devshell install --locked` into an empty $DEVSHELL_HOME,
-  against the same artifacts for this machine's platform fetched with `curl`
-  and unpacked with `unzip -q` (wheels) or `tar -xzf` (npm tarballs), one
-  after the other and all at once.
-* A re-lock: `devshell lock --update` with warm HTTP caches (index documents
-  kept under $DEVSHELL_HOME/cache/http with their ETag/Last-Modified, so the
-  upstream answers 304) against a cold one (cache/http removed).
+For each ready shell (shells/NAME with its real lock, this machine's
+platform): `devshell install --locked` into an empty $DEVSHELL_HOME, against
+the same files fetched with `curl` and unpacked (`unzip -q` for wheels,
+`tar -x` for tarballs, `dpkg-deb -x` for .debs), all of them in parallel,
+N at a time (issue 16: within 1.3x). The two alternate within each round, so
+a slow spell of the network hits both; each side's CPU (user+sys of it and
+its children) and devshell's peak RSS (issue 16: under 100 MB) are printed
+beside the wall times.
 
-No upstream is named here: devshell finds them in this machine's pip and npm
-configuration, and the curl baseline asks devshell (`locate.concrete`) for the
-URLs of the lock's `pypi:`/`npm:` artifacts. An upstream that cannot be
-reached skips its column with a note instead of stopping the bench.
+No upstream is named here: devshell finds them in this machine's pip, npm
+and apt configuration, and the curl baseline asks devshell (`Upstreams.concrete`)
+for the URLs of the lock's `pypi:`/`npm:`/`deb:` files. An upstream that
+cannot be reached skips its column with a note instead of stopping the bench.
+With --relock, `devshell lock --update` with warm HTTP caches is also timed
+against a cold one (issue 4).
 
-    .venv/bin/python bench/upstreams.py [--quick] [--rounds N] [--shells node,python]
+    .venv/bin/python bench/upstreams.py [--quick] [--rounds N] [--shells python,node] [--jobs N]
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import common
 from common import (
     REPO,
     TIMEOUT,
@@ -46,84 +51,68 @@ from common import (
     hide_hosts,
     secs,
     table,
-    wait_exact,
     wipe,
 )
 
-SHELLS = ("node", "python")
-COLD_REFERENCE_RATIO = 1.5  # bench/core.py's cold-install target, shown for reference
-WIDTHS = (38, 11, 16, 8, 20)
+SHELLS = ("python", "node", "go", "web")
+TARGET = 1.3  # issue 16: cold realisation within 1.3x of parallel curl + unpack
+RSS_TARGET_MB = 100  # issue 16: any shell under 100 MB RSS
+JOBS = 8  # curl + unpack pipelines at once in the baseline
+WIDTHS = (40, 11, 14, 8, 14)
 
-# Run with the bench venv's python in the project: each artifact of the lock
-# for this platform, with the URL devshell itself would download.
+# This bench's own venv: bench/core.py rebuilds the shared one whenever
+# devshell/ changes, and may run at the same time.
+common.VENV = WORK / "venv-upstreams"
+
+# Run with the bench venv's python in the project: every file the lock
+# names for this platform, with the URL devshell itself would download.
 _ARTIFACTS = r"""
 import json, sys, time
 from devshell import platforms
-from devshell.sources import locate
-import devshell.http, devshell.sources.npm, devshell.sources.pypi  # not part of the lookups
+from devshell.sources.locate import Upstreams
+import devshell.net.http, devshell.sources.npm, devshell.sources.pypi, devshell.sources.deb  # not timed
 lock = json.load(open("devshell.lock"))
 plat = platforms.host()
+ups = Upstreams.from_cwd()
 out, start = [], time.perf_counter()
+def add(tool, url, size, fmt, strip):
+    out.append(dict(tool=tool, url=ups.concrete(url), size=size or 0, format=fmt,
+                    strip=strip if isinstance(strip, int) else 0))
 for name, tool in sorted(lock["tools"].items()):
     art = tool["platforms"].get(plat)
     if art is None or "unavailable" in art:
         sys.exit(f"{name}: the lock has no artifact for {plat}")
-    strip = art["unpack"].get("strip", 0)
-    out.append(dict(tool=name, url=locate.concrete(art["url"]), size=art.get("size") or 0,
-                    format=art["unpack"]["format"], strip=strip if isinstance(strip, int) else 0))
+    fmt, parts = art["unpack"]["format"], art.get("closure", [])
+    if fmt == "npmtree":  # the tool's own tarball is one of its closure's
+        for p in parts:
+            add(name, p["url"], p.get("size"), "tgz", 1)
+    elif fmt in ("deb", "pyenv"):
+        kind = "deb" if fmt == "deb" else "zip"
+        for p in [art, *parts]:
+            add(name, p["url"], p.get("size"), kind, 0)
+    else:
+        add(name, art["url"], art.get("size"), fmt, art["unpack"].get("strip", 0))
 print(json.dumps(dict(artifacts=out, locate=time.perf_counter() - start)))
 """
 
-# The index documents a re-lock reads (one per pypi project / npm package of
-# the lock), asked for the way devshell asks: does the upstream send ETag or
-# Last-Modified? Without them there is nothing to revalidate, and a warm
-# re-lock downloads every document again.
-_VALIDATORS = r"""
-import json
-from packaging.utils import canonicalize_name
-from devshell import config
-from devshell.net import http
-from devshell.sources import npm, pypi
-lock = json.load(open("devshell.lock"))
-urls = set()
-for tool in lock["tools"].values():
-    for art in tool["platforms"].values():
-        url = art.get("url", "")
-        if url.startswith("pypi:"):
-            project = url[len("pypi:"):].split("/", 1)[0]
-            urls.add((config.pypi_index().url + canonicalize_name(project) + "/", pypi._ACCEPT))
-        elif url.startswith("npm:"):
-            package = url[len("npm:"):].split("/-/", 1)[0]
-            urls.add((npm.document_url(config.npm_registry().url, package), npm.ACCEPT))
-found = []
-for url, accept in sorted(urls):
-    try:
-        headers = http.get(url, headers={"Accept": accept}).headers
-    except Exception as exc:
-        found.append(dict(ok=False, why=str(exc).splitlines()[0]))
-        continue
-    found.append(dict(ok=True, etag=bool(headers.get("ETag")),
-                      modified=bool(headers.get("Last-Modified"))))
-print(json.dumps(found))
-"""
-
-
 # One `devshell install --locked` in-process, with devshell's steps wrapped in
-# timers: where a cold install's wall time goes. Steps that have moved inside
-# devshell are left out (the rest still prints).
+# timers: where a cold install's time goes, summed over its threads. Steps
+# that have moved inside devshell are left out (the rest still prints).
 _PHASES = r"""
-import functools, json, sys, threading, time
+import functools, importlib, json, time
 t0 = time.perf_counter()
 import devshell.cli
-from devshell import config, store
-from devshell.net import fetch
-from devshell.sources import locate
-from devshell.store import profile
-from devshell.store import unpack
 imported = time.perf_counter() - t0
 spans = []
-def wrap(module, name, label):
-    orig = getattr(module, name, None)
+def wrap(path, name, label):
+    try:
+        owner = importlib.import_module(path)
+    except ImportError:
+        owner = None
+    if owner is None and "." in path:  # a class: module.Class
+        mod, _, cls = path.rpartition(".")
+        owner = getattr(importlib.import_module(mod), cls, None)
+    orig = getattr(owner, name, None)
     if orig is None:
         return
     @functools.wraps(orig)
@@ -133,18 +122,24 @@ def wrap(module, name, label):
             return orig(*args, **kwargs)
         finally:
             spans.append((label, time.perf_counter() - start))
-    setattr(module, name, timed)
-steps = [(locate, "concrete", "locate URL"), (config, "_npm_default", "of which npm config"),
-         (fetch, "fetch", "download+verify"), (unpack, "unpack", "unpack"),
-         (store, "_normalise", "normalise"), (store, "build_manifest", "manifest"),
-         (store, "_read_only", "read-only"), (profile, "build", "profile")]
-order = [label for _, _, label in steps]
-for module, name, label in steps:
-    wrap(module, name, label)
+    setattr(owner, name, timed)
+steps = [("devshell.sources.locate.Upstreams", "concrete", "locate URL"),
+         ("devshell.sources.pypi", "read_index", "of which index pages"),
+         ("devshell.net.fetch", "fetch", "download+verify"),
+         ("devshell.store.unpack", "unpack", "unpack"),
+         ("devshell.debian.unpack", "unpack_debs", "unpack .debs"),
+         ("devshell.debian.relocate", "relocate", "relocate"),
+         ("devshell.python.bytecode", "compile_stdlib", "compile stdlib"),
+         ("devshell.store", "_normalise", "normalise"),
+         ("devshell.store", "build_manifest", "manifest"),
+         ("devshell.store", "_read_only", "read-only"),
+         ("devshell.store.profile", "build", "profile")]
+for path, name, label in steps:
+    wrap(path, name, label)
 start = time.perf_counter()
 code = devshell.cli.main(["install", "--locked"])
 out = {"wall": time.perf_counter() - start, "imports": imported, "code": code, "phases": {}}
-for label in order:
+for _, _, label in steps:
     took = [t for name, t in spans if name == label]
     if took:
         out["phases"][label] = (sum(took), len(took))
@@ -165,8 +160,6 @@ class Artifact:
         return self.url.rsplit("/", 1)[-1].split("?", 1)[0]
 
 
-
-
 def copy_shell(name: str, dest: Path) -> Path:
     """shells/NAME's spec and lock in a fresh directory (never the work tree)."""
     proj = dest / name
@@ -178,8 +171,8 @@ def copy_shell(name: str, dest: Path) -> Path:
 
 def artifacts(python: str, proj: Path,
               env: dict[str, str]) -> tuple[list[Artifact], float, str]:
-    """The lock's artifacts for this platform, with concrete URLs from devshell,
-    and how long devshell took to locate them (the index pages it reads)."""
+    """Every file of the lock for this platform, with concrete URLs from
+    devshell, and how long devshell took to locate them."""
     proc = subprocess.run([python, "-c", _ARTIFACTS], cwd=proj, env=env, capture_output=True,
                           text=True, timeout=TIMEOUT, check=False)
     if proc.returncode != 0:
@@ -189,121 +182,106 @@ def artifacts(python: str, proj: Path,
     return [Artifact(**a) for a in data["artifacts"]], data["locate"], ""
 
 
-def validators(python: str, proj: Path, env: dict[str, str]) -> str:
-    """One line: how many of the lock's index documents carry HTTP validators."""
-    proc = subprocess.run([python, "-c", _VALIDATORS], cwd=proj, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT, check=False)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        return hide_hosts(f"validator probe failed: {last}")
-    docs = json.loads(proc.stdout)
-    answered = [d for d in docs if d["ok"]]
-    tagged = sum(1 for d in answered if d["etag"] or d["modified"])
-    line = (f"{len(answered)} index documents probed: {tagged} with ETag or Last-Modified, "
-            f"{len(answered) - tagged} with neither")
-    failed = [d["why"] for d in docs if not d["ok"]]
-    if failed:
-        line += hide_hosts(f"; {len(failed)} unreachable ({failed[0]})")
-    return line
-
-
-def _curl(a: Artifact, out: Path) -> list[str]:
-    return ["curl", "-sS", "--fail", "--location", "-o", str(out), a.url]
-
-
-def _unpack(a: Artifact, file: Path, dest: Path) -> list[str]:
-    if a.format == "zip":
-        return ["unzip", "-q", "-o", str(file), "-d", str(dest)]
-    flag = {"tgz": "-xzf", "tar.gz": "-xzf", "tar.xz": "-xJf", "tar.bz2": "-xjf"}.get(a.format, "-xf")
-    strip = [f"--strip-components={a.strip}"] if a.strip else []
-    return ["tar", flag, str(file), "-C", str(dest), *strip]
-
-
-def baseline_sequential(arts: Sequence[Artifact], scratch: Path,
-                        env: dict[str, str]) -> tuple[float | None, float | None, str]:
-    """curl then unpack each artifact in turn: (download s, unpack s, why not)."""
-    wipe(scratch)
-    scratch.mkdir(parents=True)
-    download = unpack = 0.0
-    try:
-        for i, a in enumerate(arts):
-            file, dest = scratch / f"{i}-{a.filename}", scratch / f"{i}-{a.tool}"
-            dest.mkdir()
-            os.sync()
-            took, why = attempt(_curl(a, file), env=env)
-            if took is None:
-                return None, None, why
-            download += took
-            os.sync()
-            took, why = attempt(_unpack(a, file, dest), env=env)
-            if took is None:
-                return download, None, why
-            unpack += took
-        return download, unpack, ""
-    finally:
-        wipe(scratch)
-
-
-def baseline_parallel(arts: Sequence[Artifact], scratch: Path,
-                      env: dict[str, str]) -> tuple[float | None, str]:
-    """`curl -o F && unpack F` for every artifact at once (devshell fetches and
-    unpacks in parallel too; a zip cannot be unpacked from a pipe)."""
-    wipe(scratch)
-    scratch.mkdir(parents=True)
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        jobs = []
-        for i, a in enumerate(arts):
-            file, dest = scratch / f"{i}-{a.filename}", scratch / f"{i}-{a.tool}"
-            dest.mkdir()
-            jobs.append(" ".join(map(_sh, _curl(a, file))) + " && "
-                        + " ".join(map(_sh, _unpack(a, file, dest))))
-        os.sync()
-        start = time.perf_counter()
-        procs += [subprocess.Popen(["sh", "-c", job], env=env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                  for job in jobs]
-        codes = [wait_exact(p) for p in procs]
-        elapsed = time.perf_counter() - start
-        if any(codes):
-            errors = [p.stderr.read().decode("utf-8", "replace").strip()  # type: ignore[union-attr]
-                      for p in procs]
-            why = next((e.splitlines()[-1] for e in errors if e), f"exit codes {codes}")
-            return None, hide_hosts(f"curl/unpack failed: {why}")
-        return elapsed, ""
-    finally:
-        for p in procs:
-            if p.stderr:
-                p.stderr.close()
-        wipe(scratch)
-
-
 def _sh(word: str) -> str:
     return "'" + word.replace("'", "'\\''") + "'"
 
 
-def cold_round(devshell: Path, proj: Path, home: Path, arts: Sequence[Artifact],
-               scratch: Path, env: dict[str, str], times: Times) -> None:
-    """One of each, interleaved, so a slow spell of the network hits both."""
-    if "ds" not in times.skipped:
+def _job(a: Artifact, file: Path, dest: Path) -> str:
+    """`curl -o FILE URL && unpack FILE` (a zip cannot be unpacked from a pipe;
+    devshell keeps every download in its cache too)."""
+    curl = ["curl", "-sS", "--fail", "--location", "-o", str(file), a.url]
+    if a.format == "zip":
+        unpack = ["unzip", "-q", "-o", str(file), "-d", str(dest)]
+    elif a.format == "deb":
+        unpack = ["dpkg-deb", "-x", str(file), str(dest)]
+    elif a.format == "binary":
+        unpack = ["cp", str(file), str(dest)]
+    else:
+        flag = {"tar.xz": "-J", "tar.bz2": "-j", "tar.zst": "--zstd"}.get(a.format, "-z")
+        strip = [f"--strip-components={a.strip}"] if a.strip else []
+        unpack = ["tar", flag, "-xf", str(file), "-C", str(dest), *strip]
+    return " ".join(map(_sh, curl)) + " && " + " ".join(map(_sh, unpack))
+
+
+def baseline(arts: Sequence[Artifact], scratch: Path, env: dict[str, str],
+             jobs: int) -> tuple[float | None, str]:
+    """Every file's `curl && unpack`, `jobs` at a time."""
+    wipe(scratch)
+    scratch.mkdir(parents=True)
+    commands = []
+    for i, a in enumerate(arts):
+        dest = scratch / f"{i}-{a.tool}"
+        dest.mkdir()
+        commands.append(_job(a, scratch / f"{i}-{a.filename}", dest))
+
+    def run(command: str) -> str:
+        proc = subprocess.run(["sh", "-c", command], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT,
+                              check=False)
+        return "" if proc.returncode == 0 else (proc.stderr.decode("utf-8", "replace").strip()
+                                                 or f"exit status {proc.returncode}")
+
+    try:
+        os.sync()
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            errors = [e for e in pool.map(run, commands) if e]
+        elapsed = time.perf_counter() - start
+        if errors:
+            return None, hide_hosts(f"curl/unpack failed: {errors[0].splitlines()[-1]}")
+        return elapsed, ""
+    finally:
+        wipe(scratch)
+
+
+def install(devshell: Path, proj: Path, env: dict[str, str]) -> tuple[float | None, float, str]:
+    """`devshell install --locked`: (seconds or None, peak RSS in MB of it or
+    any of its children, why it failed). wait4 gives the child's own rusage."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(devshell), "install", "--locked"], cwd=proj, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        timer = threading.Timer(TIMEOUT, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        rss = usage.ru_maxrss / 1024
+        if proc.returncode == 0:
+            return elapsed, rss, ""
+        err.seek(0)
+        lines = err.read().decode("utf-8", "replace").strip().splitlines()
+    return None, rss, hide_hosts(f"devshell exited with {proc.returncode}: "
+                                 f"{lines[-1] if lines else 'no message'}")
+
+
+def cold_round(devshell: Path, proj: Path, home: Path, arts: Sequence[Artifact], scratch: Path,
+               env: dict[str, str], times: Times, jobs: int, curl_first: bool) -> None:
+    """One of each; which goes first alternates between rounds."""
+    def ours() -> None:
+        if "ds" in times.skipped:
+            return
         wipe(home)
         os.sync()
         cpu = children_cpu()
-        took, why = attempt([str(devshell), "install", "--locked"], cwd=proj, env=env)
+        took, rss, why = install(devshell, proj, env)
         times.add("ds", took, why)
         times.add("ds-cpu", children_cpu() - cpu if took else None, why)
-    if not arts or "seq" in times.skipped:
-        return
-    dl, unpack, why = baseline_sequential(arts, scratch, env)
-    times.add("seq-dl", dl, why)
-    times.add("seq-unpack", unpack, why)
-    times.add("seq", dl + unpack if dl is not None and unpack is not None else None, why)
-    if "seq" in times.skipped:
-        return
-    cpu = children_cpu()
-    took, why = baseline_parallel(arts, scratch, env)
-    times.add("par", took, why)
-    times.add("par-cpu", children_cpu() - cpu if took else None, why)
+        times.add("ds-rss", rss if took else None, why)
+
+    def theirs() -> None:
+        if not arts or "par" in times.skipped:
+            return
+        cpu = children_cpu()
+        took, why = baseline(arts, scratch, env, jobs)
+        times.add("par", took, why)
+        times.add("par-cpu", children_cpu() - cpu if took else None, why)
+
+    for step in ((theirs, ours) if curl_first else (ours, theirs)):
+        step()
 
 
 def _bodies(home: Path) -> dict[Path, int]:
@@ -353,38 +331,38 @@ def ratio_row(figure: str, ds: float | None, base: float | None, base_label: str
                    secs(base) + base_label if base is not None else "skipped", "", target,
                    f"skipped: {skipped}" if skipped else "")
     ratio = ds / base
-    verdict = "" if limit is None else ("ok" if ratio <= limit else "over")
+    verdict = "" if limit is None else ("ok" if ratio <= limit else "MISS")
     return Row(figure, secs(ds), secs(base) + base_label, f"{ratio:.2f}x", target, verdict)
 
 
-def shell_rows(name: str, arts: Sequence[Artifact], times: Times,
-               revalidated: Sequence[tuple[int, int]]) -> list[Row]:
+def shell_rows(name: str, times: Times, revalidated: Sequence[tuple[int, int]],
+               jobs: int) -> list[Row]:
     med = times.med
     why = "; ".join(dict.fromkeys(times.skipped.values()))
-    ref = f"(ref. <= {COLD_REFERENCE_RATIO}x)"
-    n = len(times.samples.get("ds", []))
+    rounds = ", ".join(f"{d:.2f}/{c:.2f}" for d, c in zip(times.samples.get("ds", []),
+                                                          times.samples.get("par", []), strict=False))
     rows = [
-        ratio_row(f"{name}: cold install vs curl+unpack seq", med("ds"), med("seq"), "", ref,
-                  COLD_REFERENCE_RATIO, why),
-        ratio_row(f"{name}: cold install vs curl+unpack par", med("ds"), med("par"), "", ref,
-                  COLD_REFERENCE_RATIO, why),
+        ratio_row(f"{name}: cold install vs curl+unpack", med("ds"), med("par"), "", f"<= {TARGET}x",
+                  TARGET, why),
+        ratio_row("  CPU user+sys", med("ds-cpu"), med("par-cpu"), "", f"({os.cpu_count()} CPUs)",
+                  None, ""),
     ]
-    if med("seq-dl") is not None and med("seq-unpack") is not None:
-        rows.append(Row("  curl alone, seq", "", secs(med("seq-dl") or 0.0), "", "",
-                        f"n={n}"))
-        rows.append(Row("  unzip/tar alone, seq", "", secs(med("seq-unpack") or 0.0), "", "", ""))
-    if med("ds-cpu") is not None and med("par-cpu") is not None:
-        rows.append(ratio_row("  CPU user+sys vs curl+unpack par", med("ds-cpu"), med("par-cpu"),
-                              "", f"({os.cpu_count()} CPUs)", None, ""))
+    rss = max(times.samples.get("ds-rss", []), default=None)
+    if rss is not None:
+        rows.append(Row("  peak RSS (max over rounds)", f"{rss:.0f} MB", "", "",
+                        f"< {RSS_TARGET_MB} MB", "ok" if rss < RSS_TARGET_MB else "MISS"))
+    if rounds:
+        rows.append(Row(f"  rounds, devshell/curl ({jobs} at once)", "", "", "", "", rounds))
     warm, cold = med("lock-warm"), med("lock-cold")
-    lock_why = times.skipped.get("lock-cold") or times.skipped.get("lock-warm", "")
-    row = ratio_row(f"{name}: lock --update warm vs cold", warm, cold, " cold",
-                    "warm < cold", 1.0, lock_why)
-    if revalidated and warm is not None and cold is not None:
-        kept, total = revalidated[-1]
-        row.verdict = (("ok" if warm < cold else "MISS") + f", {kept}/{total} docs 304" if total
-                       else "n/a: nothing cached (no validators)")
-    rows.append(row)
+    if warm is not None or cold is not None or "lock-cold" in times.skipped:
+        lock_why = times.skipped.get("lock-cold") or times.skipped.get("lock-warm", "")
+        row = ratio_row(f"{name}: lock --update warm vs cold", warm, cold, " cold",
+                        "warm < cold", 1.0, lock_why)
+        if revalidated and warm is not None and cold is not None:
+            kept, total = revalidated[-1]
+            row.verdict = (("ok" if warm < cold else "MISS") + f", {kept}/{total} docs 304" if total
+                           else "n/a: nothing cached (no validators)")
+        rows.append(row)
     return rows
 
 
@@ -394,12 +372,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds of each measurement (default 3)")
     parser.add_argument("--shells", default=",".join(SHELLS),
                         help=f"ready shells from shells/ (default {','.join(SHELLS)})")
+    parser.add_argument("--jobs", type=int, default=JOBS,
+                        help=f"curl + unpack pipelines at once in the baseline (default {JOBS})")
+    parser.add_argument("--relock", action="store_true",
+                        help="also time lock --update with warm and cold HTTP caches")
+    parser.add_argument("--no-phases", action="store_true", help="skip the in-process breakdown")
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
     names = [n for n in args.shells.split(",") if n]
-    missing = [t for t in ("curl", "tar", "unzip") if shutil.which(t) is None]
+    missing = [t for t in ("curl", "tar", "unzip", "dpkg-deb") if shutil.which(t) is None]
 
     began = time.perf_counter()
+    load = os.getloadavg()
     devshell = ensure_venv()
     python = str(devshell.with_name("python"))
     run_dir = Path(tempfile.mkdtemp(prefix="upstreams-", dir=WORK))
@@ -418,42 +402,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                 why = f"{', '.join(missing)} not installed"
             if why:
                 arts = []
-                times.skipped["seq"] = times.skipped["par"] = why
+                times.skipped["par"] = why
             revalidated: list[tuple[int, int]] = []
             with contention.phase(f"{name} shell"):
-                for _ in range(rounds):
-                    cold_round(devshell, proj, home, arts, run_dir / "scratch", shell_env, times)
-                # Before the re-locks, which may move the lock to newer versions.
-                steps = phases(python, proj, home, shell_env) if "ds" not in times.skipped else ""
-                for _ in range(rounds):
+                for i in range(rounds):
+                    cold_round(devshell, proj, home, arts, run_dir / "scratch", shell_env, times,
+                               args.jobs, curl_first=i % 2 == 1)
+                skip = args.no_phases or "ds" in times.skipped
+                steps = "" if skip else phases(python, proj, home, shell_env)
+                for _ in range(rounds if args.relock else 0):
                     relock_round(devshell, proj, home, shell_env, times, revalidated)
-            rows += shell_rows(name, arts, times, revalidated)
+            rows += shell_rows(name, times, revalidated, args.jobs)
             if arts:
                 mib = sum(a.size for a in arts) / 2**20
                 kinds = sorted({a.format for a in arts})
-                notes.append(f"{name}: {len(arts)} artifacts for this platform, {mib:.0f} MiB "
-                             f"({', '.join(kinds)}); devshell locates their URLs in "
-                             f"{secs(locate_s)} (part of its install, not of curl's)")
+                notes.append(f"{name}: {len(arts)} files for this platform, {mib:.0f} MiB "
+                             f"({', '.join(kinds)}); locating their URLs took the bench "
+                             f"{secs(locate_s)} (not counted in curl's time)")
             if steps:
                 notes.append(f"{name}: {steps}")
-            if "lock-cold" not in times.skipped:
-                notes.append(f"{name}: re-lock: {validators(python, proj, shell_env)}")
-            moved = (proj / "devshell.lock").read_bytes() != \
-                (REPO / "shells" / name / "devshell.lock").read_bytes()
-            if moved and "lock-cold" not in times.skipped:
-                notes.append(f"{name}: lock --update moved versions (shells/{name}/devshell.lock "
-                             "is behind the upstream); both re-locks resolve the same")
             wipe(home)
     finally:
         wipe(run_dir)
 
     print(f"devshell upstreams bench: shells {', '.join(names)}; rounds {rounds}; "
-          f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+          f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}; load average at start "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(table(rows, WIDTHS))
     print("\n".join(contention.report()))
     print()
-    notes.append("devshell's cold install asks the Python package index for each wheel's URL "
-                 "(the lock names pypi: files, not hosts); curl is given the URLs beforehand.")
     print("\n".join(textwrap.fill(note, width=100, subsequent_indent="    ") for note in notes))
     print(f"\n(bench took {time.perf_counter() - began:.0f} s)")
     return 0
