@@ -136,3 +136,17 @@ def test_setup_script_takes_python_3_11(tmp_path: Path, server: LoopbackServer) 
                           timeout=120, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
     assert Path(env["GITHUB_OUTPUT"]).read_text().startswith("profile=")
+
+
+def test_setup_script_refuses_a_cache_input_of_more_than_one_line(tmp_path: Path, server: LoopbackServer) -> None:
+    """GITHUB_ENV takes NAME=value lines: an input with a newline would set
+    other variables (LD_PRELOAD…) for every later step."""
+    url, sha = serve_tool(server, "hello", "1.0", {"bin/hello": script("echo hi")})
+    root = tmp_path / "repo"
+    write_spec(root, url_tool("hello", "1.0", url, {"x86_64-linux": sha}))
+    devshell("lock", cwd=root, check=True)
+    env = {**_runner_env(tmp_path), "DEVSHELL_CACHE": "oci://127.0.0.1:9/team/cache\nLD_PRELOAD=/tmp/evil.so"}
+    proc = subprocess.run(["bash", str(SETUP)], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1 and "binary-cache must be one line" in proc.stderr
+    assert "LD_PRELOAD" not in Path(env["GITHUB_ENV"]).read_text()

@@ -181,7 +181,10 @@ def test_two_builds_from_scratch_give_the_same_digest(
     root, env = bash_project
     first = image(root, "--locked", "--output", str(tmp_path / "a"),
                   env={**env, "DEVSHELL_HOME": str(tmp_path / "home-a")})
-    second = image(root, "--locked", "--output", str(tmp_path / "b"),
+    # Another checkout, elsewhere, under another directory name.
+    other = tmp_path / "elsewhere" / "teammate-clone"
+    shutil.copytree(root, other)
+    second = image(other, "--locked", "--output", str(tmp_path / "b"),
                    env={**env, "DEVSHELL_HOME": str(tmp_path / "home-b")})
     assert first == second
     assert sorted(os.listdir(tmp_path / "a" / "blobs" / "sha256")) == sorted(
@@ -240,8 +243,16 @@ def test_an_output_that_is_a_file_is_refused_and_left_alone(server: LoopbackServ
     (root / "notes").mkdir()
     (root / "notes" / "todo").write_text("keep\n")
     proc = devshell("image", "--output", "notes", cwd=root)
-    assert proc.returncode == 2 and "not an OCI image layout" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "did not write" in proc.stderr, proc.stderr
     assert (root / "notes" / "todo").read_text() == "keep\n"
+    # Another tool's layout (skopeo's, holding an image of its own) is not replaced either.
+    image(root, "--output", "theirs")
+    index = root / "theirs" / "index.json"
+    index.write_text(index.read_text().replace('"dev.devshell.written-by":"devshell image"', '"x":"y"'))
+    before = index.read_bytes()
+    proc = devshell("image", "--output", "theirs", cwd=root)
+    assert proc.returncode == 2 and "did not write" in proc.stderr, proc.stderr
+    assert index.read_bytes() == before
     assert not [p for p in root.iterdir() if p.name.startswith(".")]
 
 

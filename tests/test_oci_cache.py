@@ -434,3 +434,17 @@ def test_the_github_action_pushes_from_one_runner_and_the_next_takes_from_the_ca
     second, _ = runner("second", "false")
     assert second.returncode == 0, second.stderr
     assert "(from the cache)" in second.stderr
+
+
+def test_an_unreadable_auth_file_falls_back_to_the_upstream(
+        tmp_path: Path, server: LoopbackServer, locked_registry: Registry) -> None:
+    """A cache whose credentials cannot be read is a cache that cannot be
+    used: one warning, and the upstream, never a failed `run`."""
+    root = _hello(tmp_path, server)
+    broken = tmp_path / "auth.json"
+    broken.write_text("{not json")
+    devshell("lock", cwd=root, check=True)
+    env = {**_fresh(tmp_path, "other-home", locked_registry.url(REPO)), "REGISTRY_AUTH_FILE": str(broken)}
+    proc = devshell("run", "--", "hello", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("warning:") == 1 and "cannot be used" in proc.stderr, proc.stderr

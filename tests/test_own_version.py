@@ -13,7 +13,7 @@ import pytest
 from devshell.sources import goversion
 from tests.helpers import devshell, write_spec
 from tests.loopback import LoopbackServer
-from tests.pypi_index import FakeIndex, wheel
+from tests.pypi_index import FakeIndex
 
 
 def _uvarint(n: int) -> bytes:
@@ -50,7 +50,6 @@ def test_the_module_version_is_read_from_the_build_information() -> None:
 def index(server: LoopbackServer) -> FakeIndex:
     idx = FakeIndex(server)
     for package, shfmt in (("4.1.0", "v3.13.1"), ("4.2.0", "v3.14.1")):
-        name, body = wheel("shfmt-py", package, "manylinux_2_17_x86_64", {})
         name, body = _with_program(package, go_program(shfmt, say=f"{shfmt}"))
         idx.add("shfmt-py", name, body)
     return idx

@@ -358,6 +358,10 @@ def test_a_source_date_epoch_that_is_not_a_time_is_a_usage_error(tmp_path: Path,
     root = _tarball_project(tmp_path, server)
     proc = devshell("sbom", cwd=root, env={"SOURCE_DATE_EPOCH": "yesterday"})
     assert proc.returncode == 2 and "SOURCE_DATE_EPOCH='yesterday'" in proc.stderr and proc.stdout == ""
+    for far in ("100000000000000000000", "253402300800"):  # more than any clock; past year 9999
+        proc = devshell("sbom", cwd=root, env={"SOURCE_DATE_EPOCH": far})
+        assert proc.returncode == 2 and "SOURCE_DATE_EPOCH" in proc.stderr and proc.stdout == "", proc.stderr
+        assert "internal error" not in proc.stderr
 
 
 def test_a_stale_lock_is_described_with_a_warning(tmp_path: Path, server: LoopbackServer) -> None:

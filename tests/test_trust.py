@@ -208,7 +208,7 @@ def test_devshells_own_edits_keep_the_trust_and_outside_edits_do_not(
     assert not trust.is_trusted(home(), root)
 
 
-@pytest.mark.parametrize("variable", ["BASH_ENV", "PROMPT_COMMAND", "LD_PRELOAD", "ZDOTDIR", "PS1"])
+@pytest.mark.parametrize("variable", ["BASH_ENV", "PROMPT_COMMAND", "LD_PRELOAD", "ZDOTDIR", "PS1", "XDG_CONFIG_HOME"])
 def test_variables_that_run_code_need_trust_even_for_run(
     variable: str, tmp_path: Path, server: LoopbackServer,
 ) -> None:

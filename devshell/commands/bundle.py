@@ -37,8 +37,11 @@ def run(args: argparse.Namespace) -> int:
     lock = project.fresh_lock(proj, home, args.locked)
     wanted = list(dict.fromkeys(args.platform or [platforms.host()]))
     outputs = outputs_for(lock, wanted)
-    size = bundle.write(home, lock, outputs, Upstreams(proj.spec.root, dict(proj.spec.sources)),
-                        args.output.absolute())
+    from devshell.store import gcroots
+
+    with gcroots.guard(home, exclusive=False):  # gc keeps the downloads being bundled
+        size = bundle.write(home, lock, outputs, Upstreams(proj.spec.root, dict(proj.spec.sources)),
+                            args.output.absolute())
     say.note(f"bundled {len(outputs)} output{'s' if len(outputs) != 1 else ''} of {proj.spec.shell.name} "
              f"for {', '.join(wanted)} in {args.output} ({size / 1e6:.1f} MB); on the other machine: "
              f"devshell install --from {args.output.name}")

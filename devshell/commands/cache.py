@@ -62,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "status":
         return _status(setting.url, cache, outputs, args.format)
     ups = Upstreams(proj.spec.root, dict(proj.spec.sources))
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    from devshell.store import gcroots
+
+    # gc keeps the downloads being pushed.
+    with gcroots.guard(home, exclusive=False), ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda o: cache.push(home, o.artifact, o.label, ups), outputs))
     for out, uploaded in zip(outputs, results, strict=True):
         if uploaded is None:

@@ -70,15 +70,16 @@ def run(args: argparse.Namespace) -> int:
     scratch = (fmt.scratch(dest, staging.root) if dest is not None
                else _scratch_for_push(staging.root))
     try:
-        layout = Layout.create(scratch, durable=False)
-        # `gc --images` waits while an image is built from the image store.
-        with gcroots.guard(staging, exclusive=False):
+        # `gc` waits while an image is made: `gc --images` for the image
+        # store and this scratch, `gc` for the downloads the two share.
+        with gcroots.guard(h, exclusive=False), gcroots.guard(staging, exclusive=False):
+            layout = Layout.create(scratch, durable=False)
             built = image.build(proj.spec, lock, lockfile.dumps(lock), h, wanted, layout)
-        entry = image.top(layout, built, args.tag)
-        if pusher is not None:
-            pusher(layout, entry)
-        if dest is not None:
-            fmt.finish(layout, built, entry, dest, args.tag, proj.spec.shell.name)
+            entry = image.top(layout, built, args.tag)
+            if pusher is not None:
+                pusher(layout, entry)
+            if dest is not None:
+                fmt.finish(layout, built, entry, dest, args.tag, proj.spec.shell.name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     shown = f"{args.format} {dest}" if dest is not None else args.push

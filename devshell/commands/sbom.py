@@ -48,10 +48,13 @@ def _created() -> datetime | None:
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not value:
         return None
-    if not value.isdigit():
-        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a number of seconds since 1970",
-                         hint="set it to a whole number, such as `git log -1 --format=%ct`, or unset it")
-    return datetime.fromtimestamp(int(value), tz=UTC)
+    hint = "set it to a whole number, such as `git log -1 --format=%ct`, or unset it"
+    if not value.isdigit() or len(value) > 12:
+        raise UsageError(f"SOURCE_DATE_EPOCH={value[:40]!r} is not a number of seconds since 1970", hint=hint)
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is past any date an SBOM can state", hint=hint) from None
 
 
 def run(args: argparse.Namespace) -> int:

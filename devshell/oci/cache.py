@@ -29,12 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from devshell import integrity, say
-from devshell.errors import FetchError, IntegrityError, UsageError
+from devshell.errors import DevshellError, IntegrityError, UsageError
 from devshell.lock import Unavailable
 from devshell.oci.layout import (
     MEDIA_TYPE_MANIFEST,
     Descriptor,
-    LayoutError,
     Manifest,
     canonical_json,
 )
@@ -243,7 +242,7 @@ class RegistryCache:
                 try:
                     self.client.ping()
                     self._usable = True
-                except FetchError as exc:
+                except DevshellError as exc:  # unreachable, refused, or an auth file unreadable
                     say.warn(f"the cache {self} (from {self.origin}) cannot be used: {exc.message}; "
                              "fetching from the upstreams")
                     self._usable = False
@@ -264,7 +263,7 @@ class RegistryCache:
         try:
             found = self.client.manifest(tag_for(artifact.output))
             manifest = None if found is None else Manifest.from_json(_json(found[0]), f"{self} {artifact.output}")
-        except (FetchError, LayoutError, ValueError) as exc:
+        except (DevshellError, ValueError) as exc:
             say.warn(f"the cache {self} could not say whether it has {artifact.output}: "
                      f"{getattr(exc, 'message', exc)}; fetching {label} from the upstream")
             return
@@ -284,16 +283,16 @@ class RegistryCache:
 
         if blob is None:
             return
-        # With no size in the lock, the manifest's bounds the transfer: the
-        # hash decides anyway.
-        download = Download(self.client.blob_url(blob.digest), piece.integrity,
-                            piece.size if piece.size is not None else blob.size, f"{piece.label} (from the cache)")
+        # The size is the lock's, never the manifest's: a registry is not
+        # trusted to bound what it sends (no size: devshell's own download cap).
+        download = Download(self.client.blob_url(blob.digest), piece.integrity, piece.size,
+                            f"{piece.label} (from the cache)")
         try:
             fetch(home, download, headers=self.client.auth_headers())
         except IntegrityError as exc:
             say.warn(f"refused {piece.label} of {artifact.output} from the cache {self}: {exc.message}; "
                      "fetching it from the upstream instead")
-        except FetchError as exc:
+        except DevshellError as exc:
             say.warn(f"could not take {piece.label} of {artifact.output} from the cache {self}: {exc.message}; "
                      "fetching it from the upstream instead")
 

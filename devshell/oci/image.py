@@ -32,7 +32,8 @@ from devshell.oci.layout import (
 )
 from devshell.spec import Spec
 
-__all__ = ["CREATED", "LABEL_LOCK", "LABEL_PROJECT", "MEDIA_TYPE_SBOM", "WORKDIR", "Built", "build", "oci_platform"]
+__all__ = ["CREATED", "LABEL_LOCK", "LABEL_PROJECT", "MEDIA_TYPE_SBOM", "WORKDIR", "WRITTEN_BY", "Built", "build",
+           "oci_platform"]
 
 #: The one creation time every image states (the layers' mtime, 1).
 CREATED = "1970-01-01T00:00:01Z"
@@ -40,6 +41,8 @@ CREATED = "1970-01-01T00:00:01Z"
 WORKDIR = "/workspace"
 LABEL_PROJECT = "org.opencontainers.image.title"
 LABEL_LOCK = "devshell.lock.sha256"
+#: index.json's annotation saying `devshell image` wrote the layout (and may replace it).
+WRITTEN_BY = "dev.devshell.written-by"
 #: The artifact type of the SBOM attached to each platform's image.
 MEDIA_TYPE_SBOM = "application/vnd.cyclonedx+json"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
@@ -107,7 +110,7 @@ def top(dest: Layout, built: Sequence[Built], ref_name: str) -> Descriptor:
         entry = dest.add_index(Index(tuple(b.manifest for b in built)))
     entry = entry.with_ref_name(ref_name)
     # The SBOMs are listed beside it, unnamed: referrers, as the layout spec has them.
-    dest.write_index([entry, *(b.sbom for b in built)])
+    dest.write_index([entry, *(b.sbom for b in built)], {WRITTEN_BY: "devshell image"})
     return entry
 
 

@@ -131,6 +131,9 @@ class LayerCache:
         return None
 
     def put(self, name: str, layer: Descriptor) -> None:
+        # Read-only: the blob is hard-linked into every image written, and
+        # an edit there must not change what later images carry.
+        os.chmod(self.layout.blob_path(layer.digest), 0o444)
         atomic.write_bytes(confined(self.index, name + ".json"),
                            json.dumps(layer.to_json(), sort_keys=True).encode())
 

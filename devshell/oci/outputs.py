@@ -66,6 +66,20 @@ class OutputFormat(Protocol):
         """Put the assembled image at `dest`; the scratch directory is removed after."""
 
 
+def _ours(dest: Path) -> bool:
+    """Whether `dest` is an OCI image layout `devshell image` wrote."""
+    from devshell.oci.image import WRITTEN_BY
+
+    if not (dest / LAYOUT_FILE).is_file():
+        return False
+    try:
+        index = json.loads((dest / "index.json").read_bytes()[:1 << 20])
+    except (OSError, ValueError):
+        return False
+    annotations = index.get("annotations") if isinstance(index, dict) else None
+    return isinstance(annotations, dict) and annotations.get(WRITTEN_BY) == "devshell image"
+
+
 class OciLayout:
     """An OCI image layout directory (`--output DIR`), replacing one written before."""
 
@@ -75,8 +89,9 @@ class OciLayout:
             raise UsageError(f"--output {dest} exists and is not a directory",
                              hint="an OCI image layout is a directory: name a new one, or "
                              "use --format docker-archive for a single file")
-        if dest.is_dir() and any(dest.iterdir()) and not (dest / LAYOUT_FILE).is_file():
-            raise UsageError(f"--output {dest} is a directory that is not an OCI image layout",
+        if dest.is_dir() and any(dest.iterdir()) and not _ours(dest):
+            raise UsageError(f"--output {dest} is a directory `devshell image` did not write "
+                             "(replacing it would lose what it holds)",
                              hint="name a new or empty directory, or one `devshell image` wrote")
 
     def scratch(self, dest: Path, staging: Path) -> Path:

@@ -11,8 +11,10 @@ within DEVSHELL_HTTP_MAX_DOCUMENT and checked against their digest.
 
 Plain HTTP is used only for a loopback registry (127.0.0.0/8, ::1,
 localhost) or when the caller says `insecure`; every other registry is
-spoken to over HTTPS, and credentials never go to a plain-HTTP token realm
-that is not loopback.
+spoken to over HTTPS. Credentials go only where the registry is (its scheme,
+host and port: an upload location elsewhere, or a redirect, gets none, and a
+challenge answered from elsewhere is refused) and to the token realm its
+own challenge names, which must be HTTPS unless it is on this machine.
 """
 
 from __future__ import annotations
@@ -235,7 +237,12 @@ class Registry:
         resp = self._request(method, url, push, headers, body, stream)
         if resp.status_code == 401:
             challenge = resp.headers.get("WWW-Authenticate", "")
+            answered_by = urllib.parse.urlsplit(resp.url)
             resp.close()
+            if not self._ours(answered_by):
+                raise FetchError(f"{self.registry}: a request was sent on to {_shown(answered_by.netloc)}, "
+                                 "which asks for credentials; devshell gives the registry's to the registry only",
+                                 hint="check the registry's address", status=401)
             self._authenticate(challenge, push)
             resp = self._request(method, url, push, headers, body, stream)
             if resp.status_code == 401:
@@ -255,7 +262,11 @@ class Registry:
             raise FetchError(f"cannot reach {self.registry}: DEVSHELL_OFFLINE=1 forbids the network",
                              hint="unset DEVSHELL_OFFLINE to use the registry")
         send = dict(headers or {})
-        if self._authorization.get(push):
+        where = urllib.parse.urlsplit(url)
+        if self.base.startswith("https:") and where.scheme != "https":
+            raise FetchError(f"{self.registry} sent devshell on to {_shown(url)}, which is not HTTPS",
+                             hint="a registry spoken to over HTTPS must stay on HTTPS")
+        if self._authorization.get(push) and self._ours(where):
             send["Authorization"] = self._authorization[push]
         data = body() if callable(body) else body
         try:
@@ -267,6 +278,11 @@ class Registry:
         finally:
             if data is not None and not isinstance(data, bytes):
                 data.close()
+
+    def _ours(self, where: urllib.parse.SplitResult) -> bool:
+        """Whether a URL is the registry's own: its scheme, host and port."""
+        base = urllib.parse.urlsplit(self.base)
+        return (where.scheme, where.netloc.lower()) == (base.scheme, base.netloc.lower())
 
     def _authenticate(self, challenge: str, push: bool) -> None:
         scheme, _, rest = challenge.strip().partition(" ")
@@ -282,16 +298,16 @@ class Registry:
         elif scheme.lower() == "bearer" and params.get("realm"):
             self._authorization[push] = f"Bearer {self._token(params, push, creds)}"
         else:
-            raise FetchError(f"{self.registry} asks for authentication devshell does not speak: {challenge!r}",
+            raise FetchError(f"{self.registry} asks for authentication devshell does not speak: "
+                             f"{_shown(challenge)!r}",
                              hint="devshell speaks Basic and Bearer token authentication", status=401)
 
     def _token(self, params: dict[str, str], push: bool, creds: auth.Credentials | None) -> str:
         realm = params["realm"]
         where = urllib.parse.urlsplit(realm)
-        if where.scheme != "https" and not (where.scheme == "http" and (
-                self.plain or is_loopback(where.netloc))):
-            raise FetchError(f"{self.registry} sends devshell for a token to {realm}, which is not HTTPS",
-                             hint="a registry's token service must be HTTPS unless the registry is local")
+        if where.scheme != "https" and not (where.scheme == "http" and is_loopback(where.netloc)):
+            raise FetchError(f"{self.registry} sends devshell for a token to {_shown(realm)}, which is not HTTPS",
+                             hint="a registry's token service must be HTTPS unless it is on this machine")
         query = {"scope": f"repository:{self.repository}:{'pull,push' if push else 'pull'}"}
         if params.get("service"):
             query["service"] = params["service"]
@@ -333,9 +349,14 @@ class Registry:
             except (ValueError, AttributeError, requests.RequestException):
                 detail = ""
         return FetchError(f"{self}: {what}: the registry answered HTTP {resp.status_code}"
-                          + (f" ({detail[:200]})" if detail else ""),
+                          + (f" ({_shown(detail)})" if detail else ""),
                           hint="check the registry's address and your access to the repository",
                           status=resp.status_code)
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    """A registry's words fit for a terminal: printable, and not too many."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def _why(exc: BaseException) -> str:

@@ -35,9 +35,9 @@ _NAMESPACE = uuid.UUID("7f0c7d0e-8b7a-5c1e-9d3b-5f2a0d6e4c11")
 
 
 def document_uuid(inventory: Inventory, fmt: str) -> uuid.UUID:
-    """The document's identity: the same lock, platform and format give the
-    same UUID, anything else another."""
-    return uuid.uuid5(_NAMESPACE, f"{fmt}:{inventory.platform}:sha256:{inventory.lock_sha256}")
+    """The document's identity: the same lock, shell name, platform and
+    format give the same UUID, anything else another."""
+    return uuid.uuid5(_NAMESPACE, f"{fmt}:{inventory.platform}:sha256:{inventory.lock_sha256}:{inventory.shell}")
 
 
 def render(fmt: str, inventory: Inventory) -> str:

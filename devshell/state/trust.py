@@ -54,6 +54,11 @@ RISKY = frozenset({
     "PROMPT4", "fish_function_path", "fish_complete_path", "XDG_CONFIG_DIRS",
     "PERL5OPT", "PERL5DB", "PYTHONSTARTUP", "PYTHONINSPECT", "NODE_OPTIONS", "RUBYOPT",
     "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "GIT_EXEC_PATH",
+    # Where fish reads its config and devshell its own (the user-level
+    # profile, trusted as the user's, lives there); where credentials and the
+    # team cache come from.
+    "XDG_CONFIG_HOME", "XDG_DATA_DIRS", "DEVSHELL_HOME", "DEVSHELL_CACHE", "DEVSHELL_CACHE_INSECURE",
+    "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
 })
 # The loaders' LD_PRELOAD/LD_AUDIT/DYLD_INSERT_LIBRARIES…; exported functions;
 # git configuration, which prompts read on every `git status` (core.fsmonitor).

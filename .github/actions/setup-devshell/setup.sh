@@ -41,6 +41,13 @@ fi
 
 # An empty input names no cache (and must not turn off one devshell's config names).
 if [ -n "${DEVSHELL_CACHE:-}" ]; then
+  # One line of GITHUB_ENV, never more: a value with a newline would set others.
+  case "$DEVSHELL_CACHE" in
+    *$'\n'* | *$'\r'*)
+      echo "::error title=setup-devshell::binary-cache must be one line: oci://REGISTRY/REPOSITORY" >&2
+      exit 1
+      ;;
+  esac
   echo "DEVSHELL_CACHE=$DEVSHELL_CACHE" >> "$GITHUB_ENV"
 else
   unset DEVSHELL_CACHE
