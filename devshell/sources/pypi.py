@@ -307,14 +307,19 @@ class PypiSource(SourceBase):
         if plat is None or not isinstance(art, Artifact) or not art.bin:
             return None
         member = program(art.bin[0])[1]
-        with zipfile.ZipFile(self._fetched(home, tool, version, plat, chosen[plat])) as z:
-            try:
-                with z.open(member) as f:
-                    data = f.read(_PROGRAM_LIMIT)
-            except (KeyError, zipfile.BadZipFile, OSError):
-                data = b""
+        path = self._fetched(home, tool, version, plat, chosen[plat])
+        try:
+            with zipfile.ZipFile(path) as z, z.open(member) as f:
+                data = f.read(_PROGRAM_LIMIT)
+        except (KeyError, zipfile.BadZipFile, OSError, ValueError):
+            data = b""
         own = goversion.read(data)
-        if own is None or not names.is_plain(own):
+        try:
+            # What the lock loader will ask of it, asked before it is written.
+            own = names.check_version(own, "version") if own is not None else None
+        except ValueError:
+            own = None
+        if own is None:
             say.note(f"tools.{tool.name}: {member} in its wheel does not say its own version; "
                      f"the lock names the package's, {version}")
             return None
