@@ -3,9 +3,11 @@
 * The hot path: `devshell run -- true` and `devshell env` once a project is
   realised, against `/bin/true` (and `python -c pass` as a reference). Target
   (DESIGN.md, "The hot path"): under 25 ms of overhead over the bare command.
-* A cold install: `devshell install` of three ~40 MB tar.gz tools from an empty
-  $DEVSHELL_HOME, against `curl` + `tar -xzf` of the same files, one after the
-  other and three at once. Target: at most 1.5x the baseline.
+* A cold install (issue 16): `devshell install` of three ~40 MB tools from an
+  empty $DEVSHELL_HOME, once per archive format (tar.gz, tar.xz, tar.zst,
+  zip), against three `curl | tar -x` pipelines at once (three `curl -o` +
+  `unzip` at once for zip), interleaved round by round. Target: at most
+  1.15x the baseline, and under 100 MB peak RSS for devshell.
 
 It is a script, not a test: it prints one table (and a short breakdown of where
 a cold install spends its time). Run it with the project's venv:
@@ -22,10 +24,12 @@ ThreadingHTTPServer on 127.0.0.1 only. Archives are generated deterministically
 from __future__ import annotations
 
 import argparse
+import bz2
 import gzip
 import hashlib
 import io
 import json
+import lzma
 import os
 import random
 import shutil
@@ -35,10 +39,12 @@ import sys
 import tarfile
 import tempfile
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import zstandard
 from common import (
     TIMEOUT,
     WORK,
@@ -65,9 +71,12 @@ PAYLOAD_BYTES = 44 * 1024 * 1024  # per tool; gzip (level 6) takes it to ~40 MB
 BLOCK = 64 * 1024
 RANDOM_PART = 48 * 1024  # of each block: incompressible; the rest is text
 SEED = 20240611
-ARCHIVE_RECIPE = f"v1-{PAYLOAD_BYTES}-{BLOCK}-{RANDOM_PART}-{SEED}"
+FORMATS = ("tar.gz", "tar.xz", "tar.zst", "zip")
+ARCHIVE_RECIPE = f"v2-{PAYLOAD_BYTES}-{BLOCK}-{RANDOM_PART}-{SEED}"
 HOT_TARGET_MS = 25.0
-COLD_TARGET_RATIO = 1.5
+COLD_TARGET_RATIO = 1.15
+RSS_TARGET_MB = 100.0
+TIME = "/usr/bin/time"  # GNU time (Debian package `time`): CPU and peak RSS of one command
 
 
 # ---------------------------------------------------------------- set-up
@@ -91,26 +100,54 @@ def _payload(rng: random.Random, size: int) -> bytes:
     return out.getvalue()[:size]
 
 
-def _archive(name: str, seed: int) -> bytes:
-    """tool-1.0/bin/<name> and tool-1.0/share/<name>/data.bin, gzip level 6,
-    fixed mtimes and owners: the same bytes on every run."""
+def _members(name: str, seed: int) -> list[tuple[str, bytes | None, int]]:
+    """tool-1.0/, its directories, bin/<name> and share/<name>/data.bin."""
     top = f"{name}-{VERSION}"
-    members = [
+    return [
+        *((d, None, 0o755) for d in (top, f"{top}/bin", f"{top}/share", f"{top}/share/{name}")),
         (f"{top}/bin/{name}", f"#!/bin/sh\necho {name} {VERSION}\n".encode(), 0o755),
         (f"{top}/share/{name}/data.bin", _payload(random.Random(seed), PAYLOAD_BYTES), 0o644),
     ]
+
+
+def _tar(members: list[tuple[str, bytes | None, int]]) -> bytes:
+    """An uncompressed tar, fixed mtimes and owners: the same bytes every run."""
     raw = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for dirname in (top, f"{top}/bin", f"{top}/share", f"{top}/share/{name}"):
-            info = tarfile.TarInfo(dirname)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1
-            tar.addfile(info)
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for path, data, mode in members:
             info = tarfile.TarInfo(path)
-            info.size, info.mode, info.mtime = len(data), mode, 1
-            tar.addfile(info, io.BytesIO(data))
+            info.mode, info.mtime = mode, 1
+            if data is None:
+                info.type = tarfile.DIRTYPE
+            else:
+                info.size = len(data)
+            tar.addfile(info, None if data is None else io.BytesIO(data))
     return raw.getvalue()
+
+
+def _zip(members: list[tuple[str, bytes | None, int]]) -> bytes:
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for path, data, mode in members:
+            info = zipfile.ZipInfo(path + ("/" if data is None else ""), (1980, 1, 1, 0, 0, 0))
+            info.create_system, info.compress_type = 3, zipfile.ZIP_DEFLATED
+            info.external_attr = ((0o040000 if data is None else 0o100000) | mode) << 16
+            zf.writestr(info, data or b"")
+    return raw.getvalue()
+
+
+def _compress(members: list[tuple[str, bytes | None, int]], fmt: str) -> bytes:
+    """The archive as a release would ship it: gzip -6, xz -6, zstd -3, zip deflate -6."""
+    if fmt == "zip":
+        return _zip(members)
+    raw = _tar(members)
+    if fmt == "tar.gz":
+        return gzip.compress(raw, 6, mtime=0)
+    if fmt == "tar.xz":
+        return lzma.compress(raw, preset=6)
+    if fmt == "tar.bz2":
+        return bz2.compress(raw, 9)
+    return zstandard.ZstdCompressor(level=3).compress(raw)
 
 
 @dataclass(frozen=True)
@@ -124,24 +161,30 @@ class Archive:
     def filename(self) -> str:
         return self.path.name
 
+    @property
+    def fmt(self) -> str:
+        return next(f for f in (*FORMATS, "tar.bz2") if self.filename.endswith("." + f))
 
-def ensure_archives() -> list[Archive]:
-    """The three archives, generated once per recipe and kept in /tmp."""
+
+def ensure_archives(fmt: str = "tar.gz") -> list[Archive]:
+    """The three archives in format `fmt`, generated once per recipe (every
+    format from the same members) and kept in /tmp."""
     folder = WORK / f"archives-{ARCHIVE_RECIPE}"
-    index = folder / "index.json"
+    index = folder / f"index-{fmt}.json"
     if index.is_file():
         entries = json.loads(index.read_text())
         found = [Archive(e["tool"], folder / e["file"], e["sha256"], e["size"]) for e in entries]
         if all(a.path.is_file() and a.path.stat().st_size == a.size for a in found):
             return found
-    print(f"bench: generating {len(TOOLS)} archives in {folder}…", file=sys.stderr)
+    print(f"bench: generating {len(TOOLS)} {fmt} archives in {folder}…", file=sys.stderr)
     for old in WORK.glob("archives-*"):  # other recipes' leftovers
-        shutil.rmtree(old, ignore_errors=True)
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     archives = []
     for i, tool in enumerate(TOOLS):
-        body = _archive(tool, SEED + i)
-        path = folder / f"{tool}-{VERSION}-{PLATFORM}.tar.gz"
+        body = _compress(_members(tool, SEED + i), fmt)
+        path = folder / f"{tool}-{VERSION}-{PLATFORM}.{fmt}"
         tmp = path.with_suffix(".part")
         tmp.write_bytes(body)
         tmp.replace(path)
@@ -154,7 +197,7 @@ def ensure_archives() -> list[Archive]:
 def write_project(root: Path, base_url: str, archives: Sequence[Archive]) -> None:
     root.mkdir(parents=True)
     tools = "".join(
-        f'{a.tool} = {{ version = "{VERSION}", url = "{base_url}/{a.tool}-{{version}}-{{platform}}.tar.gz", '
+        f'{a.tool} = {{ version = "{VERSION}", url = "{base_url}/{a.tool}-{{version}}-{{platform}}.{a.fmt}", '
         f'sha256 = {{ "{PLATFORM}" = "{a.sha256}" }}, bin = ["bin/{a.tool}"] }}\n'
         for a in archives)
     (root / "devshell.toml").write_text(
@@ -203,159 +246,179 @@ def hot_path(devshell: Path, proj: Path, env: dict[str, str], runs: int) -> list
     return rows
 
 
-def _curl(url: str, out: Path) -> list[str]:
-    return ["curl", "-sS", "--fail", "--noproxy", "127.0.0.1", "-o", str(out), url]
+_UNPACK = {"tar.gz": ["-z"], "tar.xz": ["-J"], "tar.zst": ["--zstd"], "tar.bz2": ["-j"]}
+_BASELINE = {"tar.gz": "curl|tar -xz", "tar.xz": "curl|tar -xJ", "tar.zst": "curl|tar --zstd",
+             "zip": "curl+unzip"}
 
 
-def baseline_sequential(base_url: str, archives: Sequence[Archive], scratch: Path) -> tuple[float, float]:
-    """curl each file, then tar -xzf each, one after the other: (download, unpack) s."""
-    wipe(scratch)
-    scratch.mkdir(parents=True)
-    download = unpack = 0.0
-    for a in archives:
-        file = scratch / a.filename
-        os.sync()
-        download += timed(_curl(f"{base_url}/{a.filename}", file))
-        dest = scratch / a.tool
-        dest.mkdir()
-        os.sync()
-        unpack += timed(["tar", "-xzf", str(file), "-C", str(dest)])
-    wipe(scratch)
-    return download, unpack
+def measured(cmd: Sequence[str], **kw: object) -> tuple[float, float, float]:
+    """Wall-clock seconds, CPU seconds (user + system) and peak RSS in MB of
+    one run of `cmd` (which must succeed). GNU time reports the CPU and RSS:
+    a child forked from this bench would inherit the bench's own high-water
+    mark (the kernel keeps it across exec), so `os.wait4` here would not do."""
+    with tempfile.NamedTemporaryFile("r", prefix="time-", dir=WORK) as report:
+        start = time.perf_counter()
+        proc = subprocess.Popen([TIME, "-f", "%U %S %M", "-o", report.name, *cmd],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
+        code = wait_exact(proc)
+        elapsed = time.perf_counter() - start
+        if code != 0:
+            check(cmd, **kw)
+            raise SystemExit(f"bench: {' '.join(cmd)} failed ({code})")
+        user, system, rss_kib = report.read().split()[-3:]
+    return elapsed, float(user) + float(system), int(rss_kib) / 1024
 
 
-def baseline_parallel(base_url: str, archives: Sequence[Archive], scratch: Path) -> float:
-    """Three `curl | tar -xzf -` pipelines at once."""
+def baseline(base_url: str, archives: Sequence[Archive], scratch: Path) -> tuple[float, float]:
+    """Every archive fetched and unpacked at once, as a shell user would:
+    `curl | tar -x` pipelines (tar runs the decompressor as a third process),
+    or `curl -o` then `unzip` for zip. (seconds, CPU seconds)."""
     wipe(scratch)
     scratch.mkdir(parents=True)
     for a in archives:
         (scratch / a.tool).mkdir()
     os.sync()
+    cpu = children_cpu()
     start = time.perf_counter()
     procs = []
+    curl = ["curl", "-sS", "--fail", "--noproxy", "127.0.0.1"]
     for a in archives:
-        curl = subprocess.Popen(["curl", "-sS", "--fail", "--noproxy", "127.0.0.1",
-                                 f"{base_url}/{a.filename}"], stdout=subprocess.PIPE)
-        tar = subprocess.Popen(["tar", "-xzf", "-", "-C", str(scratch / a.tool)], stdin=curl.stdout)
-        assert curl.stdout is not None
-        curl.stdout.close()  # tar holds the pipe now
-        procs += [curl, tar]
+        url, dest = f"{base_url}/{a.filename}", str(scratch / a.tool)
+        if a.fmt == "zip":
+            script = f'{" ".join(curl)} -o "$1" "$2" && unzip -q "$1" -d "$3"'
+            procs.append(subprocess.Popen(["sh", "-c", script, "sh", str(scratch / a.filename), url, dest]))
+            continue
+        fetch = subprocess.Popen([*curl, url], stdout=subprocess.PIPE)
+        tar = subprocess.Popen(["tar", *_UNPACK[a.fmt], "-xf", "-", "-C", dest], stdin=fetch.stdout)
+        assert fetch.stdout is not None
+        fetch.stdout.close()  # tar holds the pipe now
+        procs += [fetch, tar]
     codes = [wait_exact(p) for p in procs]
     elapsed = time.perf_counter() - start
     if any(codes):
-        raise SystemExit(f"bench: a curl | tar pipeline failed: exit codes {codes}")
+        raise SystemExit(f"bench: a baseline pipeline failed: exit codes {codes}")
+    used = children_cpu() - cpu
     wipe(scratch)
-    return elapsed
+    return elapsed, used
 
 
-def cold_install(devshell: Path, proj: Path, env: dict[str, str], home: Path, base_url: str,
-                 archives: Sequence[Archive], scratch: Path, rounds: int) -> list[Row]:
+@dataclass
+class Cold:
+    """Per format, per round: devshell's (seconds, CPU, RSS MB) and the baseline's (seconds, CPU)."""
+
+    ds: dict[str, list[tuple[float, float, float]]]
+    base: dict[str, list[tuple[float, float]]]
+
+
+def cold_installs(devshell: Path, projects: dict[str, Path], env: dict[str, str], home: Path,
+                  base_url: str, archives: dict[str, list[Archive]], scratch: Path,
+                  rounds: int) -> Cold:
+    """Each round, each format: devshell's cold install and the baseline, the
+    order alternating between rounds so drift hits both alike."""
     install = [str(devshell), "install", "--locked"]
-    keys = ("ds", "ds-cached", "seq", "seq-dl", "seq-tar", "par", "ds-cpu", "par-cpu")
-    times: dict[str, list[float]] = {k: [] for k in keys}
-    for _ in range(rounds):
-        wipe(home)
-        os.sync()  # no step pays for the write-back of the one before it
-        cpu = children_cpu()
-        times["ds"].append(timed(install, cwd=proj, env=env))
-        times["ds-cpu"].append(children_cpu() - cpu)
-        # Same again with the downloads kept: unpack + manifest + profile only.
-        for part in os.listdir(home):
-            if part != "cache":
-                wipe(home / part)
-        os.sync()
-        times["ds-cached"].append(timed(install, cwd=proj, env=env))
-        dl, tar = baseline_sequential(base_url, archives, scratch)
-        times["seq-dl"].append(dl)
-        times["seq-tar"].append(tar)
-        times["seq"].append(dl + tar)
-        cpu = children_cpu()
-        times["par"].append(baseline_parallel(base_url, archives, scratch))
-        times["par-cpu"].append(children_cpu() - cpu)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    cold = Cold({f: [] for f in projects}, {f: [] for f in projects})
+    for r in range(rounds):
+        for fmt, proj in projects.items():
+            steps = ["ds", "base"] if r % 2 == 0 else ["base", "ds"]
+            for step in steps:
+                if step == "ds":
+                    wipe(home)
+                    os.sync()  # no step pays for the write-back of the one before it
+                    cold.ds[fmt].append(measured(install, cwd=proj, env=env))
+                else:
+                    cold.base[fmt].append(baseline(base_url, archives[fmt], scratch))
+    wipe(home)
+    return cold
 
-    def verdict(ratio: float) -> str:
-        return "ok" if ratio <= COLD_TARGET_RATIO else "MISS"
 
-    target = f"<= {COLD_TARGET_RATIO}x"
-    seq, par = med["ds"] / med["seq"], med["ds"] / med["par"]
-    cached = med["ds-cached"] / med["seq-tar"]
-    cpu = med["ds-cpu"] / med["par-cpu"]
-    return [
-        Row("cold install vs curl+tar seq", secs(med["ds"]), secs(med["seq"]), f"{seq:.2f}x",
-            target, verdict(seq)),
-        Row("cold install vs curl|tar par", secs(med["ds"]), secs(med["par"]), f"{par:.2f}x",
-            target, verdict(par)),
-        Row("  of which: downloads cached", secs(med["ds-cached"]), secs(med["seq-tar"]) + " tar seq",
-            f"{cached:.2f}x", "(unpack part)", ""),
-        Row("  curl alone (3 files, seq)", "", secs(med["seq-dl"]), "", "", f"n={rounds}"),
-        Row("  CPU user+sys vs curl|tar par", secs(med["ds-cpu"]), secs(med["par-cpu"]),
-            f"{cpu:.2f}x", f"({os.cpu_count()} CPUs)", ""),
-    ]
+def cold_rows(cold: Cold) -> list[Row]:
+    rows = []
+    for fmt in cold.ds:
+        ds = [statistics.median(x[i] for x in cold.ds[fmt]) for i in range(3)]
+        base = [statistics.median(x[i] for x in cold.base[fmt]) for i in range(2)]
+        ratio = ds[0] / base[0]
+        rss_max = max(x[2] for x in cold.ds[fmt])
+        rows += [
+            Row(f"cold install {fmt} vs {_BASELINE[fmt]}", secs(ds[0]), secs(base[0]), f"{ratio:.2f}x",
+                f"<= {COLD_TARGET_RATIO}x", "ok" if ratio <= COLD_TARGET_RATIO else "MISS"),
+            Row("  CPU user+sys", secs(ds[1]), secs(base[1]), f"{ds[1] / base[1]:.2f}x",
+                f"({os.cpu_count()} CPUs)", ""),
+            Row("  devshell peak RSS (max)", f"{rss_max:.0f} MB", "", "", f"< {RSS_TARGET_MB:.0f} MB",
+                "ok" if rss_max < RSS_TARGET_MB else "MISS"),
+        ]
+    return rows
+
+
+def cold_samples(cold: Cold) -> list[str]:
+    lines = ["cold rounds (s), devshell / baseline:"]
+    for fmt in cold.ds:
+        ds = ", ".join(f"{x[0]:.2f}" for x in cold.ds[fmt])
+        base = ", ".join(f"{x[0]:.2f}" for x in cold.base[fmt])
+        lines.append(f"  {fmt:8} {ds}  /  {base}")
+    return lines
 
 
 _BREAKDOWN = r"""
-import json, sys, tarfile, time, zlib, tempfile, shutil, hashlib
+import json, sys, time, tempfile, shutil, zipfile
 from pathlib import Path
+from devshell.store import build_manifest, digests
+from devshell.store.streams import decompressed
 from devshell.store.unpack import unpack
-from devshell.store import build_manifest
 out = {}
 for arg in sys.argv[1:]:
-    archive = Path(arg)
+    fmt, path = arg.split("=", 1)
+    archive = Path(path)
     t = time.perf_counter()
-    d = zlib.decompressobj(wbits=31)
-    with archive.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            d.decompress(chunk)
-    inflate = time.perf_counter() - t
-    t = time.perf_counter()
-    with archive.open("rb") as f, tarfile.open(fileobj=f, mode="r|gz") as tar:
-        for _ in tar:
-            pass
-    check = time.perf_counter() - t
-    t = time.perf_counter()
-    h = hashlib.sha256()
-    with archive.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    sha = time.perf_counter() - t
+    if fmt == "zip":
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as f:
+                    while f.read(1 << 20):
+                        pass
+    else:
+        with archive.open("rb") as raw:
+            stream = decompressed(raw, fmt)
+            while stream.read(1 << 20):
+                pass
+    decode = time.perf_counter() - t
     dest = Path(tempfile.mkdtemp(dir="."))
     try:
         t = time.perf_counter()
-        unpack(archive, "tar.gz", dest)
+        known = digests.Digests()
+        unpack(archive, fmt, dest, hashes=known)
         whole = time.perf_counter() - t
         t = time.perf_counter()
+        build_manifest(dest, known)
+        noted = time.perf_counter() - t
+        t = time.perf_counter()
         build_manifest(dest)
-        manifest = time.perf_counter() - t
+        rehash = time.perf_counter() - t
     finally:
         shutil.rmtree(dest)
-    out[archive.name] = dict(inflate=inflate, check=check, unpack=whole, manifest=manifest, sha256=sha)
+    out[fmt] = dict(decode=decode, unpack=whole, noted=noted, rehash=rehash)
 print(json.dumps(out))
 """
 
 
-def breakdown(devshell: Path, archives: Sequence[Archive], scratch: Path) -> list[str]:
-    """Where a cold install's unpacking goes, one archive at a time, in-process
-    with devshell's own modules (so this part leans on devshell.store.unpack.unpack and
-    devshell.store.build_manifest staying importable)."""
+def breakdown(devshell: Path, archives: dict[str, list[Archive]], scratch: Path) -> list[str]:
+    """Where unpacking one archive goes, per format, in-process with devshell's
+    own modules (devshell.store.unpack.unpack, devshell.store.streams,
+    devshell.store.build_manifest and digests; if they move, this part says
+    "breakdown unavailable" and the table still prints)."""
     scratch.mkdir(parents=True, exist_ok=True)
     python = str(devshell.with_name("python"))
-    proc = subprocess.run([python, "-c", _BREAKDOWN, *(str(a.path) for a in archives)],
-                          capture_output=True, text=True, timeout=TIMEOUT, check=False,
-                          cwd=scratch)
+    proc = subprocess.run([python, "-c", _BREAKDOWN, *(f"{f}={a[0].path}" for f, a in archives.items())],
+                          capture_output=True, text=True, timeout=TIMEOUT, check=False, cwd=scratch)
     if proc.returncode != 0:
         return [f"breakdown unavailable: {proc.stderr.strip().splitlines()[-1:]}"]
     data = json.loads(proc.stdout)
-    total = {k: sum(v[k] for v in data.values()) for k in next(iter(data.values()))}
-    return [
-        "cold install breakdown (3 archives, one at a time, summed):",
-        f"  zlib inflate only ........ {secs(total['inflate'])}",
-        f"  tarfile check pass ....... {secs(total['check'])}   (read 1 of 2: decompress, list members)",
-        f"  devshell unpack() ........ {secs(total['unpack'])}   (check pass + write pass)",
-        f"    of which the 2nd read .. {secs(total['unpack'] - total['check'])}   (write pass)",
-        f"  manifest (sha256 files) .. {secs(total['manifest'])}",
-        f"  sha256 of the archives ... {secs(total['sha256'])}   (done while downloading)",
-    ]
+    lines = ["unpacking one archive (44 MiB out), in-process, one thread:",
+             "  format    decode only   unpack()   manifest: hashes noted / re-read"]
+    for fmt, v in data.items():
+        lines.append(f"  {fmt:8} {secs(v['decode']):>12} {secs(v['unpack']):>10}   "
+                     f"{secs(v['noted'])} / {secs(v['rehash'])}")
+    return lines
 
 
 # ---------------------------------------------------------------- main
@@ -365,19 +428,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 hot runs, 1 cold round")
     parser.add_argument("--runs", type=int, help="hot-path runs per command (default 40)")
-    parser.add_argument("--rounds", type=int, help="cold-install rounds (default 3)")
+    parser.add_argument("--rounds", type=int, help="cold-install rounds per format (default 3)")
+    parser.add_argument("--formats", default=",".join(FORMATS),
+                        help=f"archive formats for the cold installs (default {','.join(FORMATS)})")
     args = parser.parse_args(argv)
     runs = args.runs or (10 if args.quick else 40)
     rounds = args.rounds or (1 if args.quick else 3)
-    for tool in ("curl", "tar"):
+    formats = [f for f in args.formats.split(",") if f]
+    if not formats or any(f not in (*FORMATS, "tar.bz2") for f in formats):
+        parser.error(f"--formats takes a comma-separated list of {', '.join((*FORMATS, 'tar.bz2'))}")
+    needed = {"curl", "tar", TIME, *(("unzip",) if "zip" in formats else ()),
+              *(("xz",) if "tar.xz" in formats else ()), *(("zstd",) if "tar.zst" in formats else ())}
+    for tool in sorted(needed):
         if shutil.which(tool) is None:
             raise SystemExit(f"bench: {tool} is needed for the baseline")
 
     began = time.perf_counter()
     devshell = ensure_venv()
-    archives = ensure_archives()
+    archives = {fmt: ensure_archives(fmt) for fmt in formats}
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=WORK))
-    home, proj, scratch = run_dir / "home", run_dir / "proj", run_dir / "scratch"
+    home, scratch = run_dir / "home", run_dir / "scratch"
+    projects = {fmt: run_dir / f"proj-{fmt}" for fmt in formats}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVSHELL_", "VIRTUAL_ENV"))}
     env.pop("CI", None)
     env.update(DEVSHELL_HOME=str(home), DEVSHELL_PLATFORM=PLATFORM, DEVSHELL_PROGRESS="0",
@@ -386,25 +457,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes: list[str] = []
     contention = Contention()
     try:
-        with serve(archives[0].path.parent) as base_url:
-            write_project(proj, base_url, archives)
-            check([str(devshell), "lock"], cwd=proj, env=env)
-            check([str(devshell), "install", "--locked"], cwd=proj, env=env)
+        with serve(WORK / f"archives-{ARCHIVE_RECIPE}") as base_url:
+            for fmt, proj in projects.items():
+                write_project(proj, base_url, archives[fmt])
+                check([str(devshell), "lock"], cwd=proj, env=env)
+                check([str(devshell), "install", "--locked"], cwd=proj, env=env)  # warm-up
+            hot_proj = projects[formats[0]]
             with contention.phase("hot path"):
-                rows += hot_path(devshell, proj, env, runs)
-            notes += hot_imports(devshell, proj, env)
-            with contention.phase("cold install"):
-                rows += cold_install(devshell, proj, env, home, base_url, archives, scratch,
-                                     rounds)
+                rows += hot_path(devshell, hot_proj, env, runs)
+            notes += hot_imports(devshell, hot_proj, env)
+            with contention.phase("cold installs"):
+                cold = cold_installs(devshell, projects, env, home, base_url, archives, scratch, rounds)
+            rows += cold_rows(cold)
+            notes += cold_samples(cold)
         notes += breakdown(devshell, archives, scratch)
     finally:
         wipe(run_dir)
 
-    mib = sum(a.size for a in archives) / 2**20
-    print(f"devshell bench: {len(archives)} archives, {mib:.0f} MiB gzip "
-          f"({len(archives) * PAYLOAD_BYTES / 2**20:.0f} MiB unpacked); hot runs {runs}, "
-          f"cold rounds {rounds}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
-    print(table(rows))
+    mib = sum(a.size for a in archives[formats[0]]) / 2**20
+    print(f"devshell bench: {len(TOOLS)} tools of {PAYLOAD_BYTES / 2**20:.0f} MiB unpacked each "
+          f"({mib:.0f} MiB as {formats[0]}); hot runs {runs}, cold rounds {rounds} per format; "
+          f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}; load average "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print(table(rows, widths=(36, 10, 16, 7, 12)))
     print("\n".join(contention.report()))
     print()
     print("\n".join(notes))

@@ -24,6 +24,7 @@ from devshell import atomic, names
 from devshell.errors import StoreError
 from devshell.home import Home, confined
 from devshell.lock import Artifact
+from devshell.store import digests
 
 if TYPE_CHECKING:
     from devshell.sources.locate import Upstreams
@@ -93,9 +94,10 @@ def _build(home: Home, name: str, populate: Callable[[Path], None], about: About
     manifest_path = home.manifest(name)
     tmp.mkdir()
     try:
-        populate(tmp)
+        with digests.recording() as written:
+            populate(tmp)
         _normalise(tmp)
-        manifest = build_manifest(tmp)
+        manifest = build_manifest(tmp, written)
         extra = about() if callable(about) else about or {}
         atomic.write_text(
             manifest_path,
@@ -308,9 +310,10 @@ def remove_tree(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def build_manifest(root: Path) -> dict[str, Any]:
+def build_manifest(root: Path, known: digests.Digests | None = None) -> dict[str, Any]:
     """Every entry's path, type, mode and sha256 (or link target), and one hash
-    over all of it: what `verify` compares against."""
+    over all of it: what `verify` compares against. A file whose hash was
+    taken as it was written (`known`, and unchanged since) is not read again."""
     files: list[dict[str, Any]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -323,8 +326,10 @@ def build_manifest(root: Path) -> dict[str, Any]:
             elif stat.S_ISDIR(st.st_mode):
                 files.append({"path": rel, "type": "dir"})
             else:
-                with open(path, "rb") as f:
-                    digest = hashlib.file_digest(f, "sha256").hexdigest()
+                digest = known.get(st) if known is not None else None
+                if digest is None:
+                    with open(path, "rb") as f:
+                        digest = hashlib.file_digest(f, "sha256").hexdigest()
                 files.append({
                     "path": rel, "type": "file", "mode": "0755" if st.st_mode & 0o111 else "0644",
                     "sha256": digest, "size": st.st_size,

@@ -36,11 +36,13 @@ __all__ = [
     "corrupt",
     "file_mode",
     "max_members",
+    "member_cost",
     "parts",
     "plan",
     "reading",
     "tar_member",
     "tar_members",
+    "too_big",
     "too_many",
     "unsafe",
 ]
@@ -198,6 +200,18 @@ def _escapes(path: str, links: dict[str, str]) -> bool:
     return False
 
 
+def member_cost(m: Member) -> int:
+    """What `m` counts against the size limit: its bytes, plus a header's worth
+    with its name, so that a flood of empty members cannot hide in the limit."""
+    return (m.size if m.kind == "file" else 0) + _MEMBER_OVERHEAD + len(m.name) + len(m.link)
+
+
+def too_big(archive: Path, total: int, max_bytes: int) -> UnsafeArchiveError:
+    """The error for an archive whose members count `total` bytes, over `max_bytes`."""
+    return unsafe(archive, None, f"expands to {total} bytes, over the limit of "
+                  f"{max_bytes}", "size limit")
+
+
 def _check_each(archive: Path, members: list[Member], max_bytes: int) -> None:
     """The rules a member breaks on its own, and the size of them all."""
     for m in members:
@@ -207,11 +221,9 @@ def _check_each(archive: Path, members: list[Member], max_bytes: int) -> None:
             raise unsafe(archive, m.name, f"is a {rule}, never unpacked", rule)
         if len(m.link) > _MAX_NAME:
             raise unsafe(archive, m.name, _WHERE["long name"] + " (its link target)", "long name")
-    total = sum(m.size for m in members if m.kind == "file") + sum(
-        _MEMBER_OVERHEAD + len(m.name) + len(m.link) for m in members)
+    total = sum(map(member_cost, members))
     if total > max_bytes:
-        raise unsafe(archive, None, f"expands to {total} bytes, over the limit of "
-                     f"{max_bytes}", "size limit")
+        raise too_big(archive, total, max_bytes)
 
 
 def plan(archive: Path, members: list[Member], strip: int | str,

@@ -1,17 +1,25 @@
 """Paranoid extraction of a downloaded artifact into an empty directory, and
 `fill`, the archive formats' way of filling a store output (fetch, then unpack).
 
-Every member is checked by devshell.store.members' rules before anything is
-written (absolute paths, `..`, links that leave the output, hard links,
-devices, FIFOs, writes through a symlink, size, how many members there are),
-and modes are normalised. If writing fails part way, `dest` is emptied again.
-Tars are read as streams twice, once to check and once to write: a second
-decompression, but no temporary file for a tar.zst bomb to fill before the checks.
+Every member is checked by devshell.store.members' rules before any member is
+written where it belongs (absolute paths, `..`, links that leave the output,
+hard links, devices, FIFOs, writes through a symlink, size, how many members
+there are), and modes are normalised. If writing fails part way, `dest` is
+emptied again.
+
+A tar is decompressed once (devshell.store.streams): each member's bytes go,
+as they are read, into a numbered file of a staging directory inside `dest`,
+hashed on the way and counted against the size limit; no name from the
+archive is used until every member has been checked. Then each staged file is
+renamed to its path, and links are made, symlinks last. A zip's directory is
+read first, so its members are checked before any is read. The hashes taken
+while writing go to the manifest (devshell.store.digests).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import os
 import shutil
@@ -19,14 +27,15 @@ import stat
 import struct
 import tarfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
-
-import zstandard
+from typing import IO, TYPE_CHECKING
 
 from devshell.errors import StoreError
+from devshell.store import digests, streams
+from devshell.store.digests import Digests
 from devshell.store.members import (
     DEFAULT_MAX_BYTES,
     Member,
@@ -34,10 +43,12 @@ from devshell.store.members import (
     corrupt,
     file_mode,
     max_members,
+    member_cost,
+    parts,
     plan,
     reading,
     tar_member,
-    tar_members,
+    too_big,
     too_many,
     unsafe,
 )
@@ -55,9 +66,8 @@ FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
 _SUFFIXES = {".tar.gz": "tar.gz", ".tgz": "tgz", ".tar.xz": "tar.xz", ".txz": "tar.xz",
              ".tar.bz2": "tar.bz2", ".tbz2": "tar.bz2", ".tar.zst": "tar.zst",
              ".tzst": "tar.zst", ".zip": "zip"}
-_STREAM_MODES: dict[str, Literal["r|gz", "r|xz", "r|bz2"]] = {
-    "tar.gz": "r|gz", "tgz": "r|gz", "tar.xz": "r|xz", "tar.bz2": "r|bz2"}
 _CHUNK = 1024 * 1024
+_STAGING = ".devshell-staging"
 
 
 def detect_format(url_or_name: str) -> str:
@@ -78,20 +88,24 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     archive = fetch(home, Download(url, artifact.integrity, artifact.size, label))
     programs = artifact.programs()
     binary_name = programs[0][1] if programs else label.split()[0]
-    unpack(archive, artifact.format, tmp, strip=artifact.strip, binary_name=binary_name)
+    # Nothing changes a file after this: the hashes taken while writing are
+    # the manifest's.
+    unpack(archive, artifact.format, tmp, strip=artifact.strip, binary_name=binary_name,
+           hashes=digests.current())
 
 
 def unpack(archive: Path, fmt: str, dest: Path, *, strip: int | str = "auto",
            binary_name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-           member_limit: int | None = None) -> None:
+           member_limit: int | None = None, hashes: Digests | None = None) -> None:
     """Extract `archive` (format `fmt`) into the existing empty directory `dest`.
 
     `strip` drops that many leading path components ("auto": see
     devshell.store.members.auto_strip);
     members with nothing left are skipped. An archive of more than
     `member_limit` members (default: `max_members()`) is refused while it is
-    being read. Raises UnsafeArchiveError for a member that breaks a rule
-    (nothing is written), StoreError for the rest.
+    being read. Each file written is added to `hashes`, when given, with the
+    sha256 of its bytes. Raises UnsafeArchiveError for a member that breaks a
+    rule (nothing is written), StoreError for the rest.
     """
     if fmt not in FORMATS:
         raise StoreError(f"unknown archive format {fmt!r} for {archive}",
@@ -105,7 +119,7 @@ def unpack(archive: Path, fmt: str, dest: Path, *, strip: int | str = "auto",
         raise StoreError(f"invalid strip {strip!r} for {archive}",
                          hint='use "auto" or a whole number of path components')
     writer = _Writer(dest, archive, fmt, max_bytes,
-                     max_members() if member_limit is None else member_limit)
+                     max_members() if member_limit is None else member_limit, hashes)
     if fmt == "binary":
         _copy_binary(archive, binary_name, writer)
     elif fmt == "zip":
@@ -114,13 +128,25 @@ def unpack(archive: Path, fmt: str, dest: Path, *, strip: int | str = "auto",
         _unpack_tar(archive, fmt, strip, writer)
 
 
+@dataclass(frozen=True)
+class _Staged:
+    """A member's bytes, already written (and counted) to staging file `name`."""
+
+    name: str
+
+
+Source = Callable[[], IO[bytes] | None] | _Staged | None
+
+
 class _Writer:
     """Writes checked members under `root`, counting every byte against the limit."""
 
     def __init__(self, root: Path, archive: Path, fmt: str, max_bytes: int,
-                 max_members: int) -> None:
-        self.root, self.archive, self.fmt = root, archive, fmt
+                 max_members: int, hashes: Digests | None = None) -> None:
+        self.root, self.archive, self.fmt, self.hashes = root, archive, fmt, hashes
         self.max_bytes, self.max_members, self.written = max_bytes, max_members, 0
+        self._dirs: set[str] = set()  # directories under root known to exist
+        self._staging = os.path.join(root, _STAGING)
 
     @contextmanager
     def all_or_nothing(self) -> Iterator[None]:
@@ -135,47 +161,97 @@ class _Writer:
                     child.unlink()
             raise
 
-    def write(self, m: Member, opener: Callable[[], IO[bytes] | None]) -> None:
-        target = self.root / m.path
+    def stage(self, index: int, m: Member, opener: Callable[[], IO[bytes] | None]) -> _Staged:
+        """Write member `m`'s bytes to a staging file named by its index."""
+        if not os.path.isdir(self._staging):
+            os.mkdir(self._staging, 0o700)
         try:
-            parent = self.root
-            for part in m.path.split("/")[:-1]:
-                parent = parent / part
-                if not parent.is_symlink() and not parent.exists():
-                    parent.mkdir()
-                    parent.chmod(0o755)
-                elif not stat.S_ISDIR(parent.lstat().st_mode):  # plan forbids; be sure
-                    raise unsafe(self.archive, m.name, "would be written through a "
-                                  "non-directory", "write through link")
+            self._copy(m, opener, os.path.join(self._staging, str(index)))
+        except OSError as exc:
+            raise StoreError(f"could not write {m.name!r} into {self.root}: {exc}") from exc
+        return _Staged(str(index))
+
+    def place(self, planned: Sequence[Member | None], sources: Sequence[Source]) -> None:
+        """Write every planned member from its source, in order, symlinks last."""
+        taken = {m.path.split("/", 1)[0] for m in planned if m is not None}
+        if _STAGING in taken and os.path.isdir(self._staging):  # a member's own name
+            aside = next(f"{_STAGING}-{i}" for i in range(len(taken) + 1)
+                         if f"{_STAGING}-{i}" not in taken)
+            os.rename(self._staging, os.path.join(self.root, aside))
+            self._staging = os.path.join(self.root, aside)
+        self._dirs = set()
+        links = []
+        for m, source in zip(planned, sources, strict=True):
+            if m is not None:
+                if m.kind == "symlink":
+                    links.append(m)
+                else:
+                    self.write(m, source)
+        for m in links:
+            self.write(m, None)
+        if os.path.isdir(self._staging):
+            shutil.rmtree(self._staging)
+
+    def write(self, m: Member, opener: Source) -> None:
+        target = os.path.join(self.root, m.path)
+        try:
+            self._parents(m)
             if m.kind == "dir":
-                target.mkdir(exist_ok=True)
-                target.chmod(0o755)
+                if m.path not in self._dirs:
+                    os.makedirs(target, 0o755, exist_ok=True)
+                    os.chmod(target, 0o755)
+                    self._dirs.add(m.path)
             elif m.kind == "symlink":
-                target.symlink_to(m.link)
+                os.symlink(m.link, target)
             elif m.kind == "hardlink":
-                target.hardlink_to(self.root / m.link)
+                os.link(os.path.join(self.root, m.link), target, follow_symlinks=False)
+            elif isinstance(opener, _Staged):
+                os.rename(os.path.join(self._staging, opener.name), target)
+            elif opener is not None:
+                self._copy(m, opener, target)
             else:
-                self._file(m, target, opener)
+                raise StoreError(f"{self.archive}: nothing to write for {m.name!r}")
         except OSError as exc:
             raise StoreError(f"could not write {m.path!r} into {self.root}: "
                              f"{exc}") from exc
 
-    def _file(self, m: Member, target: Path,
-              opener: Callable[[], IO[bytes] | None]) -> None:
+    def _parents(self, m: Member) -> None:
+        """Make the directories above `m`, each looked at once per archive."""
+        steps = m.path.split("/")[:-1]
+        for depth in range(1, len(steps) + 1):
+            rel = "/".join(steps[:depth])
+            if rel in self._dirs:
+                continue
+            path = os.path.join(self.root, rel)
+            try:
+                os.mkdir(path, 0o755)
+                os.chmod(path, 0o755)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):  # plan forbids; be sure
+                    raise unsafe(self.archive, m.name, "would be written through a "
+                                 "non-directory", "write through link") from None
+            self._dirs.add(rel)
+
+    def _copy(self, m: Member, opener: Callable[[], IO[bytes] | None], path: str) -> None:
+        """Write `m`'s bytes to a new file at `path`, hashing them as they go."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         count = 0
-        with os.fdopen(os.open(target, flags, 0o600), "wb") as out:
+        sha = hashlib.sha256()
+        with os.fdopen(os.open(path, flags, 0o600), "wb", buffering=0) as out:
             for chunk in self._chunks(opener):
                 count += len(chunk)
                 self.written += len(chunk)
                 if self.written > self.max_bytes:  # a header may lie; the bytes cannot
                     raise unsafe(self.archive, m.name, "expands past the limit of "
-                                  f"{self.max_bytes} bytes", "size limit")
+                                 f"{self.max_bytes} bytes", "size limit")
+                sha.update(chunk)
                 out.write(chunk)
+            if count != m.size:
+                raise corrupt(self.archive, self.fmt, ValueError(
+                    f"member {m.name!r} holds {count} bytes, its header says {m.size}"))
             os.fchmod(out.fileno(), file_mode(m.mode))  # idempotent
-        if count != m.size:
-            raise corrupt(self.archive, self.fmt, ValueError(
-                f"member {m.name!r} holds {count} bytes, its header says {m.size}"))
+            if self.hashes is not None:
+                self.hashes.add(out.fileno(), sha.hexdigest())
 
     def _chunks(self, opener: Callable[[], IO[bytes] | None]) -> Iterator[bytes]:
         """A member's bytes; a read error means a bad archive, not a bad disk."""
@@ -186,35 +262,30 @@ class _Writer:
                     yield chunk
 
 
-@contextmanager
-def _open_tar(archive: Path, fmt: str) -> Iterator[tarfile.TarFile]:
-    with archive.open("rb") as raw:
-        if fmt == "tar.zst":
-            # pzstd and `cat a.zst b.zst` make several frames; read them all.
-            zstd = zstandard.ZstdDecompressor()
-            with zstd.stream_reader(raw, read_across_frames=True) as reader, \
-                    tarfile.open(fileobj=reader, mode="r|") as tar:
-                yield tar
-        else:
-            with tarfile.open(fileobj=raw, mode=_STREAM_MODES[fmt]) as tar:
-                yield tar
-
-
 def _unpack_tar(archive: Path, fmt: str, strip: int | str, writer: _Writer) -> None:
-    with reading(archive, fmt):
-        with _open_tar(archive, fmt) as tar:
-            infos = tar_members(tar, archive, writer.max_members)
-        members = [tar_member(info) for info in infos]
+    infos: list[tarfile.TarInfo] = []
+    members: list[Member] = []
+    sources: list[Source] = []
+    n = strip if isinstance(strip, int) else None  # "auto": known at the end
+    total = 0
+    with reading(archive, fmt), archive.open("rb") as raw, writer.all_or_nothing():
+        stream = streams.decompressed(raw, fmt)
+        with tarfile.open(fileobj=stream, mode="r:") as tar:
+            for info in tar:
+                if len(infos) >= writer.max_members:
+                    raise too_many(archive, writer.max_members)
+                m = tar_member(info)
+                total += member_cost(m)
+                if total > writer.max_bytes:  # before its bytes are read
+                    raise too_big(archive, total, writer.max_bytes)
+                wanted = m.kind == "file" and (n is None or len(parts(m.name)) > n)
+                sources.append(writer.stage(len(infos), m, functools.partial(
+                    tar.extractfile, info)) if wanted else None)
+                infos.append(info)
+                members.append(m)
         planned = plan(archive, members, strip, writer.max_bytes, writer.max_members)
         check_with_tarfile(archive, infos, planned, writer.root)
-        with _open_tar(archive, fmt) as tar, writer.all_or_nothing():
-            for index, info in enumerate(tar):
-                if index >= len(members) or tar_member(info) != members[index]:
-                    raise StoreError(f"{archive} changed while it was being unpacked")
-                if (m := planned[index]) is not None:
-                    writer.write(m, functools.partial(tar.extractfile, info))
-            if len(tar.getmembers()) != len(members):
-                raise StoreError(f"{archive} changed while it was being unpacked")
+        writer.place(planned, sources)
 
 
 def _zip_member(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Member:
@@ -269,9 +340,7 @@ def _unpack_zip(archive: Path, strip: int | str, writer: _Writer) -> None:
         planned = plan(archive, [_zip_member(archive, zf, i) for i in infos], strip,
                        writer.max_bytes, writer.max_members)
         with writer.all_or_nothing():
-            for info, m in zip(infos, planned, strict=True):
-                if m is not None:
-                    writer.write(m, functools.partial(zf.open, info))
+            writer.place(planned, [functools.partial(zf.open, info) for info in infos])
 
 
 def _copy_binary(archive: Path, binary_name: str | None, writer: _Writer) -> None:

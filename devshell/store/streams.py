@@ -1,0 +1,172 @@
+"""Decompressed views of a compressed tar, read once from start to end.
+
+tarfile's own stream mode (`r|gz`) feeds its decoder 10 KiB at a time and
+copies what it buffers on every header; here each decoder gets 256 KiB of
+input per call and hands out at most 1 MiB, so a member's bytes cost a few
+large calls into zlib, liblzma, libbz2 or libzstd (each of which lets other
+threads run meanwhile) and a bounded amount of memory, whatever the archive
+expands to. `decompressed` gives tarfile a forward-only file object (mode `r:`):
+it reads headers and member data in order and never seeks back (tarfile's
+`r|` mode would copy its whole buffer for every 512-byte header).
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import lzma
+import zlib
+from collections.abc import Callable, Iterator
+from typing import IO, Protocol
+
+import zstandard
+
+__all__ = ["CODECS", "Forward", "decompressed"]
+
+_IN = 256 * 1024  # compressed bytes per decoder call
+_OUT = 1024 * 1024  # at most this many bytes out per call: a bomb costs no memory
+
+
+class _Chained(Protocol):
+    """What lzma's and bz2's decompressors share."""
+
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def needs_input(self) -> bool: ...
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
+
+
+def _zlib(raw: IO[bytes]) -> Iterator[bytes]:
+    """gzip members one after another (zlib checks each one's CRC and length)."""
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data = b""
+    while True:
+        if not data:
+            data = raw.read(_IN)
+            if not data:
+                if not decoder.eof:
+                    raise EOFError("compressed data ended before the end-of-stream marker")
+                return
+        if decoder.eof:  # the next gzip member
+            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                out = decoder.decompress(data, _OUT)
+            except zlib.error:
+                return  # trailing bytes that are not a member, as gzip -d ignores them
+        else:
+            out = decoder.decompress(data, _OUT)
+        data = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
+        if out:
+            yield out
+
+
+def _chained(factory: Callable[[], _Chained]) -> Callable[[IO[bytes]], Iterator[bytes]]:
+    """Streams (xz, bzip2) one after another, as `xz -d` and `bzip2 -d` read them."""
+
+    def chunks(raw: IO[bytes]) -> Iterator[bytes]:
+        decoder = factory()
+        data = b""
+        while True:
+            if decoder.eof:
+                data = decoder.unused_data or raw.read(_IN)
+                if not data:
+                    return
+                decoder = factory()
+                try:
+                    out = decoder.decompress(data, _OUT)
+                except (lzma.LZMAError, OSError):
+                    return  # trailing bytes that are not a stream: ignored, as lzma.open does
+                if out:
+                    yield out
+                continue
+            elif decoder.needs_input:
+                data = raw.read(_IN)
+                if not data:
+                    raise EOFError("compressed data ended before the end-of-stream marker")
+            else:  # output was capped: the decoder holds input still
+                data = b""
+            if out := decoder.decompress(data, _OUT):
+                yield out
+
+    return chunks
+
+
+def _zstd(raw: IO[bytes]) -> Iterator[bytes]:
+    # pzstd and `cat a.zst b.zst` make several frames; read them all.
+    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=_IN,
+                                                        read_across_frames=True)
+    while out := reader.read(_OUT):
+        yield out
+
+
+#: tar format → its decoder, yielding the decompressed bytes in order.
+CODECS: dict[str, Callable[[IO[bytes]], Iterator[bytes]]] = {
+    "tar.gz": _zlib,
+    "tgz": _zlib,
+    "tar.xz": _chained(lzma.LZMADecompressor),
+    "tar.bz2": _chained(bz2.BZ2Decompressor),
+    "tar.zst": _zstd,
+}
+
+
+class Forward(io.RawIOBase):
+    """The bytes `chunks` yields, as a file object that reads forward only:
+    `seek` may skip ahead, never back. tarfile's `r:` mode needs no more."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._buf = b""
+        self._at = 0  # offset of the next unread byte in _buf
+        self._pos = 0  # offset of the next unread byte in the stream
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(_OUT), b""))
+        pieces: list[bytes] = []
+        need = size
+        while need > 0:
+            left = len(self._buf) - self._at
+            if left == 0:
+                self._buf, self._at = next(self._chunks, b""), 0
+                if not self._buf:
+                    break
+                continue
+            take = min(left, need)
+            whole = self._at == 0 and take == len(self._buf)
+            pieces.append(self._buf if whole else self._buf[self._at:self._at + take])
+            self._at += take
+            need -= take
+        self._pos += size - need
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = offset if whence == io.SEEK_SET else self._pos + offset
+        if whence not in (io.SEEK_SET, io.SEEK_CUR) or target < self._pos:
+            raise io.UnsupportedOperation("a decompressed tar is read forward only")
+        while self._pos < target and self.read(min(target - self._pos, _OUT)):
+            pass
+        return self._pos
+
+
+def decompressed(raw: IO[bytes], fmt: str) -> Forward:
+    """`raw` (a compressed tar of format `fmt`, a key of CODECS) decompressed."""
+    return Forward(CODECS[fmt](raw))
