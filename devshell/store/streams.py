@@ -153,6 +153,25 @@ class Forward(io.RawIOBase):
         self._pos += size - need
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
+    def pieces(self, size: int) -> Iterator[bytes]:
+        """The next `size` bytes (fewer if the stream ends first), in the
+        pieces the decoder made them: nothing is joined, a piece is sliced
+        only where the `size` bytes start or end inside it."""
+        while size > 0:
+            left = len(self._buf) - self._at
+            if left == 0:
+                self._buf, self._at = next(self._chunks, b""), 0
+                if not self._buf:
+                    return
+                continue
+            take = min(left, size)
+            whole = self._at == 0 and take == len(self._buf)
+            piece = self._buf if whole else self._buf[self._at:self._at + take]
+            self._at += take
+            self._pos += take
+            size -= take
+            yield piece
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read(len(buffer))
         buffer[:len(data)] = data
