@@ -227,8 +227,11 @@ def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]],
 
     # Where `npm:`, `deb:` and `pypi:` URLs come from: this project's settings,
     # never the current directory's.
-    ups = Upstreams(spec.root, dict(spec.sources))
-    if prefill is None and any(not home.output(a.output).is_dir() for _, a in artifacts):
+    ups = Upstreams(spec.root, dict(spec.sources), home=home)
+    missing = [(label, a) for label, a in artifacts if not home.output(a.output).is_dir()]
+    if missing:
+        _import_for(missing)
+    if prefill is None and missing:
         from devshell.oci.cache import configured
 
         cache = configured()
@@ -249,6 +252,24 @@ def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]],
         raise
     pool.shutdown()
     return paths, profile.build(home, spec.shell.name, [a for _, a in artifacts])
+
+
+def _import_for(missing: list[tuple[str, Artifact]]) -> None:
+    """Import what realising `missing` needs (requests, filelock, each
+    format's filler) before the worker threads start: threads that import
+    the same modules at once queue on the import lock, one at a time."""
+    import filelock  # noqa: F401
+
+    from devshell.net import fetch  # noqa: F401
+    from devshell.store import formats
+
+    for fmt, label in {a.format: label for label, a in missing}.items():
+        formats.filler(fmt, label)
+    urls = [u for _, a in missing for u in (a.url, *(p.url for p in a.closure))]
+    from devshell import sources
+
+    for scheme in {s for s in map(lockfile.upstream_scheme, urls) if s is not None}:
+        sources.for_scheme(scheme)
 
 
 def _record(project: Project, home: Home, artifacts: list[tuple[str, Artifact]], paths: list[Path],

@@ -11,10 +11,12 @@ and the DEVSHELL_HTTP_* settings of devshell.net.http.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +29,12 @@ from devshell.errors import FetchError, IntegrityError
 from devshell.home import Home
 from devshell.net import http
 
-__all__ = ["CHUNK_SIZE", "Download", "cached_path", "fetch", "fetch_all", "progress_bar", "progress_lines", "save",
+__all__ = ["CHUNK_SIZE", "Download", "Locate", "cached_path", "fetch", "fetch_all", "progress_bar", "progress_lines", "save",
            "sweep_scratch"]
 
 CHUNK_SIZE = 256 * 1024
+#: Turns a lock's URL into one to download from (Upstreams.concrete).
+Locate = Callable[[str], str]
 # Ask for the bytes as stored, so the bytes hashed are the bytes served.
 _HEADERS = {"Accept-Encoding": "identity"}
 
@@ -61,17 +65,21 @@ def cached_path(home: Home, integrity_: str) -> Path:
 
 
 def fetch(home: Home, download: Download, *, refresh: bool = False,
-          headers: dict[str, str] | None = None) -> Path:
+          headers: dict[str, str] | None = None, locate: Locate | None = None) -> Path:
     """The cache path of verified bytes for `download`, downloading if needed.
 
     The cache is keyed by hash, so a hit says nothing about the URL: with
     `refresh`, the URL's bytes are fetched and checked even when bytes with
     that hash are cached (a hash written by hand may belong to another file).
-    `headers` go with the request (a registry's Authorization).
+    `headers` go with the request (a registry's Authorization). `locate`
+    turns the download's URL (a lock's `pypi:…`) into one to fetch, asked
+    only when the bytes are not cached, in the thread that fetches them.
     """
     target = cached_path(home, download.integrity)
     if target.exists() and not refresh:
         return target
+    if locate is not None and not http.offline():
+        download = dataclasses.replace(download, url=locate(download.url))
     if http.offline():
         if refresh:
             raise FetchError(
@@ -145,12 +153,29 @@ def save(home: Home, download: Download, chunks: Iterable[bytes]) -> Path:
 def _scratch(home: Home, target: Path) -> tuple[int, Path]:
     """A private temp file under cache/tmp for bytes on their way to `target`."""
     tmpdir = home.cache / "tmp"
-    tmpdir.mkdir(parents=True, exist_ok=True)
-    sweep_scratch(tmpdir)
+    if _first_look(tmpdir):
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        sweep_scratch(tmpdir)
     fd, name = tempfile.mkstemp(
         prefix=f"{target.name[:24]}.{os.getpid()}.", suffix=".part", dir=tmpdir
     )
     return fd, Path(name)
+
+
+_swept: set[Path] = set()
+_swept_lock = threading.Lock()
+
+
+def _first_look(tmpdir: Path) -> bool:
+    """Whether this process has not looked at `tmpdir` yet. What killed
+    processes left there is swept once per process, not before every
+    download: with 16 downloads at once, listing the directory each time
+    cost more than the downloads' own writes."""
+    with _swept_lock:
+        if tmpdir in _swept and tmpdir.is_dir():
+            return False
+        _swept.add(tmpdir)
+        return True
 
 
 def _alive(pid: int) -> bool:
@@ -184,8 +209,10 @@ def sweep_scratch(tmpdir: Path) -> None:
                 Path(entry.path).unlink(missing_ok=True)
 
 
-def fetch_all(home: Home, downloads: Sequence[Download], jobs: int = 4) -> dict[str, Path]:
-    """Fetch every distinct integrity at most once, `jobs` at a time.
+def fetch_all(home: Home, downloads: Sequence[Download], jobs: int = 4,
+              locate: Locate | None = None) -> dict[str, Path]:
+    """Fetch every distinct integrity at most once, `jobs` at a time (each
+    URL through `locate`, as `fetch` says).
 
     Returns integrity -> cache path. The first failure is raised once the
     downloads already running have finished; those not started are cancelled.
@@ -197,7 +224,7 @@ def fetch_all(home: Home, downloads: Sequence[Download], jobs: int = 4) -> dict[
         return {}
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(unique)))) as pool:
         futures: dict[Future[Path], str] = {
-            pool.submit(fetch, home, d): key for key, d in unique.items()
+            pool.submit(fetch, home, d, locate=locate): key for key, d in unique.items()
         }
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in futures if f in done and f.exception() is not None]

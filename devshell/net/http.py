@@ -26,11 +26,12 @@ import contextlib
 import http.client
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import requests
 import urllib3.exceptions as u3
@@ -170,6 +171,43 @@ def session() -> requests.Session:
         return _cached[1]
 
 
+class _Adapter(HTTPAdapter):
+    """requests' adapter, but each CA bundle is loaded once per process, into
+    one SSL context that every connection verifying against it shares:
+    requests hands urllib3 the bundle's path, which loads it again for every
+    new connection (~17 ms of a CPU each, holding the interpreter's lock;
+    a cold install opens dozens). Which bundle is still requests' choice
+    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, or its default)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+        self._contexts_lock = threading.Lock()
+        super().__init__(**kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        where = (getattr(conn, "ca_certs", None), getattr(conn, "ca_cert_dir", None))
+        kw = getattr(conn, "conn_kw", None)
+        if where == (None, None) or not isinstance(kw, dict):
+            return
+        kw["ssl_context"] = self._context(*where)
+        conn.ca_certs = conn.ca_cert_dir = None  # the context has them
+
+    def _context(self, cafile: str | None, capath: str | None) -> ssl.SSLContext:
+        with self._contexts_lock:
+            found = self._contexts.get((cafile, capath))
+            if found is None:
+                from urllib3.util.ssl_ import create_urllib3_context
+
+                found = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+                try:
+                    found.load_verify_locations(cafile, capath)
+                except OSError as exc:
+                    raise requests.exceptions.SSLError(exc) from exc
+                self._contexts[(cafile, capath)] = found
+            return found
+
+
 def _build(n: int, factor: float) -> requests.Session:
     retry = _Retry(
         total=n, connect=n, read=n, status=n, backoff_factor=factor,
@@ -179,7 +217,7 @@ def _build(n: int, factor: float) -> requests.Session:
     )
     s = requests.Session()  # trust_env stays True: the user's proxies and CA bundles
     s.headers["User-Agent"] = f"devshell/{devshell.__version__}"
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=32)
+    adapter = _Adapter(max_retries=retry, pool_maxsize=32)
     s.mount("http://", adapter)
     s.mount("https://", adapter)
     return s

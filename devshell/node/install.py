@@ -32,7 +32,7 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path, upstreams: Upstr
 
     from devshell import names
     from devshell.home import confined
-    from devshell.net.fetch import Download, cached_path, fetch
+    from devshell.net.fetch import Download, fetch
     from devshell.store.unpack import unpack
 
     parts = sorted(artifact.closure, key=lambda p: p.path or "")
@@ -48,9 +48,8 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path, upstreams: Upstr
     staging.mkdir()
     with ThreadPoolExecutor(max_workers=16) as pool:
         futures = {
-            pool.submit(fetch, home, Download(
-                p.url if cached_path(home, p.integrity).exists() else upstreams.concrete(p.url),
-                p.integrity, p.size, f"{p.name} {p.version}, for {label}")): i
+            pool.submit(fetch, home, Download(p.url, p.integrity, p.size, f"{p.name} {p.version}, for {label}"),
+                        locate=upstreams.concrete): i
             for i, p in enumerate(parts)
         }
         try:

@@ -33,7 +33,7 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     """Make `tmp` a venv on the interpreter the artifact's fix-ups name, with
     the tool's wheel and every wheel of its closure installed, its scripts
     pointing at where the output will be once the store renames it."""
-    from devshell.net.fetch import Download, cached_path, fetch_all
+    from devshell.net.fetch import Download, fetch_all
 
     try:
         python = layout.interpreter(artifact.fixups)
@@ -43,11 +43,10 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     wheels = [(label, artifact.url, artifact.integrity, artifact.size)] + [
         (f"{p.name} {p.version}, for {label}", p.url, p.integrity, p.size) for p in artifact.closure
     ]
-    downloads = [
-        Download(url if cached_path(home, sri).exists() else upstreams.concrete(url), sri, size, what)
-        for what, url, sri, size in wheels
-    ]
-    fetched = fetch_all(home, downloads)
+    # Each wheel's URL is looked up by the thread that downloads it, and only
+    # if it is not cached: a closure's index pages are read side by side.
+    downloads = [Download(url, sri, size, what) for what, url, sri, size in wheels]
+    fetched = fetch_all(home, downloads, locate=upstreams.concrete)
     final = home.final(artifact.output)
     program = home.final(python.output) / python.program
     _venv(tmp, program, python, str(home.final_root / "cache" / "pycache"))

@@ -19,10 +19,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from devshell.errors import DevshellError, FetchError
 from devshell.lock import upstream_scheme
+
+if TYPE_CHECKING:
+    from devshell.home import Home
 
 __all__ = ["Upstreams", "concrete"]
 
@@ -37,16 +40,26 @@ class Upstreams:
     `settings` holds the spec's `[sources.NAME]` settings by source name.
     `fallback` holds base URLs recorded when an output was realised; they
     serve a repair when the project's directory is gone, or the machine's
-    configuration can no longer say (no npm to ask)."""
+    configuration can no longer say (no npm to ask). `home`, when given,
+    keeps the index documents a lookup reads (`cache/http`, with their
+    validators), so the next run asks "changed since?" instead of reading
+    them again.
+
+    The outputs of a run are realised in threads, and each answer is
+    computed once: a thread asking for an answer being computed waits for
+    it, while different answers (two projects' index pages, the npm
+    registry's address) are computed at the same time."""
 
     def __init__(self, project_root: Path | None = None, settings: dict[str, Any] | None = None,
-                 fallback: dict[str, str] | None = None) -> None:
+                 fallback: dict[str, str] | None = None, home: Home | None = None) -> None:
         self.project_root = project_root
         self.settings = dict(settings or {})
         self.fallback = dict(fallback or {})
+        self.home = home
         self._bases: dict[str, str] = {}
         self._memo: dict[Any, Any] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # guards the dicts only, never held while computing
+        self._gates: dict[Any, threading.RLock] = {}
 
     @classmethod
     def from_record(cls, record: Any) -> Upstreams:
@@ -109,10 +122,7 @@ class Upstreams:
     def base(self, kind: str, compute: Callable[[], str]) -> str:
         """The base URL of upstream `kind`, computed once per run; a recorded
         one when the project is gone or the machine cannot say any more."""
-        with self._lock:
-            if kind not in self._bases:
-                self._bases[kind] = self._resolve(kind, compute)
-            return self._bases[kind]
+        return self._once(self._bases, ("base", kind), kind, lambda: self._resolve(kind, compute))
 
     def _resolve(self, kind: str, compute: Callable[[], str]) -> str:
         if kind in self.fallback and not self.project_there:
@@ -126,10 +136,25 @@ class Upstreams:
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """`compute()` once per run for `key` (an index's listing, say)."""
+        return self._once(self._memo, ("memo", key), key, compute)
+
+    def _once(self, table: dict[Any, Any], gate_key: Any, key: Any, compute: Callable[[], T]) -> T:
+        """`table[key]`, computed by the first thread that asks while the
+        others asking for it wait on its gate; a failure is not kept, so the
+        next one to ask tries again."""
         with self._lock:
-            if key not in self._memo:
-                self._memo[key] = compute()
-            value: T = self._memo[key]
+            if key in table:
+                found: T = table[key]
+                return found
+            gate = self._gates.setdefault(gate_key, threading.RLock())
+        with gate:
+            with self._lock:
+                if key in table:
+                    done: T = table[key]
+                    return done
+            value = compute()
+            with self._lock:
+                table[key] = value
             return value
 
 

@@ -12,9 +12,11 @@ becomes the lock's integrity; yanked files are skipped unless pinned exactly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from devshell.context import Context
+    from devshell.net.cache import Document
     from devshell.sources.locate import Upstreams
 
 __all__ = ["IndexFile", "PypiSource", "read_index"]
@@ -84,6 +87,11 @@ class _Anchors(HTMLParser):
 def _from_json(page: str, base: str) -> list[IndexFile]:
     """PEP 691 JSON; ValueError names the first field that is not what the
     standard says."""
+    return [_json_file(f, i, base) for i, f in enumerate(_json_files(page))]
+
+
+def _json_files(page: str) -> list[object]:
+    """A PEP 691 page's `files`, each unchecked yet."""
     try:
         data = json.loads(page)
     except ValueError as exc:
@@ -93,29 +101,31 @@ def _from_json(page: str, base: str) -> list[IndexFile]:
     listed = data.get("files")
     if not isinstance(listed, list):
         raise ValueError(f"files: {_kind(listed)}, not a list")
-    files = []
-    for i, f in enumerate(listed):
-        where = f"files[{i}]"
-        if not isinstance(f, dict):
-            raise ValueError(f"{where}: {_kind(f)}, not an object")
-        url, hashes, yanked, size = f.get("url"), f.get("hashes", {}), f.get("yanked", False), f.get("size")
-        if not isinstance(url, str) or not url:
-            raise ValueError(f"{where}.url: {_kind(url)}, not a URL")
-        if not isinstance(hashes, dict):
-            raise ValueError(f"{where}.hashes: {_kind(hashes)}, not an object")
-        if not isinstance(yanked, bool | str):  # PEP 691: true/false or the reason
-            raise ValueError(f"{where}.yanked: {_kind(yanked)}, not true, false or a reason")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-            raise ValueError(f"{where}.size: {size!r} is not a number of bytes")
-        sha = hashes.get("sha256")
-        files.append(IndexFile(
-            filename=names.check_plain(f.get("filename"), f"{where}.filename"),
-            url=urljoin(base, url),
-            sha256=None if sha is None else _sha256(sha, f"{where}.hashes.sha256"),
-            yanked=yanked is not False,
-            size=size,
-        ))
-    return files
+    return listed
+
+
+def _json_file(f: object, i: int, base: str) -> IndexFile:
+    """One entry of a PEP 691 page's `files`, checked."""
+    where = f"files[{i}]"
+    if not isinstance(f, dict):
+        raise ValueError(f"{where}: {_kind(f)}, not an object")
+    url, hashes, yanked, size = f.get("url"), f.get("hashes", {}), f.get("yanked", False), f.get("size")
+    if not isinstance(url, str) or not url:
+        raise ValueError(f"{where}.url: {_kind(url)}, not a URL")
+    if not isinstance(hashes, dict):
+        raise ValueError(f"{where}.hashes: {_kind(hashes)}, not an object")
+    if not isinstance(yanked, bool | str):  # PEP 691: true/false or the reason
+        raise ValueError(f"{where}.yanked: {_kind(yanked)}, not true, false or a reason")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise ValueError(f"{where}.size: {size!r} is not a number of bytes")
+    sha = hashes.get("sha256")
+    return IndexFile(
+        filename=names.check_plain(f.get("filename"), f"{where}.filename"),
+        url=urljoin(base, url),
+        sha256=None if sha is None else _sha256(sha, f"{where}.hashes.sha256"),
+        yanked=yanked is not False,
+        size=size,
+    )
 
 
 def _from_html(page: str, base: str) -> list[IndexFile]:
@@ -154,12 +164,21 @@ def _sha256(value: object, where: str) -> str:
 def read_index(project: str, home: Home | None = None) -> list[IndexFile]:
     """Every file the configured index lists for `project` (validators cached
     under `home`, when given)."""
+    doc, page_url = _page(project, home)
+    with _malformed(project, page_url):
+        if "json" in doc.content_type:
+            return _from_json(doc.text, page_url)
+        return _from_html(doc.text, page_url)
+
+
+def _page(project: str, home: Home | None) -> tuple[Document, str]:
+    """`project`'s page on the configured index, and its URL."""
     from devshell.net import cache as httpcache
 
     base = config.pypi_index().url
     page_url = f"{base}{canonicalize_name(project)}/"
     try:
-        doc = httpcache.get(page_url, headers={"Accept": _ACCEPT}, home=home)
+        return httpcache.get(page_url, headers={"Accept": _ACCEPT}, home=home), page_url
     except FetchError as exc:
         if exc.status == 404:
             raise SpecError(
@@ -167,16 +186,54 @@ def read_index(project: str, home: Home | None = None) -> list[IndexFile]:
                 hint="check the name (`devshell search`), or the index in pip's config",
             ) from None
         raise
+
+
+@contextlib.contextmanager
+def _malformed(project: str, page_url: str) -> Iterator[None]:
+    """A page that breaks the standard, as a FetchError naming it."""
     try:
-        if "json" in doc.content_type:
-            return _from_json(doc.text, page_url)
-        return _from_html(doc.text, page_url)
+        yield
     except ValueError as exc:
         raise FetchError(
             f"the Python package index sent a malformed page for {project} ({page_url}): {exc}",
             hint="the index (or a proxy in front of it) is broken; try again later, "
             "or point pip's index-url at a working mirror",
         ) from None
+
+
+class _Listing:
+    """The files of one project's page, looked up by name at install time.
+
+    Realising needs a file's URL, not the project's whole history: a JSON
+    page is parsed (json.loads) and only each file's name and URL are kept
+    for the run, the URL checked when it is asked for. Checking every entry
+    as the lock does costs ~0.4 s of a CPU on ruff's page (~7,000 files),
+    and keeping the parsed page ~7 MB. An HTML page is read whole, as at
+    lock time."""
+
+    def __init__(self, project: str, home: Home | None) -> None:
+        self.project = project
+        doc, self.page_url = _page(project, home)
+        self._json: dict[str, tuple[int, object]] = {}
+        self._html: dict[str, str] = {}
+        with _malformed(project, self.page_url):
+            if "json" in doc.content_type:
+                self._json = {f["filename"]: (i, f.get("url")) for i, f in enumerate(_json_files(doc.text))
+                              if isinstance(f, dict) and isinstance(f.get("filename"), str)}
+            else:
+                self._html = {f.filename: f.url for f in _from_html(doc.text, self.page_url)}
+
+    def url(self, filename: str) -> str | None:
+        if filename in self._html:
+            return self._html[filename]
+        found = self._json.get(filename)
+        if found is None:
+            return None
+        i, url = found
+        with _malformed(self.project, self.page_url):
+            if not isinstance(url, str) or not url:
+                raise ValueError(f"files[{i}].url: {_kind(url)}, not a URL")
+            return urljoin(self.page_url, url)
 
 
 class PypiSource(SourceBase):
@@ -194,9 +251,8 @@ class PypiSource(SourceBase):
     def locate(self, rest: str, upstreams: Upstreams, scheme: str = "pypi") -> str:
         """`pypi:<project>/<file>`: the file's URL as the index lists it now."""
         project, _, filename = rest.partition("/")
-        listed = upstreams.memo(("pypi-listing", project),
-                                lambda: {f.filename: f.url for f in read_index(project)})
-        found = listed.get(filename)
+        listing = upstreams.memo(("pypi-listing", project), lambda: _Listing(project, upstreams.home))
+        found = listing.url(filename)
         if found is None:
             raise FetchError(
                 f"{filename} is not listed for {project} by the Python package index "
