@@ -221,3 +221,32 @@ def test_a_refused_tar_leaves_no_staged_bytes(tmp_path: Path) -> None:
         unpack(archive, "tar.gz", dest)
     assert list(dest.iterdir()) == []
     assert not (tmp_path / "evil").exists()
+
+
+def test_an_output_is_normalised_sealed_and_listed_in_one_walk_as_before(tmp_path: Path) -> None:
+    # What store.add makes of any filler's tree: the manifest the old three
+    # walks (normalise, manifest, read-only) gave, and the same modes.
+    from devshell import store
+    from devshell.home import Home
+
+    def populate(out: Path) -> None:
+        (out / "bin").mkdir(mode=0o700)
+        (out / "bin/tool").write_bytes(b"#!/bin/sh\n")
+        (out / "bin/tool").chmod(0o700)
+        (out / "share/deep/er").mkdir(parents=True)
+        (out / "share/deep/er/data").write_bytes(b"data" * 1000)
+        (out / "share/deep/er/data").chmod(0o664)
+        (out / "share/link").symlink_to("deep/er/data")
+        (out / "top").write_bytes(b"")
+
+    home = Home(Path(os.environ["DEVSHELL_HOME"]))
+    name = "0" * 32 + "-sealed-1.0"
+    out = store.add(home, name, populate)
+    manifest = json.loads(home.manifest(name).read_text())
+    assert {k: manifest[k] for k in ("files", "sha256")} == build_manifest(out)
+    modes = {str(p.relative_to(out)): stat.S_IMODE(p.lstat().st_mode)
+             for p in out.rglob("*") if not p.is_symlink()}
+    assert modes == {"bin": 0o555, "bin/tool": 0o555, "share": 0o555, "share/deep": 0o555,
+                     "share/deep/er": 0o555, "share/deep/er/data": 0o444, "top": 0o444}
+    assert stat.S_IMODE(out.lstat().st_mode) == 0o555
+    assert {p.lstat().st_mtime for p in (out, *out.rglob("*"))} == {1.0}

@@ -89,21 +89,19 @@ def replace(home: Home, name: str, populate: Callable[[Path], None], about: Abou
 
 
 def _build(home: Home, name: str, populate: Callable[[Path], None], about: About) -> Path:
-    """temp dir → populate → normalise → manifest → read-only; the caller renames."""
+    """temp dir → populate → normalise, read-only, manifest → the caller renames."""
     tmp = confined(home.store, f".tmp-{os.getpid()}-{name}")
     manifest_path = home.manifest(name)
     tmp.mkdir()
     try:
         with digests.recording() as written:
             populate(tmp)
-        _normalise(tmp)
-        manifest = build_manifest(tmp, written)
+        manifest = _seal(tmp, written)
         extra = about() if callable(about) else about or {}
         atomic.write_text(
             manifest_path,
             json.dumps({"name": name, **extra, **manifest}, indent=2, sort_keys=True) + "\n",
         )
-        _read_only(tmp)
     except BaseException:
         remove_tree(tmp)
         raise
@@ -261,37 +259,44 @@ def _sweep(home: Home, name: str) -> None:
             remove_tree(Path(entry.path))
 
 
-def _normalise(root: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                os.utime(path, (_EPOCH, _EPOCH), follow_symlinks=False)
-                continue
-            if stat.S_ISREG(st.st_mode):
-                executable = st.st_mode & 0o111
-                os.chmod(path, 0o755 if executable else 0o644)
-            elif stat.S_ISDIR(st.st_mode):
-                os.chmod(path, 0o755)
-            else:
-                raise StoreError(f"refusing to store {path}: not a file, directory or link")
-
-
-def _read_only(root: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                os.chmod(path, os.lstat(path).st_mode & 0o555)
-                os.utime(path, (_EPOCH, _EPOCH))
-        for name in dirnames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o555)
-                os.utime(path, (_EPOCH, _EPOCH))
-    os.chmod(root, 0o555)
-    os.utime(root, (_EPOCH, _EPOCH))
+def _seal(root: Path, known: digests.Digests) -> dict[str, Any]:
+    """Normalise every entry under `root` (files 0555 or 0444 by their x bit,
+    directories 0555, one fixed mtime; anything but a file, directory or link
+    refused), make it read-only, and return its manifest, as `build_manifest`
+    would: in one bottom-up walk that looks at each entry once."""
+    files: list[dict[str, Any]] = []
+    todo: list[tuple[str, str, bool]] = [(str(root), "", False)]  # path, rel, children done
+    while todo:
+        path, rel, done = todo.pop()
+        if done:  # a directory whose entries are all sealed
+            os.chmod(path, 0o555)
+            os.utime(path, (_EPOCH, _EPOCH))
+            continue
+        todo.append((path, rel, True))
+        with os.scandir(path) as entries:
+            for entry in entries:
+                inner = f"{rel}/{entry.name}" if rel else entry.name
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISLNK(st.st_mode):
+                    os.utime(entry.path, (_EPOCH, _EPOCH), follow_symlinks=False)
+                    files.append({"path": inner, "type": "symlink", "target": os.readlink(entry.path)})
+                elif stat.S_ISDIR(st.st_mode):
+                    os.chmod(entry.path, 0o755)  # entered and written below, then sealed
+                    files.append({"path": inner, "type": "dir"})
+                    todo.append((entry.path, inner, False))
+                elif stat.S_ISREG(st.st_mode):
+                    executable = st.st_mode & 0o111
+                    digest = known.get(st)
+                    os.chmod(entry.path, 0o555 if executable else 0o444)
+                    if digest is None:
+                        with open(entry.path, "rb") as f:
+                            digest = hashlib.file_digest(f, "sha256").hexdigest()
+                    os.utime(entry.path, (_EPOCH, _EPOCH))
+                    files.append({"path": inner, "type": "file", "mode": "0755" if executable else "0644",
+                                  "sha256": digest, "size": st.st_size})
+                else:
+                    raise StoreError(f"refusing to store {entry.path}: not a file, directory or link")
+    return _manifest(files)
 
 
 def make_writable(root: Path) -> None:
@@ -334,6 +339,10 @@ def build_manifest(root: Path, known: digests.Digests | None = None) -> dict[str
                     "path": rel, "type": "file", "mode": "0755" if st.st_mode & 0o111 else "0644",
                     "sha256": digest, "size": st.st_size,
                 })
+    return _manifest(files)
+
+
+def _manifest(files: list[dict[str, Any]]) -> dict[str, Any]:
     files.sort(key=lambda e: e["path"])
     whole = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
     return {"files": files, "sha256": whole}
