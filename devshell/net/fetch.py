@@ -156,9 +156,12 @@ def _scratch(home: Home, target: Path) -> tuple[int, Path]:
     if _first_look(tmpdir):
         tmpdir.mkdir(parents=True, exist_ok=True)
         sweep_scratch(tmpdir)
-    fd, name = tempfile.mkstemp(
-        prefix=f"{target.name[:24]}.{os.getpid()}.", suffix=".part", dir=tmpdir
-    )
+    prefix = f"{target.name[:24]}.{os.getpid()}."
+    try:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=tmpdir)
+    except FileNotFoundError:  # removed since this process first looked
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=tmpdir)
     return fd, Path(name)
 
 
@@ -170,9 +173,13 @@ def _first_look(tmpdir: Path) -> bool:
     """Whether this process has not looked at `tmpdir` yet. What killed
     processes left there is swept once per process, not before every
     download: with 16 downloads at once, listing the directory each time
-    cost more than the downloads' own writes."""
+    cost more than the downloads' own writes. (The set is read without the
+    lock first: under a busy interpreter lock, taking it for every download
+    made a convoy.)"""
+    if tmpdir in _swept:
+        return False
     with _swept_lock:
-        if tmpdir in _swept and tmpdir.is_dir():
+        if tmpdir in _swept:
             return False
         _swept.add(tmpdir)
         return True
