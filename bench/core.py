@@ -479,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"({mib:.0f} MiB as {formats[0]}); hot runs {runs}, cold rounds {rounds} per format; "
           f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}; load average "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    print(table(rows, widths=(36, 10, 16, 7, 12)))
+    print(table(rows, widths=(40, 10, 16, 7, 12)))
     print("\n".join(contention.report()))
     print()
     print("\n".join(notes))
