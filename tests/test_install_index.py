@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,7 @@ def test_only_the_file_realised_must_be_well_formed(tmp_path: Path, index: FakeI
     proc = devshell("install", "--locked", cwd=root,
                     env={"PIP_INDEX_URL": index.url(), "DEVSHELL_HOME": str(tmp_path / "home-b")})
     assert proc.returncode == 5, proc.stderr
-    assert "malformed page for twotool" in proc.stderr and "files[0].url" in proc.stderr
+    assert "malformed page for twotool" in proc.stderr and "twotool-1.0.0-py3-none-manylinux_2_17_x86_64.whl: url" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -156,3 +157,27 @@ def test_a_failed_answer_is_asked_again() -> None:
     with pytest.raises(OSError):
         ups.base("npm", fail)
     assert ups.base("npm", lambda: "http://127.0.0.1:1/") == "http://127.0.0.1:1/"
+
+
+def _republished(index: FakeIndex, edit: Callable[[str], str]) -> None:
+    text = index.server.routes[PAGE].body.decode()
+    index.server.add(PAGE, edit(text).encode(), content_type="application/vnd.pypi.simple.v1+json")
+
+
+def test_a_file_named_in_escapes_or_quoted_in_a_string_is_still_found_right(
+        tmp_path: Path, index: FakeIndex) -> None:
+    root = _project(tmp_path / "proj", _tool("one", "1.0.0"))
+    _locked(root, index)
+    page = json.loads(index.server.routes[PAGE].body)
+    wanted = next(f for f in page["files"] if f["filename"].startswith("twotool-1.0.0"))
+    # A decoy: the same name and another URL, inside another entry's string.
+    decoy = json.dumps({"filename": wanted["filename"], "url": "/files/nothing-here.whl"})
+    page["files"].insert(0, {"filename": "other-0.1-py3-none-any.whl", "url": "/files/other.whl",
+                             "hashes": {}, "yanked": decoy})
+    index.server.add(PAGE, json.dumps(page).encode(), content_type="application/vnd.pypi.simple.v1+json")
+    _install(root, index, tmp_path / "home-a")
+    assert index.server.hits["/files/nothing-here.whl"] == 0
+
+    # The name written with JSON escapes: found by reading the page whole.
+    _republished(index, lambda text: text.replace('"twotool-1.0.0', '"\\u0074wotool-1.0.0'))
+    _install(root, index, tmp_path / "home-b")

@@ -202,38 +202,67 @@ def _malformed(project: str, page_url: str) -> Iterator[None]:
 
 
 class _Listing:
-    """The files of one project's page, looked up by name at install time.
+    """One project's page, where install time looks up files by name.
 
-    Realising needs a file's URL, not the project's whole history: a JSON
-    page is parsed (json.loads) and only each file's name and URL are kept
-    for the run, the URL checked when it is asked for. Checking every entry
-    as the lock does costs ~0.4 s of a CPU on ruff's page (~7,000 files),
-    and keeping the parsed page ~7 MB. An HTML page is read whole, as at
-    lock time."""
+    Realising needs a file's URL, not the project's whole history (ruff's
+    page lists ~7,300 files in 3 MB of JSON: parsing it all takes ~13 MB
+    while it lasts, checking every entry as the lock does ~0.1 s of a CPU).
+    So a JSON page is searched for the entry that names the file, and only
+    that entry is decoded and checked; a page where the search finds
+    nothing (a file escaped in an unusual way) is parsed whole. An HTML
+    page is read whole, as at lock time."""
 
     def __init__(self, project: str, home: Home | None) -> None:
         self.project = project
         doc, self.page_url = _page(project, home)
-        self._json: dict[str, tuple[int, object]] = {}
+        self._json = "json" in doc.content_type
+        self._text = doc.text
         self._html: dict[str, str] = {}
-        with _malformed(project, self.page_url):
-            if "json" in doc.content_type:
-                self._json = {f["filename"]: (i, f.get("url")) for i, f in enumerate(_json_files(doc.text))
-                              if isinstance(f, dict) and isinstance(f.get("filename"), str)}
-            else:
-                self._html = {f.filename: f.url for f in _from_html(doc.text, self.page_url)}
+        if not self._json:
+            with _malformed(project, self.page_url):
+                self._html = {f.filename: f.url for f in _from_html(self._text, self.page_url)}
+            self._text = ""
 
     def url(self, filename: str) -> str | None:
-        if filename in self._html:
-            return self._html[filename]
-        found = self._json.get(filename)
-        if found is None:
-            return None
-        i, url = found
+        if not self._json:
+            return self._html.get(filename)
         with _malformed(self.project, self.page_url):
+            entry = _json_entry(self._text, filename)
+            if entry is None:
+                entry = next((f for f in _json_files(self._text)
+                              if isinstance(f, dict) and f.get("filename") == filename), None)
+            if entry is None:
+                return None
+            url = entry.get("url")
             if not isinstance(url, str) or not url:
-                raise ValueError(f"files[{i}].url: {_kind(url)}, not a URL")
+                raise ValueError(f"the entry for {filename}: url: {_kind(url)}, not a URL")
             return urljoin(self.page_url, url)
+
+
+def _json_entry(page: str, filename: str) -> dict[str, object] | None:
+    """The object of a PEP 691 page whose "filename" is `filename`, decoded
+    alone: for each place the page names it, the innermost object around
+    that place. An object cannot be decoded from inside a string (its quotes
+    would be escaped there), so what is found is one of the page's objects;
+    None when none is (the caller parses the page whole then)."""
+    decoder = json.JSONDecoder()
+    named = re.compile(r'"filename"\s*:\s*' + re.escape(json.dumps(filename)))
+    for match in named.finditer(page):
+        pos = match.start()
+        while (pos := page.rfind("{", 0, pos)) != -1:
+            try:
+                found, end = decoder.raw_decode(page, pos)
+            except ValueError:
+                continue
+            if not isinstance(found, dict):
+                continue
+            if end > match.start():  # the innermost object around the name
+                if found.get("filename") == filename:
+                    return found
+                break
+            if "filename" in found:  # a whole earlier entry: the name was in none
+                break
+    return None
 
 
 class PypiSource(SourceBase):
