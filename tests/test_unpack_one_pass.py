@@ -250,3 +250,69 @@ def test_an_output_is_normalised_sealed_and_listed_in_one_walk_as_before(tmp_pat
                      "share/deep/er": 0o555, "share/deep/er/data": 0o444, "top": 0o444}
     assert stat.S_IMODE(out.lstat().st_mode) == 0o555
     assert {p.lstat().st_mtime for p in (out, *out.rglob("*"))} == {1.0}
+
+
+@pytest.mark.parametrize(("preset", "size"), [(0, 256 * 1024), (6, 8 * MiB), (9, 64 * MiB)])
+def test_an_xz_streams_window_is_read_from_its_first_block_header(preset: int, size: int) -> None:
+    head = lzma.compress(b"x" * 1000, preset=preset)[:64]
+    assert streams.window("tar.xz", head) == size
+
+
+def test_a_zstd_frames_window_and_the_small_formats_are_known() -> None:
+    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=26)
+    head = zstandard.ZstdCompressor(compression_params=params).compress(b"x" * 1000)
+    assert streams.window("tar.zst", head) == 1000  # one segment: its content size
+    streaming = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    head = streaming.compress(b"x") + streaming.flush()  # size unknown: the window says
+    assert streams.window("tar.zst", head) == 64 * MiB
+    assert streams.window("tar.gz", b"") == 0
+    assert streams.window("tar.bz2", b"BZh9") == 0
+    assert streams.window("tar.xz", b"not xz at all") is None
+
+
+def test_large_window_decoders_run_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three archives unpacked at once, as install does: with xz -9 each
+    # decoder would hold 64 MiB; only one may decode at a time.
+    import threading
+    import time
+
+    real = streams.CODECS["tar.xz"]
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def watched(raw: IO[bytes]) -> Iterator[bytes]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.2)  # long enough for the others to start, were they let
+            yield from real(raw)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setitem(streams.CODECS, "tar.xz", watched)
+    big: list[Path] = []
+    small: list[Path] = []
+    for i in range(3):
+        raw = tar_bytes({"share/data": b"%d" % i * 1000})
+        for preset, found in ((9, big), (1, small)):
+            archive = tmp_path / f"{preset}-{i}.tar.xz"
+            archive.write_bytes(lzma.compress(raw, preset=preset))
+            found.append(archive)
+    for archives, allowed in ((big, 1), (small, 3)):
+        most = 0
+        dests = [tmp_path / f"out-{a.name}" for a in archives]
+        threads = [threading.Thread(target=unpack, args=(a, "tar.xz", d))
+                   for a, d in zip(archives, dests, strict=True)]
+        for d in dests:
+            d.mkdir()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert most == allowed
+        assert all((d / "share/data").is_file() for d in dests)

@@ -292,8 +292,7 @@ def _unpack_tar(archive: Path, fmt: str, strip: int | str, writer: _Writer) -> N
     n = strip if isinstance(strip, int) else None  # "auto": known at the end
     total = 0
     with reading(archive, fmt), archive.open("rb") as raw, writer.all_or_nothing():
-        stream = streams.decompressed(raw, fmt)
-        with tarfile.open(fileobj=stream, mode="r:") as tar:
+        with streams.decompressed(raw, fmt) as stream, tarfile.open(fileobj=stream, mode="r:") as tar:
             for info in tar:
                 if len(infos) >= writer.max_members:
                     raise too_many(archive, writer.max_members)
