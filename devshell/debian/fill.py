@@ -10,71 +10,15 @@ standard library compiled).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from devshell.home import Home
     from devshell.lock import Artifact
-    from devshell.net.fetch import Download
     from devshell.sources.locate import Upstreams
 
-__all__ = ["Arriving", "fill"]
-
-_JOBS = 4  # downloads at once, as fetch_all
-
-
-class Arriving(Sequence[tuple[Path, str]]):
-    """The (.deb path, label) of each download, each item ready when its
-    download has been verified: the downloads run `_JOBS` at a time from the
-    moment the block opens, so the unpacker decompresses the first packages
-    while the last still arrive, instead of after all of them. Asking for an
-    item waits for its download and raises its error; leaving the block
-    cancels what has not started and waits for the rest (nothing keeps
-    running behind a failed output)."""
-
-    def __init__(self, home: Home, downloads: Sequence[Download]) -> None:
-        self._home = home
-        self._downloads = list(downloads)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, min(_JOBS, len(self._downloads))))
-        self._futures: dict[str, Future[Path]] = {}
-        self._failed: BaseException | None = None
-
-    def __enter__(self) -> Arriving:
-        from devshell.net.fetch import fetch
-
-        for d in self._downloads:  # a .deb twice in a closure is fetched once
-            if d.integrity not in self._futures:
-                self._futures[d.integrity] = self._pool.submit(fetch, self._home, d)
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def __len__(self) -> int:
-        return len(self._downloads)
-
-    @overload
-    def __getitem__(self, index: int) -> tuple[Path, str]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[tuple[Path, str]]: ...
-    def __getitem__(self, index: int | slice) -> tuple[Path, str] | Sequence[tuple[Path, str]]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if self._failed is not None:
-            raise self._failed  # one failed: the rest are not waited for
-        d = self._downloads[index]
-        try:
-            return self._futures[d.integrity].result(), d.label
-        except BaseException as exc:
-            self._failed = exc
-            for f in self._futures.values():
-                f.cancel()
-            raise
+__all__ = ["fill"]
 
 
 def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
@@ -86,7 +30,7 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     from devshell.debian import pyconfig, relocate
     from devshell.debian import unpack as debunpack
     from devshell.errors import DevshellError
-    from devshell.net.fetch import Download, cached_path
+    from devshell.net.fetch import Download, cached_path, fetch_all
     from devshell.python import bytecode
     from devshell.sources.deb import concrete
 
@@ -107,8 +51,8 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
             raise
 
     downloads = [Download(where(url, sri), sri, size, what) for what, url, sri, size in parts]
-    with Arriving(home, downloads) as debs:
-        debunpack.unpack_debs(debs, tmp)
+    debs = fetch_all(home, downloads)
+    debunpack.unpack_debs([(debs[d.integrity], d.label) for d in downloads], tmp)
     final = home.final(artifact.output)
     relocate.relocate(tmp, final, [entry for _, entry in artifact.programs()], label)
     if pyconfig.FIXUP in artifact.fixups:
