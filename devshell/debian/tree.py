@@ -1,8 +1,9 @@
 """The one tree a package closure is unpacked into, and how paths resolve in it.
 
-Packages are written one after another (already checked by devshell.store.members'
-rules, see devshell.debian.unpack). A later package may add to directories, also
-through a directory symlink an earlier one made (`lib -> usr/lib`), and may
+Packages are written one after another, each already staged and checked by
+devshell.store.members' rules (see devshell.debian.unpack). A later package
+may add to directories, also through a directory symlink an earlier one made
+(`lib -> usr/lib`), and may
 ship a file again only with the same bytes, or a symlink with the same target.
 Anything else is refused with both packages named: dpkg would need a Replaces
 or a diversion, which one immutable output cannot honour. Symlinks are followed
@@ -11,23 +12,18 @@ as if the tree were `/`, and never out of it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import io
 import os
 import posixpath
 import stat
-import tarfile
-from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from devshell.errors import StoreError, UnsafeArchiveError
-from devshell.store.members import MAX_LINK_HOPS, Member, file_mode, reading
+from devshell.store.members import MAX_LINK_HOPS, Member
 
-__all__ = ["USR_ALIASES", "Tree", "resolve_as_merged", "resolve_inside"]
+__all__ = ["USR_ALIASES", "Staged", "Tree", "resolve_as_merged", "resolve_inside"]
 
-_CHUNK = 1024 * 1024
 #: The top-level directories a merged-/usr system makes links into usr/.
 #: Since Debian 13 those links come from base-files, which no closure holds,
 #: while programs still name their loader by its ABI path (/lib64/ld-linux-…).
@@ -77,31 +73,37 @@ def resolve_as_merged(root: str, rel: str) -> str | None:
     return physical
 
 
+@dataclass(frozen=True)
+class Staged:
+    """One package, read and checked: what to write for each member (None:
+    nothing), and for each file member the staged file holding its bytes."""
+
+    label: str
+    deb: Path
+    members: tuple[Member | None, ...]
+    sources: tuple[str | None, ...]
+
+
 class Tree:
     """The shared output: packages written one after another, refusing clashes."""
 
-    def __init__(self, root: str, max_bytes: int) -> None:
-        self.root, self.max_bytes = root, max_bytes
+    def __init__(self, root: str) -> None:
+        self.root = root
         self.owner: dict[str, str] = {}  # physical path -> the package that wrote it
-        self.written = 0  # bytes of the package being added
         self.dirs: set[str] = {""}  # physical directories known to exist
+        # Directory as a member names it -> its physical path, made. Once all
+        # of a path's components exist, nothing can change where it leads:
+        # what is in the tree is never removed or replaced (that is a clash).
+        self.parents: dict[str, str] = {"": ""}
 
-    def add(self, label: str, deb: Path, tar_path: Path,
-            members: Sequence[Member | None]) -> None:
-        """Write package `label`: the uncompressed data.tar at `tar_path`, whose
-        members were checked as `members` (None: nothing to write)."""
-        if not any(members):
-            return
-        self.written = 0
+    def add(self, package: Staged) -> None:
+        """Write `package`'s checked members, moving its staged files into place."""
         placed: dict[str, str] = {}  # member path -> physical path (hard link sources)
-        with reading(deb, "deb"), tarfile.open(tar_path, "r:") as tar:
-            for info, m in zip(tar.getmembers(), members, strict=True):
-                if m is not None:
-                    placed[m.path] = self._write(label, m, placed,
-                                                 functools.partial(tar.extractfile, info))
+        for m, source in zip(package.members, package.sources, strict=True):
+            if m is not None:
+                placed[m.path] = self._write(package.label, m, placed, source)
 
-    def _write(self, label: str, m: Member, placed: dict[str, str],
-               opener: Callable[[], IO[bytes] | None]) -> str:
+    def _write(self, label: str, m: Member, placed: dict[str, str], source: str | None) -> str:
         """Write one checked member; its physical path."""
         parent = self._directory(label, m, posixpath.dirname(m.path))
         path = posixpath.join(parent, posixpath.basename(m.path))
@@ -124,14 +126,16 @@ class Tree:
                 elif not stat.S_ISLNK(st.st_mode) or os.readlink(full) != m.link:
                     self._clash(label, m, path)
             elif m.kind == "hardlink":
-                source = os.path.join(self.root, placed[m.link])
+                target = os.path.join(self.root, placed[m.link])
                 if st is None:
-                    os.link(source, full)
-                elif not stat.S_ISREG(st.st_mode) or _digest_file(full) != _digest_file(source):
+                    os.link(target, full, follow_symlinks=False)
+                elif not stat.S_ISREG(st.st_mode) or _digest_file(full) != _digest_file(target):
                     self._clash(label, m, path)
+            elif source is None:
+                raise StoreError(f"{label}: nothing staged for /{m.path}")
             elif st is None:
-                self._file(label, m, full, opener)
-            elif not stat.S_ISREG(st.st_mode) or _digest_file(full) != self._digest(label, m, opener):
+                os.rename(source, full)
+            elif not stat.S_ISREG(st.st_mode) or _digest_file(full) != _digest_file(source):
                 self._clash(label, m, path)
         except OSError as exc:
             raise StoreError(f"{label}: could not write /{m.path} into "
@@ -141,25 +145,28 @@ class Tree:
 
     def _directory(self, label: str, m: Member, rel: str) -> str:
         """The physical path of directory `rel`, made if missing."""
-        physical = resolve_inside(self.root, rel) if rel else ""
+        known = self.parents.get(rel)
+        if known is not None:
+            return known
+        physical = resolve_inside(self.root, rel)
         if physical is None:
             raise UnsafeArchiveError(
                 f"{label}: archive member {m.name!r} would be written through "
                 "a symlink that leads outside the output", hint="nothing was kept")
-        if physical in self.dirs:
-            return physical
-        current = ""
-        for part in physical.split("/"):
-            current = posixpath.join(current, part)
-            if current in self.dirs:
-                continue
-            full = os.path.join(self.root, current)
-            try:
-                os.mkdir(full, 0o755)
-            except FileExistsError:
-                if not stat.S_ISDIR(os.lstat(full).st_mode):
-                    self._clash(label, m, current)
-            self.dirs.add(current)
+        if physical not in self.dirs:
+            current = ""
+            for part in physical.split("/"):
+                current = posixpath.join(current, part)
+                if current in self.dirs:
+                    continue
+                full = os.path.join(self.root, current)
+                try:
+                    os.mkdir(full, 0o755)
+                except FileExistsError:
+                    if not stat.S_ISDIR(os.lstat(full).st_mode):
+                        self._clash(label, m, current)
+                self.dirs.add(current)
+        self.parents[rel] = physical
         return physical
 
     def _is_dir_link(self, path: str) -> bool:
@@ -174,33 +181,6 @@ class Tree:
             hint="one output cannot hold both (dpkg would need Replaces or a "
             "diversion); remove one of the packages from devshell.toml, or pick "
             "versions that agree")
-
-    def _chunks(self, label: str, m: Member,
-                opener: Callable[[], IO[bytes] | None]) -> Iterator[bytes]:
-        src = opener()
-        with src if src is not None else io.BytesIO() as stream:
-            while chunk := stream.read(_CHUNK):
-                self.written += len(chunk)
-                if self.written > self.max_bytes:  # a header may lie; the bytes cannot
-                    raise UnsafeArchiveError(
-                        f"{label}: archive member {m.name!r} expands past the "
-                        f"limit of {self.max_bytes} bytes", hint="nothing was kept")
-                yield chunk
-
-    def _file(self, label: str, m: Member, full: str,
-              opener: Callable[[], IO[bytes] | None]) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        with os.fdopen(os.open(full, flags, 0o600), "wb") as out:
-            for chunk in self._chunks(label, m, opener):
-                out.write(chunk)
-            os.fchmod(out.fileno(), file_mode(m.mode))
-
-    def _digest(self, label: str, m: Member,
-                opener: Callable[[], IO[bytes] | None]) -> bytes:
-        h = hashlib.sha256()
-        for chunk in self._chunks(label, m, opener):
-            h.update(chunk)
-        return h.digest()
 
     def check_links(self) -> None:
         """Refuse a symlink that leaves the output through another package's links."""
