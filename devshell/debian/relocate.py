@@ -44,6 +44,8 @@ RELOCATE_VERSION = 1
 
 _log = logging.getLogger(__name__)
 _LOADER_NAMES = ("ld-linux", "ld64.so", "ld.so")
+# Files per patchelf run: enough to pay for its start, few enough that all cores work.
+_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,9 @@ def relocate(root: Path, final: Path, programs: Sequence[str], label: str) -> No
     fixes = [fix for o in objects if (fix := plan.fix(o)) is not None]
     jobs = [f for f in fixes if f.interpreter or f.runpath is not None]
     if jobs:
-        tool = patchelf()
-        with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
-            for fix, error in zip(jobs, pool.map(lambda f: _patch(tool, top, f), jobs), strict=True):
-                if error:
-                    plan.problems[fix.path] = f"patchelf refused it: {error}"
-                    _log.debug("relocate: %s: %s", fix.path, error)
+        for path, error in _patch_all(patchelf(), top, jobs).items():
+            plan.problems[path] = f"patchelf refused it: {error}"
+            _log.debug("relocate: %s: %s", path, error)
     for physical, entry in sorted(wanted.items()):
         if physical in plan.problems:
             raise StoreError(
@@ -249,12 +248,43 @@ def _runpath(top: str, base: str, o: _Object, dirs: list[str], absolute: bool) -
     return out
 
 
-def _patch(tool: str, top: str, fix: _Fix) -> str:
-    """Run patchelf once for `fix`; its complaint, or "" when it worked."""
-    full = os.path.join(top, fix.path)
-    mode = os.stat(full).st_mode
-    if not mode & stat.S_IWUSR:  # the store makes everything read-only later anyway
-        os.chmod(full, mode | stat.S_IWUSR)
+def _patch_all(tool: str, top: str, jobs: list[_Fix]) -> dict[str, str]:
+    """Run every fix; patchelf's complaint about each file it refused.
+
+    Files that need the same change (a directory's libraries share one
+    $ORIGIN-relative RUNPATH) go to one patchelf run, a few runs at once: a
+    run costs more to start than to patch a file. patchelf stops at the first
+    file it refuses, so a batch that fails is run again one file at a time to
+    learn which files those are (patching a file twice the same way is
+    harmless)."""
+    groups: dict[tuple[str | None, str | None], list[_Fix]] = {}
+    for fix in jobs:
+        groups.setdefault((fix.interpreter, fix.runpath), []).append(fix)
+    batches = [fixes[i:i + _BATCH] for fixes in groups.values()
+               for i in range(0, len(fixes), _BATCH)]
+    errors: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
+        for batch, error in zip(batches, pool.map(lambda b: _patch(tool, top, b), batches),
+                                strict=True):
+            if error and len(batch) == 1:
+                errors[batch[0].path] = error
+            elif error:
+                for fix, alone in zip(batch, pool.map(lambda f: _patch(tool, top, [f]), batch),
+                                      strict=True):
+                    if alone:
+                        errors[fix.path] = alone
+    return errors
+
+
+def _patch(tool: str, top: str, fixes: list[_Fix]) -> str:
+    """Run patchelf once for `fixes` (all the same change); its complaint,
+    or "" when it worked."""
+    paths = [os.path.join(top, fix.path) for fix in fixes]
+    for full in paths:
+        mode = os.stat(full).st_mode
+        if not mode & stat.S_IWUSR:  # the store makes everything read-only later anyway
+            os.chmod(full, mode | stat.S_IWUSR)
+    fix = fixes[0]
     args = [tool]
     if fix.interpreter:
         args += ["--set-interpreter", fix.interpreter]
@@ -262,7 +292,7 @@ def _patch(tool: str, top: str, fix: _Fix) -> str:
         # RUNPATH (not --force-rpath's RPATH), and no fallback to the host's
         # default library directories or its ld.so.cache.
         args += ["--set-rpath", fix.runpath, "--no-default-lib"]
-    proc = subprocess.run([*args, full], capture_output=True, text=True, check=False)
+    proc = subprocess.run([*args, *paths], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         return proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
     return ""
