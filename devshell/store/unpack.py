@@ -12,8 +12,11 @@ as they are read, into a numbered file of a staging directory inside `dest`,
 hashed on the way and counted against the size limit; no name from the
 archive is used until every member has been checked. Then each staged file is
 renamed to its path, and links are made, symlinks last. A zip's directory is
-read first, so its members are checked before any is read. The hashes taken
-while writing go to the manifest (devshell.store.digests).
+read first, so its members are checked before any is read; its files are
+then written by two threads, each taking the next member in turn (creating a
+file is kernel work, and zlib, sha256 and write let the other thread run), into
+directories made beforehand. The hashes taken while writing go to the manifest
+(devshell.store.digests).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import shutil
 import stat
 import struct
 import tarfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -67,6 +71,9 @@ _SUFFIXES = {".tar.gz": "tar.gz", ".tgz": "tgz", ".tar.xz": "tar.xz", ".txz": "t
              ".tar.bz2": "tar.bz2", ".tbz2": "tar.bz2", ".tar.zst": "tar.zst",
              ".tzst": "tar.zst", ".zip": "zip"}
 _CHUNK = 1024 * 1024
+#: Threads that write a zip's files: one per core of a small machine; more
+#: only contend for the directory and the journal.
+WRITERS = 2
 _STAGING = ".devshell-staging"
 
 
@@ -149,6 +156,7 @@ class _Writer:
         self.max_bytes, self.max_members, self.written = max_bytes, max_members, 0
         self._dirs: set[str] = set()  # directories under root known to exist
         self._staging = os.path.join(root, _STAGING)
+        self._count = threading.Lock()  # `written`, added to by each writer thread
 
     @contextmanager
     def all_or_nothing(self) -> Iterator[None]:
@@ -174,7 +182,9 @@ class _Writer:
         return _Staged(str(index))
 
     def place(self, planned: Sequence[Member | None], sources: Sequence[Source]) -> None:
-        """Write every planned member from its source, in order, symlinks last."""
+        """Write every planned member from its source: directories and staged
+        files in order, then the files read from the archive (`_write_files`),
+        then hard links, symlinks last."""
         taken = {m.path.split("/", 1)[0] for m in planned if m is not None}
         if _STAGING in taken and os.path.isdir(self._staging):  # a member's own name
             aside = next(f"{_STAGING}-{i}" for i in range(len(taken) + 1)
@@ -182,17 +192,57 @@ class _Writer:
             os.rename(self._staging, os.path.join(self.root, aside))
             self._staging = os.path.join(self.root, aside)
         self._dirs = set()
-        links = []
+        links: list[Member] = []
+        later: list[Member] = []  # hard links
+        opened: list[tuple[Member, Opener]] = []
         for m, source in zip(planned, sources, strict=True):
-            if m is not None:
-                if m.kind == "symlink":
-                    links.append(m)
-                else:
-                    self.write(m, source)
-        for m in links:
+            if m is None:
+                continue
+            if m.kind == "symlink" or m.kind == "hardlink":
+                (links if m.kind == "symlink" else later).append(m)
+            elif m.kind == "file" and source is not None and not isinstance(source, _Staged):
+                self._parents(m)
+                opened.append((m, source))
+            else:
+                self.write(m, source)
+        self._write_files(opened)
+        for m in later + links:  # a hard link's file is written by now
             self.write(m, None)
         if os.path.isdir(self._staging):
             shutil.rmtree(self._staging)
+
+    def _write_files(self, files: Sequence[tuple[Member, Opener]]) -> None:
+        """Write `files` (their directories made already), `WRITERS` threads
+        each taking the next one in turn; the first error stops them all, and
+        is raised once none is writing any more."""
+        todo = iter(files)
+        take, stop = threading.Lock(), threading.Event()
+
+        def work() -> None:
+            while not stop.is_set():
+                with take:
+                    m, opener = next(todo, (None, None))
+                if m is None or opener is None:
+                    return
+                try:
+                    self._copy(m, opener, os.path.join(self.root, m.path))
+                except OSError as exc:
+                    raise StoreError(f"could not write {m.path!r} into {self.root}: "
+                                     f"{exc}") from exc
+
+        if WRITERS < 2 or len(files) < 2:
+            work()
+            return
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        with ThreadPoolExecutor(WRITERS, thread_name_prefix="devshell-unzip") as pool:
+            running = [pool.submit(work) for _ in range(WRITERS)]
+            try:
+                wait(running, return_when=FIRST_EXCEPTION)
+            finally:  # an error, or Ctrl-C here: the others stop after their file
+                stop.set()
+            for future in running:
+                future.result()
 
     def write(self, m: Member, opener: Source) -> None:
         target = os.path.join(self.root, m.path)
@@ -242,8 +292,10 @@ class _Writer:
         with os.fdopen(os.open(path, flags, 0o600), "wb", buffering=0) as out:
             for chunk in self._chunks(opener):
                 count += len(chunk)
-                self.written += len(chunk)
-                if self.written > self.max_bytes:  # a header may lie; the bytes cannot
+                with self._count:
+                    self.written += len(chunk)
+                    written = self.written
+                if written > self.max_bytes:  # a header may lie; the bytes cannot
                     raise unsafe(self.archive, m.name, "expands past the limit of "
                                  f"{self.max_bytes} bytes", "size limit")
                 sha.update(chunk)
@@ -361,12 +413,25 @@ def _unpack_zip(archive: Path, strip: int | str, writer: _Writer) -> None:
             raise too_many(archive, writer.max_members)
         planned = plan(archive, [_zip_member(archive, zf, i) for i in infos], strip,
                        writer.max_bytes, writer.max_members)
+        shared = threading.Lock()
         with writer.all_or_nothing():
-            writer.place(planned, [functools.partial(_zip_opener, zf, info) for info in infos])
+            writer.place(planned, [functools.partial(_zip_opener, zf, info, shared)
+                                   for info in infos])
 
 
-def _zip_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    return _read(zf.open(info))
+def _zip_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo,
+                shared: threading.Lock) -> Iterator[bytes]:
+    """A zip member's bytes. Its reads share the ZipFile's own file (under
+    zipfile's lock); opening and closing count references to that file
+    unguarded, so they take `shared`."""
+    with shared:
+        src = zf.open(info)
+    try:
+        while chunk := src.read(_CHUNK):
+            yield chunk
+    finally:
+        with shared:
+            src.close()
 
 
 def _copy_binary(archive: Path, binary_name: str | None, writer: _Writer) -> None:
