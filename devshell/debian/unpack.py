@@ -76,7 +76,7 @@ def unpack_debs(debs: Sequence[tuple[Path, str]], dest: Path, *,
         tree = Tree(str(dest))
         pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
         try:
-            staging = [pool.submit(_stage, deb, label, scratch, f"{i}.", max_bytes, limit)
+            staging = [pool.submit(_stage, deb, label, scratch / str(i), max_bytes, limit)
                        for i, (deb, label) in enumerate(debs)]
             for future in staging:
                 tree.add(future.result())
@@ -87,19 +87,18 @@ def unpack_debs(debs: Sequence[tuple[Path, str]], dest: Path, *,
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _stage(deb: Path, label: str, scratch: Path, prefix: str, max_bytes: int,
-           limit: int) -> Staged:
-    """Read the package's data.tar once: stage its files' bytes in `scratch`,
-    named `prefix` and the member's index, then check every member."""
+def _stage(deb: Path, label: str, where: Path, max_bytes: int, limit: int) -> Staged:
+    """Read the package's data.tar once: stage its files' bytes under
+    `where`, then check every member."""
     try:
-        return _staged(deb, label, scratch, prefix, max_bytes, limit)
+        return _staged(deb, label, where, max_bytes, limit)
     except UnsafeArchiveError as exc:
         raise UnsafeArchiveError(f"{label}: {exc.message}", hint=exc.hint) from None
 
 
-def _staged(deb: Path, label: str, scratch: Path, prefix: str, max_bytes: int,
-            limit: int) -> Staged:
+def _staged(deb: Path, label: str, where: Path, max_bytes: int, limit: int) -> Staged:
     offset, size, compression = _data_member(deb, label)
+    where.mkdir()
     infos: list[tarfile.TarInfo] = []
     members: list[Member] = []
     sources: list[str | None] = []
@@ -117,7 +116,7 @@ def _staged(deb: Path, label: str, scratch: Path, prefix: str, max_bytes: int,
                     raise too_big(deb, total, max_bytes)
                 staged = None
                 if m.kind == "file":
-                    staged = os.path.join(scratch, f"{prefix}{len(infos)}")
+                    staged = os.path.join(where, str(len(infos)))
                     _copy(deb, m, _bytes(tar, stream, info), staged)
                 infos.append(info)
                 members.append(m)
@@ -125,8 +124,8 @@ def _staged(deb: Path, label: str, scratch: Path, prefix: str, max_bytes: int,
     if not any(parts(m.name) for m in members):
         return Staged(label, deb, (), ())
     planned = plan(deb, members, 0, max_bytes, limit)
-    # Against a directory never made: the names alone are judged.
-    check_with_tarfile(deb, infos, planned, scratch / "root")
+    # Against an empty directory: the names alone are judged.
+    check_with_tarfile(deb, infos, planned, where / "root")
     return Staged(label, deb, tuple(planned), tuple(sources))
 
 
