@@ -12,10 +12,11 @@ as they are read, into a numbered file of a staging directory inside `dest`,
 hashed on the way and counted against the size limit; no name from the
 archive is used until every member has been checked. Then each staged file is
 renamed to its path, and links are made, symlinks last. A zip's directory is
-read first, so its members are checked before any is read; its files are
-then written by two threads, each taking the next member in turn (creating a
-file is kernel work, and zlib, sha256 and write let the other thread run), into
-directories made beforehand. The hashes taken while writing go to the manifest
+read first, so its members are checked before any is read; then, in
+directories made beforehand, one thread creates its files in order (the
+kernel's inode allocation, most of what a small file costs) while two threads
+fill them, each taking the next file in turn (zlib, sha256 and write let the
+others run). The hashes taken while writing go to the manifest
 (devshell.store.digests).
 """
 
@@ -32,6 +33,7 @@ import tarfile
 import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, CancelledError, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +76,8 @@ _CHUNK = 1024 * 1024
 #: Threads that write a zip's files: one per core of a small machine; more
 #: only contend for the directory and the journal.
 WRITERS = 2
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_CREATED = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC  # made by _create, and empty
 _STAGING = ".devshell-staging"
 
 
@@ -176,7 +180,7 @@ class _Writer:
         if not os.path.isdir(self._staging):
             os.mkdir(self._staging, 0o700)
         try:
-            self._copy(m, opener, os.path.join(self._staging, str(index)))
+            self._copy(m, opener, os.path.join(self._staging, str(index)), _NEW)
         except OSError as exc:
             raise StoreError(f"could not write {m.name!r} into {self.root}: {exc}") from exc
         return _Staged(str(index))
@@ -212,37 +216,55 @@ class _Writer:
             shutil.rmtree(self._staging)
 
     def _write_files(self, files: Sequence[tuple[Member, Opener]]) -> None:
-        """Write `files` (their directories made already), `WRITERS` threads
-        each taking the next one in turn; the first error stops them all, and
-        is raised once none is writing any more."""
-        todo = iter(files)
+        """Write `files` (their directories made already). One thread creates
+        them, empty, in order, as unzip does: the kernel's inode allocation is
+        most of what a small file costs, and two threads allocating at once
+        contend for it. `WRITERS` threads follow, each taking the next file
+        in turn, and fill it (decompress, hash, write). The first error stops
+        them all, and is raised once none is writing any more."""
+        if WRITERS < 2 or len(files) < 2:
+            for m, opener in files:
+                self._fill(m, opener, _NEW)
+            return
+        todo = iter(enumerate(files))
         take, stop = threading.Lock(), threading.Event()
 
         def work() -> None:
             while not stop.is_set():
                 with take:
-                    m, opener = next(todo, (None, None))
+                    i, (m, opener) = next(todo, (-1, (None, None)))
                 if m is None or opener is None:
                     return
                 try:
-                    self._copy(m, opener, os.path.join(self.root, m.path))
-                except OSError as exc:
-                    raise StoreError(f"could not write {m.path!r} into {self.root}: "
-                                     f"{exc}") from exc
+                    created[i].result()
+                except CancelledError:  # stopped by an error elsewhere
+                    return
+                self._fill(m, opener, _CREATED)
 
-        if WRITERS < 2 or len(files) < 2:
-            work()
-            return
-        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-        with ThreadPoolExecutor(WRITERS, thread_name_prefix="devshell-unzip") as pool:
+        with ThreadPoolExecutor(1, thread_name_prefix="devshell-create") as creator, \
+                ThreadPoolExecutor(WRITERS, thread_name_prefix="devshell-unzip") as pool:
+            created = [creator.submit(self._create, m) for m, _ in files]
             running = [pool.submit(work) for _ in range(WRITERS)]
             try:
                 wait(running, return_when=FIRST_EXCEPTION)
             finally:  # an error, or Ctrl-C here: the others stop after their file
                 stop.set()
+                creator.shutdown(cancel_futures=True)
             for future in running:
                 future.result()
+
+    def _create(self, m: Member) -> None:
+        """Create `m`'s file, empty (it must not exist yet)."""
+        try:
+            os.close(os.open(os.path.join(self.root, m.path), _NEW, 0o600))
+        except OSError as exc:
+            raise StoreError(f"could not write {m.path!r} into {self.root}: {exc}") from exc
+
+    def _fill(self, m: Member, opener: Opener, flags: int) -> None:
+        try:
+            self._copy(m, opener, os.path.join(self.root, m.path), flags)
+        except OSError as exc:
+            raise StoreError(f"could not write {m.path!r} into {self.root}: {exc}") from exc
 
     def write(self, m: Member, opener: Source) -> None:
         target = os.path.join(self.root, m.path)
@@ -260,7 +282,7 @@ class _Writer:
             elif isinstance(opener, _Staged):
                 os.rename(os.path.join(self._staging, opener.name), target)
             elif opener is not None:
-                self._copy(m, opener, target)
+                self._copy(m, opener, target, _NEW)
             else:
                 raise StoreError(f"{self.archive}: nothing to write for {m.name!r}")
         except OSError as exc:
@@ -284,9 +306,10 @@ class _Writer:
                                  "non-directory", "write through link") from None
             self._dirs.add(rel)
 
-    def _copy(self, m: Member, opener: Opener, path: str) -> None:
-        """Write `m`'s bytes to a new file at `path`, hashing them as they go."""
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    def _copy(self, m: Member, opener: Opener, path: str, flags: int) -> None:
+        """Write `m`'s bytes to the file at `path`, opened with `flags` (_NEW
+        creates it; _CREATED opens the empty file `_create` made), hashing
+        them as they go."""
         count = 0
         sha = hashlib.sha256()
         with os.fdopen(os.open(path, flags, 0o600), "wb", buffering=0) as out:
