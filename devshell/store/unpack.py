@@ -76,6 +76,9 @@ _CHUNK = 1024 * 1024
 #: Threads that write a zip's files: one per core of a small machine; more
 #: only contend for the directory and the journal.
 WRITERS = 2
+#: Fewer files than this are written by the calling thread alone: a big
+#: member is not split, so threads would only add their start-up.
+_MANY = 16
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _CREATED = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC  # made by _create, and empty
 _STAGING = ".devshell-staging"
@@ -222,7 +225,7 @@ class _Writer:
         contend for it. `WRITERS` threads follow, each taking the next file
         in turn, and fill it (decompress, hash, write). The first error stops
         them all, and is raised once none is writing any more."""
-        if WRITERS < 2 or len(files) < 2:
+        if WRITERS < 2 or len(files) < _MANY:
             for m, opener in files:
                 self._fill(m, opener, _NEW)
             return
