@@ -13,11 +13,9 @@ hashed on the way and counted against the size limit; no name from the
 archive is used until every member has been checked. Then each staged file is
 renamed to its path, and links are made, symlinks last. A zip's directory is
 read first, so its members are checked before any is read; then, in
-directories made beforehand, one thread creates its files in order (the
-kernel's inode allocation, most of what a small file costs) while two threads
-fill them, each taking the next file in turn (zlib, sha256 and write let the
-others run). The hashes taken while writing go to the manifest
-(devshell.store.digests).
+directories made beforehand, its files of a MiB or more are written by a
+second thread while the first writes the rest (see `_Writer._write_files`).
+The hashes taken while writing go to the manifest (devshell.store.digests).
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ import tarfile
 import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, CancelledError, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,14 +71,12 @@ _SUFFIXES = {".tar.gz": "tar.gz", ".tgz": "tgz", ".tar.xz": "tar.xz", ".txz": "t
              ".tar.bz2": "tar.bz2", ".tbz2": "tar.bz2", ".tar.zst": "tar.zst",
              ".tzst": "tar.zst", ".zip": "zip"}
 _CHUNK = 1024 * 1024
-#: Threads that write a zip's files: one per core of a small machine; more
-#: only contend for the directory and the journal.
+#: Threads that write a zip's files: the calling thread the small ones, a
+#: second one those of a MiB or more (1: the calling thread all of them).
 WRITERS = 2
-#: Fewer files than this are written by the calling thread alone: a big
-#: member is not split, so threads would only add their start-up.
+#: A zip of fewer files than this is written by the calling thread alone.
 _MANY = 16
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_CREATED = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC  # made by _create, and empty
 _STAGING = ".devshell-staging"
 
 
@@ -183,7 +179,7 @@ class _Writer:
         if not os.path.isdir(self._staging):
             os.mkdir(self._staging, 0o700)
         try:
-            self._copy(m, opener, os.path.join(self._staging, str(index)), _NEW)
+            self._copy(m, opener, os.path.join(self._staging, str(index)))
         except OSError as exc:
             raise StoreError(f"could not write {m.name!r} into {self.root}: {exc}") from exc
         return _Staged(str(index))
@@ -219,53 +215,42 @@ class _Writer:
             shutil.rmtree(self._staging)
 
     def _write_files(self, files: Sequence[tuple[Member, Opener]]) -> None:
-        """Write `files` (their directories made already). One thread creates
-        them, empty, in order, as unzip does: the kernel's inode allocation is
-        most of what a small file costs, and two threads allocating at once
-        contend for it. `WRITERS` threads follow, each taking the next file
-        in turn, and fill it (decompress, hash, write). The first error stops
-        them all, and is raised once none is writing any more."""
-        if WRITERS < 2 or len(files) < _MANY:
+        """Write `files` (their directories made already): the calling thread
+        writes the small ones in order, as unzip does, while another thread
+        writes the big ones (a MiB or more), where decompressing, hashing
+        and writing let the GIL go. Creating a small file is mostly the
+        kernel's inode allocation, which two threads at once only contend
+        for. An error in either stops both, and is raised once neither is
+        writing any more."""
+        big = [f for f in files if f[0].size >= _CHUNK]
+        small = [f for f in files if f[0].size < _CHUNK]
+        if WRITERS < 2 or len(files) < _MANY or not big or not small:
             for m, opener in files:
-                self._fill(m, opener, _NEW)
+                self._fill(m, opener)
             return
-        todo = iter(enumerate(files))
-        take, stop = threading.Lock(), threading.Event()
+        stop = threading.Event()
 
-        def work() -> None:
-            while not stop.is_set():
-                with take:
-                    i, (m, opener) = next(todo, (-1, (None, None)))
-                if m is None or opener is None:
+        def aside() -> None:
+            for m, opener in big:
+                if stop.is_set():
                     return
-                try:
-                    created[i].result()
-                except CancelledError:  # stopped by an error elsewhere
-                    return
-                self._fill(m, opener, _CREATED)
+                self._fill(m, opener)
 
-        with ThreadPoolExecutor(1, thread_name_prefix="devshell-create") as creator, \
-                ThreadPoolExecutor(WRITERS, thread_name_prefix="devshell-unzip") as pool:
-            created = [creator.submit(self._create, m) for m, _ in files]
-            running = [pool.submit(work) for _ in range(WRITERS)]
+        with ThreadPoolExecutor(1, thread_name_prefix="devshell-unzip") as pool:
+            helper = pool.submit(aside)
             try:
-                wait(running, return_when=FIRST_EXCEPTION)
-            finally:  # an error, or Ctrl-C here: the others stop after their file
+                for m, opener in small:
+                    if helper.done() and helper.exception() is not None:
+                        break
+                    self._fill(m, opener)
+            except BaseException:  # an error, or Ctrl-C: the helper stops after its file
                 stop.set()
-                creator.shutdown(cancel_futures=True)
-            for future in running:
-                future.result()
+                raise
+            helper.result()
 
-    def _create(self, m: Member) -> None:
-        """Create `m`'s file, empty (it must not exist yet)."""
+    def _fill(self, m: Member, opener: Opener) -> None:
         try:
-            os.close(os.open(os.path.join(self.root, m.path), _NEW, 0o600))
-        except OSError as exc:
-            raise StoreError(f"could not write {m.path!r} into {self.root}: {exc}") from exc
-
-    def _fill(self, m: Member, opener: Opener, flags: int) -> None:
-        try:
-            self._copy(m, opener, os.path.join(self.root, m.path), flags)
+            self._copy(m, opener, os.path.join(self.root, m.path))
         except OSError as exc:
             raise StoreError(f"could not write {m.path!r} into {self.root}: {exc}") from exc
 
@@ -285,7 +270,7 @@ class _Writer:
             elif isinstance(opener, _Staged):
                 os.rename(os.path.join(self._staging, opener.name), target)
             elif opener is not None:
-                self._copy(m, opener, target, _NEW)
+                self._copy(m, opener, target)
             else:
                 raise StoreError(f"{self.archive}: nothing to write for {m.name!r}")
         except OSError as exc:
@@ -309,13 +294,11 @@ class _Writer:
                                  "non-directory", "write through link") from None
             self._dirs.add(rel)
 
-    def _copy(self, m: Member, opener: Opener, path: str, flags: int) -> None:
-        """Write `m`'s bytes to the file at `path`, opened with `flags` (_NEW
-        creates it; _CREATED opens the empty file `_create` made), hashing
-        them as they go."""
+    def _copy(self, m: Member, opener: Opener, path: str) -> None:
+        """Write `m`'s bytes to a new file at `path`, hashing them as they go."""
         count = 0
         sha = hashlib.sha256()
-        with os.fdopen(os.open(path, flags, 0o600), "wb", buffering=0) as out:
+        with os.fdopen(os.open(path, _NEW, 0o600), "wb", buffering=0) as out:
             for chunk in self._chunks(opener):
                 count += len(chunk)
                 with self._count:
