@@ -204,10 +204,32 @@ def _job(a: Artifact, file: Path, dest: Path) -> str:
     return " ".join(map(_sh, curl)) + " && " + " ".join(map(_sh, unpack))
 
 
+_TRASH: list[Path] = []
+
+
+def aside(path: Path) -> None:
+    """Move `path` out of the way, to be deleted after the timings (`empty_trash`):
+    ext4 slows the creation of files right after a big tree is deleted (it skips
+    recently freed inodes), and a timed side must not pay for the other's rm."""
+    if not os.path.lexists(path):
+        return
+    trash = path.parent / ".bench-trash"
+    trash.mkdir(exist_ok=True)
+    if trash not in _TRASH:
+        _TRASH.append(trash)
+    os.rename(path, trash / f"{len(list(trash.iterdir()))}-{os.getpid()}-{path.name}")
+
+
+def empty_trash() -> None:
+    for trash in _TRASH:
+        wipe(trash)
+    _TRASH.clear()
+
+
 def baseline(arts: Sequence[Artifact], scratch: Path, env: dict[str, str],
              jobs: int) -> tuple[float | None, str]:
     """Every file's `curl && unpack`, `jobs` at a time."""
-    wipe(scratch)
+    aside(scratch)
     scratch.mkdir(parents=True)
     commands = []
     for i, a in enumerate(arts):
@@ -232,7 +254,7 @@ def baseline(arts: Sequence[Artifact], scratch: Path, env: dict[str, str],
             return None, hide_hosts(f"curl/unpack failed: {errors[0].splitlines()[-1]}")
         return elapsed, ""
     finally:
-        wipe(scratch)
+        aside(scratch)
 
 
 def install(devshell: Path, proj: Path, env: dict[str, str]) -> tuple[float | None, float, str]:
@@ -265,7 +287,7 @@ def cold_round(devshell: Path, proj: Path, home: Path, arts: Sequence[Artifact],
     def ours() -> None:
         if "ds" in times.skipped:
             return
-        wipe(home)
+        aside(home)
         os.sync()
         cpu = children_cpu()
         took, rss, why = install(devshell, proj, env)
@@ -423,7 +445,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if steps:
                 notes.append(f"{name}: {steps}")
             wipe(home)
+            empty_trash()  # between shells, never inside a timed round
     finally:
+        empty_trash()
         wipe(run_dir)
 
     print(f"devshell upstreams bench: shells {', '.join(names)}; rounds {rounds}; "
