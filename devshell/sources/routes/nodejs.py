@@ -6,16 +6,14 @@ and npx."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from devshell import catalog, integrity, names, platforms
-from devshell.errors import FetchError
 from devshell.lock import Unavailable
 from devshell.sources import common
 from devshell.sources.routes.choice import Entries, Route
 from devshell.sources.routes.labels import label
-from devshell.sources.routes.vendor import file_url, lock_url, read
+from devshell.sources.routes.vendor import file_url, lock_url, read, releases
 from devshell.spec import ToolSpec
 from devshell.versions import Constraint
 
@@ -30,24 +28,8 @@ _BUILDS = {"linux": "linux-{arch}", "darwin": "osx-{arch}-tar"}
 
 def builds(text: str, url: str) -> dict[str, set[str]]:
     """version (without `v`) → the builds index.json says it has."""
-    def bad(what: str) -> FetchError:
-        return FetchError(f"{url}: {what}", hint="check [mirrors] in devshell's config; "
-                          "the index must be Node.js's own dist/index.json")
-
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise bad("is not JSON") from None
-    if not isinstance(doc, list):
-        raise bad("is not a list of releases")
-    found: dict[str, set[str]] = {}
-    for i, release in enumerate(doc):
-        version = release.get("version") if isinstance(release, dict) else None
-        files = release.get("files") if isinstance(release, dict) else None
-        if not isinstance(version, str) or not version.startswith("v") or not isinstance(files, list):
-            raise bad(f"release {i} is not {{version: \"v…\", files: […]}}")
-        found[version[1:]] = {f for f in files if isinstance(f, str)}
-    return found
+    return {version: {f for f in files if isinstance(f, str)}
+            for version, files, _ in releases(text, url, "v", "the index must be Node.js's own dist/index.json")}
 
 
 def route(tool: ToolSpec, entry: catalog.RouteEntry, plats: tuple[str, ...], ctx: Context,

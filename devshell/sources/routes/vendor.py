@@ -4,6 +4,8 @@ read once per run."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from devshell import platforms
@@ -14,7 +16,7 @@ from devshell.sources.routes.choice import Unreachable
 if TYPE_CHECKING:
     from devshell.context import Context
 
-__all__ = ["file_url", "lock_url", "read"]
+__all__ = ["file_url", "lock_url", "read", "releases"]
 
 
 def read(ctx: Context, url: str, what: str) -> str:
@@ -28,6 +30,28 @@ def read(ctx: Context, url: str, what: str) -> str:
         return ctx.memo(("vendor-document", where), lambda: http.get_text(where))
     except FetchError as exc:
         raise Unreachable(f"its {what} cannot be read: {exc.message}") from None
+
+
+def releases(text: str, url: str, prefix: str, what: str) -> Iterator[tuple[str, list[object], FetchError]]:
+    """A vendor's JSON list of releases, `[{version: "<prefix>…", files: […]}]`
+    (Node's index.json, Go's listing), strictly: (version without `prefix`,
+    its files, the error to raise about it) per release. `what` says which
+    document it must be, for the hint."""
+    def bad(problem: str) -> FetchError:
+        return FetchError(f"{url}: {problem}", hint=f"check [mirrors] in devshell's config; {what}")
+
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise bad("is not JSON") from None
+    if not isinstance(doc, list):
+        raise bad("is not a list of releases")
+    for i, release in enumerate(doc):
+        version = release.get("version") if isinstance(release, dict) else None
+        files = release.get("files") if isinstance(release, dict) else None
+        if not isinstance(version, str) or not version.startswith(prefix) or not isinstance(files, list):
+            raise bad(f"release {i} is not {{version: \"{prefix}…\", files: […]}}")
+        yield version[len(prefix):], files, bad(f"release {version}")
 
 
 def file_url(route: RouteEntry, plat: str, version: str) -> str:
