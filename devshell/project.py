@@ -232,10 +232,14 @@ def _outputs(spec: Spec, home: Home, artifacts: list[tuple[str, Artifact]],
     if missing:
         _import_for(missing)
     if prefill is None and missing:
-        from devshell.oci.cache import configured
+        from devshell.config import cache_setting
 
-        cache = configured()
-        prefill = cache.prefill if cache is not None else None
+        setting = cache_setting()
+        if setting is not None:  # the registry client is imported only for a cache that is there
+            from devshell.oci.cache import configured
+
+            cache = configured(setting)
+            prefill = cache.prefill if cache is not None else None
 
     def one(la: tuple[str, Artifact]) -> Path:
         if prefill is not None and not home.output(la[1].output).is_dir():

@@ -46,21 +46,31 @@ def worded(text: str) -> str:
     return text
 
 
+def line(text: str) -> None:
+    """`text` and its newline on stderr in one write, flushed: lines said by
+    threads at once never run into each other (print writes the newline
+    apart)."""
+    stream = sys.stderr
+    if stream is not None:
+        stream.write(text + "\n")
+        stream.flush()
+
+
 def note(text: str) -> None:
     """`devshell: <text>` on stderr, unless quiet."""
     if _level[0] >= NORMAL:
-        print(f"devshell: {worded(text)}", file=sys.stderr)
+        line(f"devshell: {worded(text)}")
 
 
 def warn(text: str) -> None:
     """`devshell: warning: <text>` on stderr, even when quiet."""
-    print(f"devshell: warning: {worded(text)}", file=sys.stderr)
+    line(f"devshell: warning: {worded(text)}")
 
 
 def debug(text: str) -> None:
     """`devshell: debug: <text>` on stderr, only when verbose."""
     if _level[0] >= VERBOSE:
-        print(f"devshell: debug: {text}", file=sys.stderr)
+        line(f"devshell: debug: {text}")
 
 
 def progress() -> bool:

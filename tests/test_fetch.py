@@ -91,6 +91,55 @@ def test_download_lands_in_cache_and_second_fetch_makes_no_request(server: Loopb
     assert list((h.cache / "tmp").iterdir()) == []
 
 
+def _damage(path: Path, data: bytes) -> None:
+    """What a crash while the cache was written could leave: other bytes under the name."""
+    path.chmod(0o644)
+    path.write_bytes(data)
+    path.chmod(0o444)
+
+
+@pytest.mark.parametrize("left", [b"", BODY[:1000], BODY[:-1] + b"x"], ids=["empty", "short", "changed"])
+def test_a_damaged_cached_download_is_dropped_and_fetched_again(
+    server: LoopbackServer, capsys: pytest.CaptureFixture[str], left: bytes
+) -> None:
+    url = server.add("/tool.tar.gz", BODY)
+    h = home()
+    path = fetch(h, download(url))
+    _damage(path, left)
+    assert fetch(h, download(url)) == path
+    assert path.read_bytes() == BODY
+    assert server.hits["/tool.tar.gz"] == 2
+    assert "the cached download of tool 1.0 (x86_64-linux) was damaged" in capsys.readouterr().err
+
+
+def test_a_damaged_cached_download_is_located_again(server: LoopbackServer) -> None:
+    url = server.add("/tool.tar.gz", BODY)
+    h = home()
+    path = fetch(h, download(url))
+    _damage(path, BODY[:10])
+    asked: list[str] = []
+
+    def locate(u: str) -> str:
+        asked.append(u)
+        return url
+
+    assert fetch(h, download("pypi:tool/tool.tar.gz"), locate=locate) == path
+    assert asked == ["pypi:tool/tool.tar.gz"] and path.read_bytes() == BODY
+
+
+def test_offline_a_damaged_cached_download_is_not_used(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = server.add("/tool.tar.gz", BODY)
+    h = home()
+    path = fetch(h, download(url))
+    _damage(path, BODY[:10])
+    monkeypatch.setenv("DEVSHELL_OFFLINE", "1")
+    with pytest.raises(FetchError, match="not in the download cache"):
+        fetch(h, download(url))
+    assert not path.exists()
+
+
 def test_sha512_integrity_is_verified_too(server: LoopbackServer) -> None:
     url = server.add("/tool.tgz", BODY)
     path = fetch(home(), download(url, algo="sha512"))

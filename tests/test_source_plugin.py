@@ -66,3 +66,19 @@ def test_its_own_keys_and_settings_are_checked_by_it(tmp_path: Path, env: dict[s
 def test_init_lists_its_way_of_naming_packages(tmp_path: Path, env: dict[str, str]) -> None:
     devshell("init", "--yes", cwd=tmp_path, env=env, check=True)
     assert '#   "plug:NAME" = "1.2"   a tool from a plug index' in (tmp_path / "devshell.toml").read_text()
+
+
+def test_a_spec_of_built_in_sources_does_not_look_for_plug_ins(tmp_path: Path) -> None:
+    # Reading the installed packages' entry points costs a cold install
+    # about 15 ms; a spec that names only built-in sources never needs them.
+    from devshell import sources, spec
+
+    path = tmp_path / "devshell.toml"
+    path.write_text('[shell]\nplatforms = ["x86_64-linux"]\n[sources.deb]\nsuite = "testing-fake"\n'
+                    '[tools]\nruff = "0.6"\n"pypi:black" = "24"\n"npm:eslint" = "9"\n'
+                    'hello = { version = "1.0", url = "http://127.0.0.1:9/h.tgz", sha256 = { "x86_64-linux" = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" } }\n')
+    sources._entry_points.cache_clear()
+    parsed = spec.load(path)
+    assert [t.source for t in parsed.tools] == ["pypi", "pypi", "npm", "url"]
+    assert sources.for_scheme("pypi") is not None
+    assert sources._entry_points.cache_info().misses == 0

@@ -108,10 +108,10 @@ def pieces(artifact: Artifact, label: str) -> list[Piece]:
 
 def fetch_pieces(home: Home, wanted: list[Piece], upstreams: Upstreams) -> dict[str, Path]:
     """Each piece's verified file in the download cache, fetched from its upstream if needed."""
-    from devshell.net.fetch import Download, cached_path, fetch_all
+    from devshell.net.fetch import Download, fetch_all
 
-    return fetch_all(home, [Download(p.url if cached_path(home, p.integrity).exists() else upstreams.concrete(p.url),
-                                     p.integrity, p.size, p.label) for p in wanted])
+    return fetch_all(home, [Download(p.url, p.integrity, p.size, p.label) for p in wanted],
+                     locate=upstreams.concrete)
 
 
 class Sink(Protocol):

@@ -296,8 +296,8 @@ class _Parser:
     def source_settings(self, table: dict[str, Any]) -> dict[str, Any]:
         """`[sources.NAME]` tables, each read by its source; kept only when
         they say more than that source's defaults."""
-        known = sources.names()
-        self.check_keys(table, tuple(known), "sources")
+        if not all(sources.known(name) for name in table):
+            self.check_keys(table, tuple(sources.names()), "sources")
         out: dict[str, Any] = {}
         for name in table:
             source = sources.get(name)
@@ -354,7 +354,7 @@ class _Parser:
         extra = [k for k in value if k not in _TOOL_KEYS]
         name, source, package = key_name, value.get("source"), value.get("package")
         prefix, colon, rest = key_name.partition(":")
-        if colon and prefix in sources.names() and sources.get(prefix).direct:
+        if colon and sources.known(prefix) and sources.get(prefix).direct:
             name, source, package = rest.rsplit("/", 1)[-1], prefix, rest
         if not names.is_plain(name):
             # The name becomes a store path, a lock-file name and a shell word.
@@ -367,7 +367,7 @@ class _Parser:
             raise self.fail(key, "has no version", 'add version = "…" (exact, a prefix like "20", a specifier, or "latest")')
         constraint = self.string(value["version"], f"{key}.version")
         if source is None and extra:  # a key that only one source reads says which
-            source = next((n for n in sources.names() if any(k in value for k in sources.get(n).claims)), None)
+            source = next((n for n in sources.each_name() if any(k in value for k in sources.get(n).claims)), None)
         if source is None:
             entry = catalog.get(name)
             if entry is None:
@@ -379,7 +379,7 @@ class _Parser:
                 )
             source = entry.source
         source = self.string(source, f"{key}.source")
-        if source not in sources.names():
+        if not sources.known(source):
             raise self.fail(f"{key}.source", f"unknown source {source!r} (accepted: {', '.join(sources.names())})")
         src = sources.get(source)
         if package is not None:

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import stat
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -168,7 +167,9 @@ def add_artifact(home: Home, artifact: Artifact, label: str,
         if bar is not None:
             bar.close()
     if progress_lines():
-        print(f"devshell: realised {label} in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+        from devshell import say
+
+        say.line(f"devshell: realised {label} in {time.monotonic() - started:.1f} s")
     return path
 
 

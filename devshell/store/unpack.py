@@ -91,11 +91,10 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     """Fill `tmp` from an archive artifact: fetch it (or take it from the
     download cache), verified against the lock, and unpack it. A lone binary
     is stored under its first program's path, else under the tool's name."""
-    from devshell.net.fetch import Download, cached_path, fetch
+    from devshell.net.fetch import Download, fetch
 
-    cached = cached_path(home, artifact.integrity).exists()
-    url = artifact.url if cached else upstreams.concrete(artifact.url)
-    archive = fetch(home, Download(url, artifact.integrity, artifact.size, label))
+    archive = fetch(home, Download(artifact.url, artifact.integrity, artifact.size, label),
+                    locate=upstreams.concrete)
     programs = artifact.programs()
     binary_name = programs[0][1] if programs else label.split()[0]
     # Nothing changes a file after this: the hashes taken while writing are

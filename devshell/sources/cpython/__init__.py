@@ -16,13 +16,12 @@ what each route said. The programs and environment every route exposes are
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from devshell import names, platforms
+from devshell import names, platforms, say
 from devshell.errors import FetchError
 from devshell.lock import LockedTool, tool_inputs_hash
 from devshell.sources import BadOption, SourceBase
@@ -126,5 +125,5 @@ def _routes(tool: ToolSpec, plats: tuple[str, ...], ctx: Context,
         except Unreachable as exc:
             skipped.append((label, str(exc)))
             if not quiet:
-                print(f"devshell: note: tools.{tool.name}: skipping {label}: {exc}", file=sys.stderr)
+                say.line(f"devshell: note: tools.{tool.name}: skipping {label}: {exc}")
     return routes, skipped

@@ -21,11 +21,10 @@ no pin moves.
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from devshell import catalog, platforms
+from devshell import catalog, platforms, say
 from devshell.errors import FetchError
 from devshell.lock import Artifact, LockedTool, tool_inputs_hash
 from devshell.sources import BadOption, SourceBase
@@ -147,5 +146,5 @@ def _routes(tool: ToolSpec, plats: tuple[str, ...], ctx: Context, constraint: Co
         except Unreachable as exc:
             skipped.append((_label(route), str(exc)))
             if not quiet:
-                print(f"devshell: note: tools.{tool.name}: skipping {_label(route)}: {exc}", file=sys.stderr)
+                say.line(f"devshell: note: tools.{tool.name}: skipping {_label(route)}: {exc}")
     return routes, skipped
