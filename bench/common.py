@@ -252,6 +252,14 @@ class Row:
     verdict: str = ""
 
 
+@dataclass
+class Report:
+    """What one bench prints, and the rows of its table (bench/cold.py sums them up)."""
+
+    text: str
+    rows: list[Row]
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 

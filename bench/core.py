@@ -49,6 +49,7 @@ from common import (
     TIMEOUT,
     WORK,
     Contention,
+    Report,
     Row,
     check,
     children_cpu,
@@ -424,7 +425,8 @@ def breakdown(devshell: Path, archives: dict[str, list[Archive]], scratch: Path)
 # ---------------------------------------------------------------- main
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def measure(argv: Sequence[str] | None = None) -> Report:
+    """Run the bench: its report, as printed, and its table's rows."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 hot runs, 1 cold round")
     parser.add_argument("--runs", type=int, help="hot-path runs per command (default 40)")
@@ -475,15 +477,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         wipe(run_dir)
 
     mib = sum(a.size for a in archives[formats[0]]) / 2**20
-    print(f"devshell bench: {len(TOOLS)} tools of {PAYLOAD_BYTES / 2**20:.0f} MiB unpacked each "
+    out: list[str] = []
+    out.append(f"devshell bench: {len(TOOLS)} tools of {PAYLOAD_BYTES / 2**20:.0f} MiB unpacked each "
           f"({mib:.0f} MiB as {formats[0]}); hot runs {runs}, cold rounds {rounds} per format; "
           f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}; load average "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    print(table(rows, widths=(40, 10, 16, 7, 12)))
-    print("\n".join(contention.report()))
-    print()
-    print("\n".join(notes))
-    print(f"\n(bench took {time.perf_counter() - began:.0f} s)")
+    out.append(table(rows, widths=(40, 10, 16, 7, 12)))
+    out.append("\n".join(contention.report()))
+    out.append("")
+    out.append("\n".join(notes))
+    out.append(f"\n(bench took {time.perf_counter() - began:.0f} s)")
+    return Report("\n".join(out), rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    print(measure(argv).text)
     return 0
 
 

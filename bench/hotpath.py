@@ -44,6 +44,7 @@ from common import (
     TIMEOUT,
     WORK,
     Contention,
+    Report,
     Row,
     check,
     ensure_venv,
@@ -464,7 +465,8 @@ def wrap(text: str) -> str:
 # ---------------------------------------------------------------- main
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def measure(argv: Sequence[str] | None = None) -> Report:
+    """Run the bench: its report, as printed, and its table's rows."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 runs per command")
     parser.add_argument("--runs", type=int, help="runs per command (default 40)")
@@ -522,16 +524,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         wipe(run_dir)
 
     direnv_version = output(["direnv", "version"], WORK, env).strip()
-    print(f"devshell hot-path bench: {runs} runs per command, interleaved; prompt hooks "
+    out: list[str] = []
+    out.append(f"devshell hot-path bench: {runs} runs per command, interleaved; prompt hooks "
           f"{max(3, runs // 8)} loops of {PROMPTS_PER_LOOP} prompts (cd: {CD_PER_LOOP} in+out); "
           f"{os.cpu_count()} CPUs; "
           f"python {sys.version.split()[0]}; direnv {direnv_version}")
-    print(table(rows_for(samples, prompts), WIDTHS))
-    print("\n".join(contention.report()))
-    print()
-    print("\n".join(breakdown(samples, chosen)))
-    print("\n".join(wrap(note) for note in b.notes))
-    print(wrap("what each side does: `devshell run`/`env` stat devshell.toml and devshell.lock, read "
+    rows = rows_for(samples, prompts)
+    out.append(table(rows, WIDTHS))
+    out.append("\n".join(contention.report()))
+    out.append("")
+    out.append("\n".join(breakdown(samples, chosen)))
+    out.append("\n".join(wrap(note) for note in b.notes))
+    out.append(wrap("what each side does: `devshell run`/`env` stat devshell.toml and devshell.lock, read "
           "the activation record, build the pure environment, exec or print. `mise x`/`env` "
           "read mise.toml and mise's global config, find the installed tool under "
           "MISE_DATA_DIR, build PATH + [env] on top of the host environment, exec or print. "
@@ -540,7 +544,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           "with no change: direnv runs `direnv export bash` (it checks its watched files, "
           "evaluates nothing), mise runs `mise hook-env` (it checks its session), devshell's "
           "shellenv runs bash builtins only."))
-    print(f"\n(bench took {time.perf_counter() - began:.0f} s)")
+    out.append(f"\n(bench took {time.perf_counter() - began:.0f} s)")
+    return Report("\n".join(out), rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    print(measure(argv).text)
     return 0
 
 

@@ -42,6 +42,7 @@ from common import (
     TIMEOUT,
     WORK,
     Contention,
+    Report,
     Row,
     Times,
     attempt,
@@ -389,7 +390,8 @@ def shell_rows(name: str, times: Times, revalidated: Sequence[tuple[int, int]],
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def measure(argv: Sequence[str] | None = None) -> Report:
+    """Run the bench: its report, as printed, and its table's rows."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 round instead of 3")
     parser.add_argument("--rounds", type=int, help="rounds of each measurement (default 3)")
@@ -450,14 +452,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         empty_trash()
         wipe(run_dir)
 
-    print(f"devshell upstreams bench: shells {', '.join(names)}; rounds {rounds}; "
+    out: list[str] = []
+    out.append(f"devshell upstreams bench: shells {', '.join(names)}; rounds {rounds}; "
           f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}; load average at start "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(table(rows, WIDTHS))
-    print("\n".join(contention.report()))
-    print()
-    print("\n".join(textwrap.fill(note, width=100, subsequent_indent="    ") for note in notes))
-    print(f"\n(bench took {time.perf_counter() - began:.0f} s)")
+    out.append(table(rows, WIDTHS))
+    out.append("\n".join(contention.report()))
+    out.append("")
+    out.append("\n".join(textwrap.fill(note, width=100, subsequent_indent="    ") for note in notes))
+    out.append(f"\n(bench took {time.perf_counter() - began:.0f} s)")
+    return Report("\n".join(out), rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    print(measure(argv).text)
     return 0
 
 

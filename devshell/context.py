@@ -5,7 +5,7 @@ Commands build it once (`for_spec`) and pass it down; nothing deeper reads
 the current directory or `DEVSHELL_HOME`, and per-run caches (registry
 documents, opened Debian archives) live here rather than in modules, so two
 runs in one process (tests, a long-lived caller) never share them, and the
-threads of one run fill them under one lock.
+threads of one run fill them side by side, each key once.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class Context:
         self.home = home
         self.upstreams = upstreams
         self._memo: dict[Hashable, Any] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # guards _memo and _gates, never held while computing
+        self._gates: dict[Hashable, threading.Lock] = {}  # key -> held while it is computed
         self._locker: Callable[[str], LockedTool | None] | None = None
 
     @property
@@ -48,11 +49,24 @@ class Context:
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()` once per run for `key`; later calls get the same value.
-        Computed under the run's lock, so concurrent threads wait, not race."""
+        A thread asking for a key being computed waits for it rather than
+        racing; keys of their own are computed at once (two projects' index
+        pages are read side by side). A computation that fails is tried
+        again by the next caller."""
         with self._lock:
-            if key not in self._memo:
-                self._memo[key] = compute()
-            value: T = self._memo[key]
+            if key in self._memo:
+                value: T = self._memo[key]
+                return value
+            gate = self._gates.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._memo:
+                    value = self._memo[key]
+                    return value
+            value = compute()
+            with self._lock:
+                self._memo[key] = value
+                self._gates.pop(key, None)
             return value
 
     def lock_with(self, locker: Callable[[str], LockedTool | None]) -> None:
