@@ -27,9 +27,19 @@ from common import Report, Row, table
 
 
 def _met(rows: Sequence[Row], section: str) -> list[Row]:
-    """The rows that carry a verdict, named by their section."""
-    return [Row(f"{section}: {r.figure.strip()}", r.devshell, r.baseline, r.ratio, r.target, r.verdict)
-            for r in rows if re.search(r"\b(ok|MISS)\b", r.verdict)]
+    """The rows that carry a verdict, named by their section, an indented
+    row also by the row above it ("core: cold install tar.zst: devshell peak RSS")."""
+    out: list[Row] = []
+    above = ""
+    for r in rows:
+        name = r.figure.strip()
+        if not r.figure.startswith(" "):
+            above = name.split(" vs ")[0]
+        elif above:
+            name = f"{above}: {name}"
+        if re.search(r"\b(ok|MISS)\b", r.verdict) and not r.target.startswith("("):
+            out.append(Row(f"{section}: {name}", r.devshell, r.baseline, r.ratio, r.target, r.verdict))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = [row for name, report in reports for row in _met(report.rows, name)]
     print(f"==== every target, {os.cpu_count()} CPUs, load average "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    print(table(summary, widths=(62, 10, 14, 7, 18)))
+    print(table(summary, widths=(66, 10, 14, 7, 18)))
     missed = [r for r in summary if "MISS" in r.verdict]
     print(f"\n{len(summary) - len(missed)} of {len(summary)} met"
           + (f"; missed: {', '.join(r.figure for r in missed)}" if missed else ""))

@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 WORK = Path(tempfile.gettempdir()) / "devshell-bench"
 VENV = WORK / "venv"
 TIMEOUT = 300  # seconds, for any one command
+TIME = "/usr/bin/time"  # GNU time (Debian package `time`): CPU and peak RSS of one command
 
 
 # ---------------------------------------------------------------- set-up

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import zstandard
 from common import (
+    TIME,
     TIMEOUT,
     WORK,
     Contention,
@@ -77,9 +78,6 @@ ARCHIVE_RECIPE = f"v2-{PAYLOAD_BYTES}-{BLOCK}-{RANDOM_PART}-{SEED}"
 HOT_TARGET_MS = 25.0
 COLD_TARGET_RATIO = 1.15
 RSS_TARGET_MB = 100.0
-TIME = "/usr/bin/time"  # GNU time (Debian package `time`): CPU and peak RSS of one command
-
-
 # ---------------------------------------------------------------- set-up
 
 
