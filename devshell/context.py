@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from devshell.home import Home
 from devshell.sources.locate import Upstreams
@@ -55,19 +55,17 @@ class Context:
         again by the next caller."""
         with self._lock:
             if key in self._memo:
-                value: T = self._memo[key]
-                return value
+                return cast(T, self._memo[key])
             gate = self._gates.setdefault(key, threading.Lock())
         with gate:
             with self._lock:
                 if key in self._memo:
-                    value = self._memo[key]
-                    return value
-            value = compute()
+                    return cast(T, self._memo[key])
+            computed = compute()
             with self._lock:
-                self._memo[key] = value
+                self._memo[key] = computed
                 self._gates.pop(key, None)
-            return value
+            return computed
 
     def lock_with(self, locker: Callable[[str], LockedTool | None]) -> None:
         """Let `locked` ask `locker` (devshell.sources.resolve sets it while it

@@ -223,6 +223,33 @@ def test_a_refused_tar_leaves_no_staged_bytes(tmp_path: Path) -> None:
     assert not (tmp_path / "evil").exists()
 
 
+@pytest.mark.parametrize("fmt", TAR_FORMATS)
+def test_empty_files_are_made_in_place_not_staged(tmp_path: Path, fmt: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A flood of empty members (or a package's empty __init__.py files) costs
+    # no file until every member has been checked: there are no bytes to keep.
+    from devshell.store import unpack as unpack_module
+
+    staged: list[int] = []
+    real = unpack_module._Writer.stage
+
+    def counting(self: unpack_module._Writer, index: int, *rest: object) -> object:
+        staged.append(index)
+        return real(self, index, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(unpack_module._Writer, "stage", counting)
+    files = {"pkg/__init__.py": b"", "pkg/sub/__init__.py": b"", "pkg/mod.py": b"x = 1\n", "bin/tool": b"t"}
+    archive = tmp_path / f"a.{fmt}"
+    archive.write_bytes(archive_bytes(fmt, files))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    unpack(archive, fmt, dest, hashes=digests.Digests())
+    assert rehash(dest) == {p: hashlib.sha256(d).hexdigest() for p, d in files.items()}
+    assert (dest / "pkg/__init__.py").stat().st_size == 0
+    assert len(staged) == 2  # mod.py and tool; the two empty files were made where they belong
+    assert sorted(os.listdir(dest)) == ["bin", "pkg"]
+
+
 def test_an_output_is_normalised_sealed_and_listed_in_one_walk_as_before(tmp_path: Path) -> None:
     # What store.add makes of any filler's tree: the manifest the old three
     # walks (normalise, manifest, read-only) gave, and the same modes.

@@ -35,8 +35,8 @@ __all__ = [
     "each_name",
     "for_scheme",
     "get",
-    "names",
     "known",
+    "names",
     "owner_of_key",
 ]
 

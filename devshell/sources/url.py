@@ -204,7 +204,7 @@ class UrlSource(SourceBase):
             format=_string(table, "format"),
             strip=table.get("strip"),
         )
-        from devshell.store.unpack import FORMATS
+        from devshell.store.suffixes import FORMATS
 
         if opts.format is not None and opts.format not in FORMATS:
             raise BadOption("format", f"unknown format {opts.format!r} (accepted: {', '.join(FORMATS)})")
@@ -222,7 +222,7 @@ class UrlSource(SourceBase):
         return [tool.constraint]
 
     def resolve(self, tool: ToolSpec, plats: tuple[str, ...], ctx: Context) -> LockedTool:
-        from devshell.store.unpack import detect_format
+        from devshell.store.suffixes import detect_format
 
         home = ctx.home
         inputs = tool_inputs_hash(tool.inputs())

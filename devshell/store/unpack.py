@@ -10,7 +10,8 @@ emptied again.
 A tar is decompressed once (devshell.store.streams): each member's bytes go,
 as they are read, into a numbered file of a staging directory inside `dest`,
 hashed on the way and counted against the size limit; no name from the
-archive is used until every member has been checked. Then each staged file is
+archive is used until every member has been checked (an empty file has no
+bytes to stage: it is made in place afterwards). Then each staged file is
 renamed to its path, and links are made, symlinks last. A zip's directory is
 read first, so its members are checked before any is read; then, in
 directories made beforehand, its files of a MiB or more are written by a
@@ -56,6 +57,7 @@ from devshell.store.members import (
     too_many,
     unsafe,
 )
+from devshell.store.suffixes import FORMATS, detect_format
 
 if TYPE_CHECKING:
     from devshell.home import Home
@@ -64,12 +66,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMATS", "detect_format", "fill", "unpack"]
 
-#: The archive formats `unpack` reads (devshell.store.formats maps each to `fill`).
-FORMATS = ("tar.gz", "tgz", "tar.xz", "tar.bz2", "tar.zst", "zip", "binary")
-
-_SUFFIXES = {".tar.gz": "tar.gz", ".tgz": "tgz", ".tar.xz": "tar.xz", ".txz": "tar.xz",
-             ".tar.bz2": "tar.bz2", ".tbz2": "tar.bz2", ".tar.zst": "tar.zst",
-             ".tzst": "tar.zst", ".zip": "zip"}
 _CHUNK = 1024 * 1024
 #: Threads that write a zip's files: the calling thread the small ones, a
 #: second one those of a MiB or more (1: the calling thread all of them).
@@ -78,12 +74,6 @@ WRITERS = 2
 _MANY = 16
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _STAGING = ".devshell-staging"
-
-
-def detect_format(url_or_name: str) -> str:
-    """The format a file name or URL's suffix names; "binary" when none does."""
-    name = url_or_name.split("?", 1)[0].split("#", 1)[0].lower()
-    return next((f for s, f in _SUFFIXES.items() if name.endswith(s)), "binary")
 
 
 def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
@@ -328,6 +318,11 @@ def _read(src: IO[bytes] | None) -> Iterator[bytes]:
             yield chunk
 
 
+def _no_bytes() -> Iterator[bytes]:
+    """An empty member's bytes."""
+    return iter(())
+
+
 def _tar_opener(tar: tarfile.TarFile, stream: streams.Forward, info: tarfile.TarInfo) -> Opener:
     """What reads a tar member's bytes. tarfile's own reader (ExFileObject)
     copies every MiB twice more while holding the GIL, so for a plain member
@@ -361,8 +356,11 @@ def _unpack_tar(archive: Path, fmt: str, strip: int | str, writer: _Writer) -> N
                 if total > writer.max_bytes:  # before its bytes are read
                     raise too_big(archive, total, writer.max_bytes)
                 wanted = m.kind == "file" and (n is None or len(parts(m.name)) > n)
-                sources.append(writer.stage(len(infos), m, _tar_opener(tar, stream, info))
-                               if wanted else None)
+                # An empty file has no bytes to keep: it is made where it
+                # belongs, with the rest, so a flood of them costs no file
+                # before every member is checked.
+                sources.append(None if not wanted else _no_bytes if m.size == 0 else
+                               writer.stage(len(infos), m, _tar_opener(tar, stream, info)))
                 infos.append(info)
                 members.append(m)
         planned = plan(archive, members, strip, writer.max_bytes, writer.max_members)
