@@ -11,6 +11,7 @@ and the DEVSHELL_HTTP_* settings of devshell.net.http.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -155,16 +156,19 @@ def _kept(target: Path, download: Download) -> bool:
     lose a cache entry, not corrupt a store output. What a crash left short
     or damaged under the name is caught here, dropped, and fetched again.
     (The hot path reads the store, never this cache.)"""
-    try:
-        f = target.open("rb")
-    except FileNotFoundError:
-        return False
     algo, expected = integrity.parse(download.integrity)
-    with f:
-        digest = hashlib.file_digest(f, algo).digest()
+    try:
+        with target.open("rb") as f:
+            digest = hashlib.file_digest(f, algo).digest()
+            read = os.fstat(f.fileno())
+    except OSError:  # not there (the usual miss), or not a file it can read: fetched anew
+        return False
     if digest == expected:
         return True
-    target.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        now = target.stat()
+        if (now.st_dev, now.st_ino) == (read.st_dev, read.st_ino):  # not one another process just put there
+            target.unlink()
     say.note(f"the cached download of {download.label} was damaged (its bytes no longer match the lock); "
              "fetching it again")
     return False
