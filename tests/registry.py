@@ -70,7 +70,9 @@ def htpasswd_line(user: str, password: str) -> str | None:
         except ImportError:
             return None
         try:
-            hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+            # The lowest cost bcrypt takes: the registry checks the password
+            # on every request, and the default (2**12 rounds) costs 0.25 s each.
+            hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
         except (OSError, ValueError):
             return None
     return f"{user}:{hashed}" if hashed and hashed.startswith("$2") else None
