@@ -11,9 +11,14 @@ with an entry for the registry wins. An entry is `auth` (base64 of
 used, as containers-auth.json says. Scheme prefixes and `/v1/`, `/v2/` tails
 of older Docker keys are ignored.
 
-Credential helpers (`credHelpers`, `credsStore`) are not run: a registry
-only reachable through one needs an `auth` entry (or `REGISTRY_AUTH_FILE`).
-Identity tokens (`identitytoken`) are not used either.
+In each file, as Docker reads its own: a registry named in `credHelpers` is
+asked of that helper; else its `auths` entry is used; else, when the file
+names a `credsStore`, that helper is asked. A helper is the program
+`docker-credential-NAME` on PATH (NAME a plain word), run with `get` and the
+registry (host, or host:port) on stdin; it prints the user name and secret as
+JSON, or says the credentials are not found. Nothing from a project chooses
+it: the files are the user's, and the variables that move them need trust.
+Identity tokens (`identitytoken`, or a helper's `<token>` user) are not used.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ import base64
 import binascii
 import json
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +66,9 @@ def auth_files(env: Mapping[str, str] | None = None) -> list[Path]:
 
 def credentials(registry: str, repository: str = "",
                 env: Mapping[str, str] | None = None) -> Credentials | None:
-    """The credentials for `registry` (host, or host:port) and `repository`, if any file has them."""
+    """The credentials for `registry` (host, or host:port) and `repository`,
+    if any file has them or names a helper that does."""
+    env = os.environ if env is None else env
     for path in auth_files(env):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -67,13 +77,66 @@ def credentials(registry: str, repository: str = "",
         except (OSError, ValueError) as exc:
             raise UsageError(f"{path}: cannot be read as a registry auth file: {exc}",
                              hint="fix or remove the file (it is JSON with an `auths` table)") from None
-        auths = data.get("auths") if isinstance(data, dict) else None
-        if not isinstance(auths, dict):
+        if not isinstance(data, dict):
             continue
-        entry = _best(auths, registry, repository)
-        if entry is not None:
-            return _decode(entry, path, registry)
+        helpers = data.get("credHelpers")
+        own = next((name for key, name in helpers.items() if _normal(key) == registry),
+                   None) if isinstance(helpers, dict) else None
+        if isinstance(own, str) and own:
+            return _from_helper(own, registry, path, "credHelpers", env)
+        auths = data.get("auths")
+        entry = _best(auths, registry, repository) if isinstance(auths, dict) else None
+        found = _decode(entry, path, registry) if entry is not None else None
+        if found is not None:
+            return found
+        store = data.get("credsStore")
+        if isinstance(store, str) and store:
+            return _from_helper(store, registry, path, "credsStore", env)
+        if entry is not None:  # the first file with an entry for the registry decides
+            return None
     return None
+
+
+_HELPER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NOT_FOUND = "credentials not found"  # what every docker-credential helper says for an unknown server
+
+
+def _from_helper(name: str, registry: str, path: Path, key: str,
+                 env: Mapping[str, str]) -> Credentials | None:
+    """Ask `docker-credential-NAME get` for `registry`'s credentials."""
+    if not _HELPER_NAME.fullmatch(name):
+        raise UsageError(f"{path}: {key} names {name!r}, which is not a credential helper",
+                         hint="a helper is named by a plain word: docker-credential-NAME is run")
+    program = f"docker-credential-{name}"
+    found = shutil.which(program, path=env.get("PATH", os.environ.get("PATH")))
+    if found is None:
+        raise UsageError(f"{path}: {key} names the credential helper {program}, which is not on PATH",
+                         hint=f"install {program}, or log in so that the file holds an `auth` entry "
+                         "for the registry (or point REGISTRY_AUTH_FILE at one that does)")
+    try:
+        proc = subprocess.run([found, "get"], input=registry, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **env}, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"{program} (from {path}) could not be run: {exc}") from None
+    if proc.returncode != 0:
+        said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+        if any(_NOT_FOUND in line.lower() for line in said):
+            return None
+        # What a failing helper says is an error message, never the secret it did not print.
+        why = "".join(c if c.isprintable() else "?" for c in (said[0] if said else "")[:200])
+        raise UsageError(f"{program} (from {path}) failed for {registry}: {why or f'exit {proc.returncode}'}",
+                         hint=f"run `echo {registry} | {program} get` to see why")
+    try:
+        answer = json.loads(proc.stdout)
+    except ValueError:
+        answer = None
+    user = answer.get("Username") if isinstance(answer, dict) else None
+    secret = answer.get("Secret") if isinstance(answer, dict) else None
+    if not isinstance(user, str) or not isinstance(secret, str):
+        raise UsageError(f"{program} (from {path}) answered for {registry} without a Username and Secret")
+    if user == "<token>" or not user:  # an identity token: not used
+        return None
+    return Credentials(user, secret, f"{path} ({key}: {program})")
 
 
 def _normal(key: str) -> str:
