@@ -96,12 +96,13 @@ def _libraries(program: str) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def bash_archive() -> Any:
-    """A Debian archive on loopback serving this machine's own /bin/bash and
-    /bin/cat as packages, with their libraries and loader (libc6, libtinfo6)."""
+    """A Debian archive on loopback serving this machine's own /bin/bash,
+    /bin/cat and /usr/bin/env as packages, with their libraries and loader
+    (libc6, libtinfo6)."""
     from tests.debian_archive import ArchiveServer, DebPackage, FakeArchive
 
     plat, arch = _host_platform()
-    libs = {**_libraries("/bin/bash"), **_libraries("/bin/cat")}
+    libs = {**_libraries("/bin/bash"), **_libraries("/bin/cat"), **_libraries("/usr/bin/env")}
     interp = next(name for name in libs if name.startswith("/"))
     libc = libs["libc.so.6"]
     triplet = libc.parent.name
@@ -118,7 +119,8 @@ def bash_archive() -> Any:
         DebPackage("bash", "5.2.15-2", arch=arch, depends="libtinfo6 (>= 6), libc6 (>= 2.34)",
                    files={"bin/bash": Path(os.path.realpath("/bin/bash")).read_bytes()}),
         DebPackage("minicore", "1.0-1", arch=arch, depends="libc6 (>= 2.34)",
-                   files={"usr/bin/cat": Path(os.path.realpath("/bin/cat")).read_bytes()}),
+                   files={"usr/bin/cat": Path(os.path.realpath("/bin/cat")).read_bytes(),
+                          "usr/bin/env": Path(os.path.realpath("/usr/bin/env")).read_bytes()}),
     )
     archive.publish()
     yield plat, archive
@@ -153,7 +155,7 @@ def test_the_image_runs_its_pinned_bash_and_tools_under_chroot(
                     "--image", f"{tmp_path / 'img'}:1.0", str(bundle)],
                    check=True, capture_output=True, timeout=120)
     rootfs = bundle / "rootfs"
-    assert sorted(p.name for p in rootfs.iterdir()) == ["opt", "tmp", "workspace"]
+    assert sorted(p.name for p in rootfs.iterdir()) == ["bin", "opt", "tmp", "usr", "workspace"]
     config = json.loads((bundle / "config.json").read_text())
     assert set(shown["Env"]) <= set(config["process"]["env"])  # umoci adds TERM
     argv = config["process"]["args"]
@@ -174,6 +176,46 @@ def test_the_image_runs_its_pinned_bash_and_tools_under_chroot(
     proc = subprocess.run(["env", "-i", *shown["Env"], *chroot, "cat", "/tmp/said"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.split(".")[0].isdigit(), proc.stderr
+
+
+def _unpacked(layout: Path, tag: str, bundle: Path) -> Path:
+    subprocess.run(["umoci", "unpack", *([] if os.geteuid() == 0 else ["--rootless"]),
+                    "--image", f"{layout}:{tag}", str(bundle)], check=True, capture_output=True, timeout=120)
+    return bundle / "rootfs"
+
+
+def test_scripts_that_start_with_usr_bin_env_or_call_bin_sh_run_in_the_image(
+        bash_project: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    # Every npm tool starts `#!/usr/bin/env node`, and many scripts call
+    # /bin/sh: as Nix's dockerTools.usrBinEnv and binSh give them, the image
+    # links /usr/bin/env and /bin/sh to the shell's own env and sh (or bash).
+    root, env = bash_project
+    image(root, "--output", str(tmp_path / "img"), "--tag", "1.0", env=env)
+    rootfs = _unpacked(tmp_path / "img", "1.0", tmp_path / "bundle")
+    profile = next(p for p in (rootfs / "opt/devshell/store").iterdir() if "-profile-" in p.name)
+    assert os.readlink(rootfs / "usr/bin/env") == f"/opt/devshell/store/{profile.name}/bin/env"
+    assert os.readlink(rootfs / "bin/sh") == f"/opt/devshell/store/{profile.name}/bin/bash"
+    tool = rootfs / "workspace" / "greet"
+    tool.write_text("#!/usr/bin/env bash\necho \"greeted by $0 with ${BASH_VERSION%%.*}\"\n")
+    tool.chmod(0o755)
+    chroot_bin = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    assert chroot_bin is not None
+    chroot = [chroot_bin, str(rootfs)] if os.geteuid() == 0 else ["unshare", "-r", chroot_bin, str(rootfs)]
+    shown = skopeo("inspect", f"oci:{tmp_path / 'img'}:1.0")
+    proc = subprocess.run(["env", "-i", *shown["Env"], *chroot, "/workspace/greet"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("greeted by /workspace/greet with ") and proc.stdout.strip()[-1].isdigit()
+    proc = subprocess.run(["env", "-i", *shown["Env"], *chroot, "/bin/sh", "-c", "cat /workspace/greet"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("#!/usr/bin/env bash"), proc.stderr
+
+
+def test_an_image_without_env_or_sh_links_neither(server: LoopbackServer, tmp_path: Path) -> None:
+    root = hello_project(server, tmp_path / "proj", platforms='["x86_64-linux"]')
+    image(root, "--output", str(tmp_path / "img"), "--tag", "1.0", env={"DEVSHELL_PLATFORM": "x86_64-linux"})
+    rootfs = _unpacked(tmp_path / "img", "1.0", tmp_path / "bundle")
+    assert sorted(p.name for p in rootfs.iterdir()) == ["opt", "tmp", "workspace"]
 
 
 def test_two_builds_from_scratch_give_the_same_digest(

@@ -11,6 +11,7 @@ index, one manifest per platform.
 from __future__ import annotations
 
 import hashlib
+import os
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 from devshell.home import Home
 from devshell.lock import Lock
 from devshell.oci import imagestore
-from devshell.oci.layers import LayerCache, directory_entry, write_layer
+from devshell.oci.layers import LayerCache, directory_entry, link_entry, write_layer
 from devshell.oci.layout import (
     MEDIA_TYPE_CONFIG,
     MEDIA_TYPE_EMPTY,
@@ -47,7 +48,9 @@ WRITTEN_BY = "dev.devshell.written-by"
 MEDIA_TYPE_SBOM = "application/vnd.cyclonedx+json"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 # Bump when what the profile layer holds besides the profile changes: it names cached layers.
-_ROOT_LAYER = "image-root-1"
+_ROOT_LAYER = "image-root-2"
+#: What /bin/sh links to, the first the shell has.
+_SH = ("sh", "dash", "bash")
 
 
 def oci_platform(platform: str) -> Platform:
@@ -127,10 +130,8 @@ def _layers(realised: imagestore.Realised, staging: Home, cache: LayerCache,
     layers: list[Descriptor] = []
     wanted: list[tuple[str, Path, str, tuple[tarfile.TarInfo, ...]]]
     wanted = [(a.output, path, a.output, ()) for _, a, path in realised.outputs]
-    # The profile's layer also makes the directories any container expects.
-    root_dirs = (directory_entry("tmp", 0o1777), directory_entry(WORKDIR.lstrip("/")))
     wanted.append((realised.profile.name, realised.profile,
-                   f"{realised.profile.name}.{_ROOT_LAYER}", root_dirs))
+                   f"{realised.profile.name}.{_ROOT_LAYER}", _root_entries(realised, staging)))
     for name, path, key, extra in wanted:
         layer = cache.get(key)
         if layer is None:
@@ -140,6 +141,24 @@ def _layers(realised: imagestore.Realised, staging: Home, cache: LayerCache,
         if layer not in layers:
             layers.append(layer)
     return layers
+
+
+def _root_entries(realised: imagestore.Realised, staging: Home) -> tuple[tarfile.TarInfo, ...]:
+    """What the profile's layer puts at the image's root: the directories any
+    container expects, and, as Nix's dockerTools.usrBinEnv and binSh do,
+    /usr/bin/env and /bin/sh linked to the shell's own `env` and `sh` (else
+    dash, else bash: it runs as a POSIX shell under that name) when it has
+    them, so scripts that start `#!/usr/bin/env node` (every npm tool) or call
+    /bin/sh run. A shell without them gets neither."""
+    entries = [directory_entry("tmp", 0o1777), directory_entry(WORKDIR.lstrip("/"))]
+    have = realised.profile / "bin"
+    inside = f"{staging.final(realised.profile.name)}/bin"
+    if os.path.lexists(have / "env"):
+        entries += [directory_entry("usr"), directory_entry("usr/bin"), link_entry("usr/bin/env", f"{inside}/env")]
+    sh = next((name for name in _SH if os.path.lexists(have / name)), None)
+    if sh is not None:
+        entries += [directory_entry("bin"), link_entry("bin/sh", f"{inside}/{sh}")]
+    return tuple(entries)
 
 
 def _config(spec: Spec, realised: imagestore.Realised, staging: Home,

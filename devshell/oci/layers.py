@@ -29,7 +29,7 @@ from devshell.home import confined
 from devshell.oci.layout import CHUNK, BlobWriter, Layout
 from devshell.oci.model import MEDIA_TYPE_LAYER, Descriptor, LayoutError
 
-__all__ = ["MTIME", "LayerCache", "directory_entry", "write_layer"]
+__all__ = ["MTIME", "LayerCache", "directory_entry", "link_entry", "write_layer"]
 
 MTIME = 1  # the store's own fixed mtime (devshell.store), like Nix's images
 
@@ -37,6 +37,11 @@ MTIME = 1  # the store's own fixed mtime (devshell.store), like Nix's images
 def directory_entry(name: str, mode: int = 0o755) -> tarfile.TarInfo:
     """A directory's tar header, as every layer writes it."""
     return _entry(name, tarfile.DIRTYPE, mode)
+
+
+def link_entry(name: str, target: str) -> tarfile.TarInfo:
+    """A symlink's tar header, as every layer writes it."""
+    return _entry(name, tarfile.SYMTYPE, 0o777, link=target)
 
 
 def _entry(name: str, kind: bytes, mode: int, size: int = 0, link: str = "") -> tarfile.TarInfo:
@@ -63,7 +68,7 @@ def write_layer(layout: Layout, parents: Sequence[str], at: str, tree: Path | No
                 extra: Sequence[tarfile.TarInfo] = ()) -> Descriptor:
     """Stream a layer into `layout`: the directories `parents` (0755), `tree`'s
     contents under the directory `at` (when `tree` is given), then `extra`
-    entries (empty directories only), all sorted by name."""
+    entries (empty directories and symlinks only), all sorted by name."""
     with layout.writer() as blob:
         sink: IO[bytes] = _Sink(blob)  # type: ignore[assignment]
         with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
