@@ -282,6 +282,11 @@ def _check_paths(archive: Path, items: list[Member], kinds: dict[str, str]) -> N
                          "output (or a loop)", "symlink escape")
 
 
+def _plain(path: str) -> bool:
+    """A relative path of ordinary parts: no leading `/`, no empty, `.` or `..` part."""
+    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..") for p in path.split("/"))
+
+
 def check_with_tarfile(archive: Path, infos: Sequence[tarfile.TarInfo],
                        planned: Sequence[Member | None], root: Path) -> None:
     """tarfile's own "data" filter on every member as it will be written, as
@@ -292,7 +297,12 @@ def check_with_tarfile(archive: Path, infos: Sequence[tarfile.TarInfo],
     if not hasattr(tarfile, "data_filter"):
         return
     for info, m in zip(infos, planned, strict=True):
-        if m is None:
+        if m is None or (m.kind in ("file", "dir") and _plain(m.path)):
+            # The filter could only refuse such a member for an absolute
+            # name, a `..`, or a symlink on its way out of `root`, and a
+            # plain relative name in a root holding no links has none of
+            # them: skipping it spares a realpath of every member (31 us
+            # each, 0.3 s of CPU for a tree of 10,000 files).
             continue
         renamed = info.replace(name=m.path, linkname=m.link, deep=False,
                                mode=file_mode(m.mode))
