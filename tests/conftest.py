@@ -14,6 +14,7 @@ import pytest
 from tests.debian_archive import ArchiveServer
 from tests.loopback import LoopbackServer
 from tests.npm_registry import FakeRegistry
+from tests.registry import Registry, htpasswd_line, registry_fixture
 
 _real_connect = socket.socket.connect
 _NETGUARD = str(Path(__file__).parent / "netguard")
@@ -133,3 +134,12 @@ def registry(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv("DEVSHELL_PLATFORM", "x86_64-linux")
     monkeypatch.chdir(tmp_path)
     yield FakeRegistry(server)
+
+
+@pytest.fixture
+def locked_registry(tmp_path: Path) -> Iterator[Registry]:
+    """A real registry (docker-registry) behind basic auth: user `team`, password `s3cret`."""
+    line = htpasswd_line("team", "s3cret")
+    if line is None:
+        pytest.skip("no bcrypt from this Python's crypt module to write an htpasswd file")
+    yield from registry_fixture(tmp_path / "locked-registry", htpasswd=line)

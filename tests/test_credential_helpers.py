@@ -16,7 +16,7 @@ from devshell.errors import UsageError
 from devshell.oci.auth import credentials
 from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
-from tests.registry import Registry, htpasswd_line, registry_fixture
+from tests.registry import Registry
 
 REPO = "team/devshell"
 
@@ -123,14 +123,6 @@ def test_a_failing_helper_is_a_clear_error_with_its_complaint(tmp_path: Path, he
     env = _docker_config(tmp_path, {"credHelpers": {"registry.example": "broken"}})
     with pytest.raises(UsageError, match=r"docker-credential-broken \(from .*config.json\) failed for registry.example: the keyring is locked"):
         credentials("registry.example", REPO, env)
-
-
-@pytest.fixture
-def locked_registry(tmp_path: Path) -> Iterator[Registry]:
-    line = htpasswd_line("team", "s3cret")
-    if line is None:
-        pytest.skip("no bcrypt from this Python's crypt module to write an htpasswd file")
-    yield from registry_fixture(tmp_path / "locked-registry", htpasswd=line)
 
 
 def test_a_team_cache_behind_basic_auth_is_pushed_with_a_helpers_credentials(

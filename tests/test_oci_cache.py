@@ -32,7 +32,7 @@ from devshell.oci.registry import Reference, is_loopback
 from tests.greet_archive import GREETING, greet_archive
 from tests.helpers import devshell, script, serve_tool, url_tool, write_spec
 from tests.loopback import LoopbackServer
-from tests.registry import SKOPEO, Registry, htpasswd_line, registry_fixture, skopeo_raw
+from tests.registry import SKOPEO, Registry, registry_fixture, skopeo_raw
 
 REPO = "team/devshell"
 
@@ -234,14 +234,6 @@ def test_credentials_come_from_the_most_specific_auth_entry(tmp_path: Path) -> N
     home_env = {"HOME": str(tmp_path / "nohome"), "DOCKER_CONFIG": str(docker)}
     in_docker = credentials("other.example", "r", home_env)
     assert in_docker is not None and in_docker.origin == str(docker / "config.json")
-
-
-@pytest.fixture
-def locked_registry(tmp_path: Path) -> Iterator[Registry]:
-    line = htpasswd_line("team", "s3cret")
-    if line is None:
-        pytest.skip("no bcrypt from this Python's crypt module to write an htpasswd file")
-    yield from registry_fixture(tmp_path / "locked-registry", htpasswd=line)
 
 
 def test_a_registry_behind_basic_auth_takes_credentials_from_the_auth_file(
