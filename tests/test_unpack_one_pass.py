@@ -206,6 +206,51 @@ def test_a_member_named_like_the_staging_directory_unpacks(tmp_path: Path) -> No
     assert sorted(os.listdir(dest)) == [".devshell-staging", ".devshell-staging-0", "bin"]
 
 
+def test_a_directory_named_like_the_staging_directory_holding_only_empty_files_is_kept(tmp_path: Path) -> None:
+    # Nothing is staged for empty files, so no staging directory is made:
+    # the member's own directory of that name must not be taken for it.
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for name in (".devshell-staging/keep", "sub/e"):
+            tar.addfile(tarfile.TarInfo(name))
+        link = tarfile.TarInfo(".devshell-staging-link")
+        link.type, link.linkname = tarfile.SYMTYPE, "sub"
+        tar.addfile(link)
+    archive = tmp_path / "a.tar.gz"
+    archive.write_bytes(raw.getvalue())
+    dest = tmp_path / "out"
+    dest.mkdir()
+    unpack(archive, "tar.gz", dest)
+    assert sorted(os.listdir(dest)) == [".devshell-staging", ".devshell-staging-link", "sub"]
+    assert os.listdir(dest / ".devshell-staging") == ["keep"]
+
+
+def test_a_symlink_named_like_the_staging_directory_unpacks(tmp_path: Path) -> None:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        tar.addfile(tarfile.TarInfo("sub/e"))
+        link = tarfile.TarInfo(".devshell-staging")
+        link.type, link.linkname = tarfile.SYMTYPE, "sub"
+        tar.addfile(link)
+    archive = tmp_path / "a.tar.gz"
+    archive.write_bytes(raw.getvalue())
+    dest = tmp_path / "out"
+    dest.mkdir()
+    unpack(archive, "tar.gz", dest)
+    assert os.readlink(dest / ".devshell-staging") == "sub" and os.listdir(dest / "sub") == ["e"]
+
+
+def test_a_zip_member_under_the_staging_directorys_name_is_kept(tmp_path: Path) -> None:
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(".devshell-staging/keep", b"kept")
+        zf.writestr("bin/tool", b"t")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    unpack(archive, "zip", dest)
+    assert (dest / ".devshell-staging" / "keep").read_bytes() == b"kept"
+
+
 def test_a_refused_tar_leaves_no_staged_bytes(tmp_path: Path) -> None:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:

@@ -148,6 +148,7 @@ class _Writer:
         self.max_bytes, self.max_members, self.written = max_bytes, max_members, 0
         self._dirs: set[str] = set()  # directories under root known to exist
         self._staging = os.path.join(root, _STAGING)
+        self._made_staging = False  # whether `stage` made it: a member may bear its name
         self._count = threading.Lock()  # `written`, added to by each writer thread
 
     @contextmanager
@@ -165,8 +166,9 @@ class _Writer:
 
     def stage(self, index: int, m: Member, opener: Opener) -> _Staged:
         """Write member `m`'s bytes to a staging file named by its index."""
-        if not os.path.isdir(self._staging):
+        if not self._made_staging:
             os.mkdir(self._staging, 0o700)
+            self._made_staging = True
         try:
             self._copy(m, opener, os.path.join(self._staging, str(index)))
         except OSError as exc:
@@ -178,7 +180,7 @@ class _Writer:
         files in order, then the files read from the archive (`_write_files`),
         then hard links, symlinks last."""
         taken = {m.path.split("/", 1)[0] for m in planned if m is not None}
-        if _STAGING in taken and os.path.isdir(self._staging):  # a member's own name
+        if _STAGING in taken and self._made_staging:  # a member's own name
             aside = next(f"{_STAGING}-{i}" for i in range(len(taken) + 1)
                          if f"{_STAGING}-{i}" not in taken)
             os.rename(self._staging, os.path.join(self.root, aside))
@@ -200,7 +202,7 @@ class _Writer:
         self._write_files(opened)
         for m in later + links:  # a hard link's file is written by now
             self.write(m, None)
-        if os.path.isdir(self._staging):
+        if self._made_staging:
             shutil.rmtree(self._staging)
 
     def _write_files(self, files: Sequence[tuple[Member, Opener]]) -> None:
