@@ -22,9 +22,11 @@ against a cold one (issue 4).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -267,8 +269,13 @@ def install(devshell: Path, proj: Path, env: dict[str, str]) -> tuple[float | No
     with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", prefix="time-", dir=WORK) as report:
         start = time.perf_counter()
         proc = subprocess.Popen([TIME, "-f", "%M", "-o", report.name, str(devshell), "install", "--locked"],
-                                cwd=proj, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        wait_exact(proc)
+                                cwd=proj, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+        try:
+            wait_exact(proc)
+        finally:  # a timeout kills GNU time; its devshell (and anything it left) goes too
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         elapsed = time.perf_counter() - start
         lines = report.read().split()
         rss = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else 0.0

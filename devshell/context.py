@@ -35,7 +35,9 @@ class Context:
         self.upstreams = upstreams
         self._memo: dict[Hashable, Any] = {}
         self._lock = threading.Lock()  # guards _memo and _gates, never held while computing
-        self._gates: dict[Hashable, threading.Lock] = {}  # key -> held while it is computed
+        # key -> held while it is computed; re-entrant, so a computation that
+        # asks for its own key recurses into a clear RecursionError, not a hang.
+        self._gates: dict[Hashable, threading.RLock] = {}
         self._locker: Callable[[str], LockedTool | None] | None = None
 
     @property
@@ -52,11 +54,11 @@ class Context:
         A thread asking for a key being computed waits for it rather than
         racing; keys of their own are computed at once (two projects' index
         pages are read side by side). A computation that fails is tried
-        again by the next caller."""
+        again by the next caller. Keys must not wait on each other in a cycle."""
         with self._lock:
             if key in self._memo:
                 return cast(T, self._memo[key])
-            gate = self._gates.setdefault(key, threading.Lock())
+            gate = self._gates.setdefault(key, threading.RLock())
         with gate:
             with self._lock:
                 if key in self._memo:

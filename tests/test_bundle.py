@@ -129,3 +129,21 @@ def test_a_file_that_is_not_a_bundle_is_one_clear_line(tmp_path: Path, server: L
     proc = devshell("install", "--from", str(junk), cwd=root)
     assert proc.returncode == 6
     assert "cannot be read as a bundle" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_bundle_replaces_a_cached_download_a_crash_left_short(tmp_path: Path, server: LoopbackServer) -> None:
+    # Downloads are not fsync'd: a crash may leave a short file under the
+    # right name. The bundle's bytes must stand in for it, with no network.
+    root = _hello(tmp_path, server)
+    bundle = tmp_path / "shell.tar"
+    devshell("bundle", "--output", str(bundle), cwd=root, check=True)
+    server.stop()
+    artifact = json.loads((root / "devshell.lock").read_text())["tools"]["hello"]["platforms"]["x86_64-linux"]
+    other = tmp_path / "air-gapped"
+    cached = other / "cache" / "downloads" / to_hex(artifact["integrity"])
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"short")
+    env = {"DEVSHELL_HOME": str(other), "DEVSHELL_PLATFORM": "x86_64-linux"}
+    proc = _offline("install", "--locked", "--from", str(bundle), cwd=root, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert _offline("run", "--", "hello", "x", cwd=root, env=env).stdout == "hello 1.0 x\n"

@@ -86,12 +86,38 @@ def test_a_credentials_store_serves_every_registry_of_the_file(tmp_path: Path, h
     assert _asked(helper) == [[["get"], "registry.example"], [["get"], "unknown.example"]]
 
 
-def test_an_auth_entry_wins_over_the_store(tmp_path: Path, helper: Path) -> None:
+def test_with_a_store_the_store_is_asked_as_docker_asks_it(tmp_path: Path, helper: Path) -> None:
+    # Docker takes a file's `auths` entry only when it names no store.
     env = _docker_config(tmp_path, {"auths": {"registry.example": {"username": "in", "password": "file"}},
                                     "credsStore": "devshelltest"})
     found = credentials("registry.example", REPO, env)
+    assert found is not None and found.username == "team"
+    assert _asked(helper) == [[["get"], "registry.example"]]
+    without = _docker_config(tmp_path, {"auths": {"registry.example": {"username": "in", "password": "file"}}})
+    found = credentials("registry.example", REPO, without)
     assert found is not None and found.username == "in"
-    assert _asked(helper) == []
+
+
+def test_a_helper_is_asked_once_per_registry_per_run(tmp_path: Path, helper: Path) -> None:
+    env = _docker_config(tmp_path, {"credsStore": "devshelltest"})
+    for _ in range(3):
+        found = credentials("registry.example", REPO, env)
+        assert found is not None and found.username == "team"
+    assert len(_asked(helper)) == 1
+
+
+def test_a_helper_in_the_store_is_never_run(tmp_path: Path, helper: Path) -> None:
+    # Inside an activated shell PATH holds the project's tools: a project
+    # cannot choose the helper by shipping one.
+    home = Path(os.environ["DEVSHELL_HOME"])
+    shipped = home / "store" / ("0" * 32 + "-profile-evil") / "bin"
+    shipped.mkdir(parents=True)
+    (shipped / "docker-credential-shipped").write_text("#!/bin/sh\necho pwned > \"$HELPER_LOG\"\n")
+    (shipped / "docker-credential-shipped").chmod(0o755)
+    env = {**_docker_config(tmp_path, {"credsStore": "shipped"}), "PATH": f"{shipped}{os.pathsep}{os.environ['PATH']}"}
+    with pytest.raises(UsageError, match="docker-credential-shipped, which is not on PATH"):
+        credentials("registry.example", REPO, env)
+    assert not helper.exists()
 
 
 def test_a_helper_that_is_not_installed_is_a_clear_error(tmp_path: Path, helper: Path) -> None:
@@ -110,6 +136,24 @@ def test_a_helper_name_that_is_not_a_plain_word_is_refused_unrun(tmp_path: Path,
         with pytest.raises(UsageError, match="not a credential helper"):
             credentials("registry.example", REPO, env)
     assert _asked(helper) == []
+
+
+@pytest.mark.parametrize("said", [
+    '{"Username": "u", "Secret": "TOPSECRET"}',  # an answer, then a failing exit
+    "\\377\\376 not text",
+])
+def test_what_a_failing_helper_printed_on_stdout_is_never_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               said: str) -> None:
+    bin_dir = tmp_path / "leaky-bin"
+    bin_dir.mkdir()
+    leaky = bin_dir / "docker-credential-leaky"
+    leaky.write_text(f"#!/bin/sh\nprintf '{said}'\nexit 1\n")
+    leaky.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    env = _docker_config(tmp_path, {"credHelpers": {"registry.example": "leaky"}})
+    with pytest.raises(UsageError) as caught:
+        credentials("registry.example", REPO, env)
+    assert "TOPSECRET" not in str(caught.value) and "exit 1" in str(caught.value)
 
 
 def test_a_failing_helper_is_a_clear_error_with_its_complaint(tmp_path: Path, helper: Path,

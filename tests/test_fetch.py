@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import socket
 import sys
 import time
@@ -109,7 +110,7 @@ def test_a_damaged_cached_download_is_dropped_and_fetched_again(
     assert fetch(h, download(url)) == path
     assert path.read_bytes() == BODY
     assert server.hits["/tool.tar.gz"] == 2
-    assert "the cached download of tool 1.0 (x86_64-linux) was damaged" in capsys.readouterr().err
+    assert "the cached download of tool 1.0 (x86_64-linux) is damaged" in capsys.readouterr().err
 
 
 def test_a_damaged_cached_download_is_located_again(server: LoopbackServer) -> None:
@@ -137,7 +138,21 @@ def test_offline_a_damaged_cached_download_is_not_used(
     monkeypatch.setenv("DEVSHELL_OFFLINE", "1")
     with pytest.raises(FetchError, match="not in the download cache"):
         fetch(h, download(url))
-    assert not path.exists()
+    monkeypatch.delenv("DEVSHELL_OFFLINE")
+    assert fetch(h, download(url)) == path and path.read_bytes() == BODY  # replaced whole, online
+
+
+def test_something_that_is_not_a_file_in_the_cache_is_never_read(server: LoopbackServer) -> None:
+    # A FIFO would block the check for ever, a link to /dev/zero feed it for ever.
+    url = server.add("/tool.tar.gz", BODY)
+    h = home()
+    target = cached_path(h, sri(BODY))
+    target.parent.mkdir(parents=True)
+    os.mkfifo(target)
+    assert fetch(h, download(url, size=len(BODY))) == target and target.read_bytes() == BODY
+    target.unlink()
+    target.symlink_to("/dev/zero")
+    assert fetch(h, download(url)) == target and not target.is_symlink() and target.read_bytes() == BODY
 
 
 def test_sha512_integrity_is_verified_too(server: LoopbackServer) -> None:

@@ -30,7 +30,7 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
     from devshell.debian import pyconfig, relocate
     from devshell.debian import unpack as debunpack
     from devshell.errors import DevshellError
-    from devshell.net.fetch import Download, cached_path, fetch_all
+    from devshell.net.fetch import Download, fetch_all, present
     from devshell.python import bytecode
     from devshell.sources.deb import concrete
 
@@ -38,7 +38,7 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
         (f"{p.name} {p.version}, for {label}", p.url, p.integrity, p.size)
         for p in artifact.closure
     ]
-    def where(url: str, sri: str) -> str:
+    def where(url: str, sri: str, size: int | None, what: str) -> str:
         # Asked even for a cached part: the answer is what the output's
         # manifest records for a repair (`Upstreams.record`), and the security
         # archive may have given only parts the lock already fetched. Only a
@@ -46,11 +46,11 @@ def fill(home: Home, artifact: Artifact, label: str, tmp: Path,
         try:
             return concrete(url, upstreams)
         except DevshellError:
-            if cached_path(home, sri).exists():
+            if present(home, sri, size, what):
                 return url
             raise
 
-    downloads = [Download(where(url, sri), sri, size, what) for what, url, sri, size in parts]
+    downloads = [Download(where(url, sri, size, what), sri, size, what) for what, url, sri, size in parts]
     debs = fetch_all(home, downloads)
     debunpack.unpack_debs([(debs[d.integrity], d.label) for d in downloads], tmp)
     final = home.final(artifact.output)

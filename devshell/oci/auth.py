@@ -12,13 +12,16 @@ used, as containers-auth.json says. Scheme prefixes and `/v1/`, `/v2/` tails
 of older Docker keys are ignored.
 
 In each file, as Docker reads its own: a registry named in `credHelpers` is
-asked of that helper; else its `auths` entry is used; else, when the file
-names a `credsStore`, that helper is asked. A helper is the program
-`docker-credential-NAME` on PATH (NAME a plain word), run with `get` and the
-registry (host, or host:port) on stdin; it prints the user name and secret as
-JSON, or says the credentials are not found. Nothing from a project chooses
-it: the files are the user's, and the variables that move them need trust.
-Identity tokens (`identitytoken`, or a helper's `<token>` user) are not used.
+asked of that helper; else, when the file names a `credsStore`, that helper
+(Docker then takes nothing from `auths`); else the `auths` entry. A helper is
+the program `docker-credential-NAME` on PATH (NAME a plain word), run with
+`get` and the registry (host, or host:port) on stdin, once per registry per
+run; it prints the user name and secret as JSON, or says the credentials are
+not found. Nothing from a project chooses it: the files are the user's, the
+variables that move them need trust, and PATH entries inside devshell's store
+(a project's tools, in an activated shell) are not searched. What a failing
+helper printed on stdout is never shown: it may be a secret. Identity tokens
+(`identitytoken`, or a helper's `<token>` user) are not used.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,16 +88,13 @@ def credentials(registry: str, repository: str = "",
                    None) if isinstance(helpers, dict) else None
         if isinstance(own, str) and own:
             return _from_helper(own, registry, path, "credHelpers", env)
-        auths = data.get("auths")
-        entry = _best(auths, registry, repository) if isinstance(auths, dict) else None
-        found = _decode(entry, path, registry) if entry is not None else None
-        if found is not None:
-            return found
         store = data.get("credsStore")
         if isinstance(store, str) and store:
             return _from_helper(store, registry, path, "credsStore", env)
+        auths = data.get("auths")
+        entry = _best(auths, registry, repository) if isinstance(auths, dict) else None
         if entry is not None:  # the first file with an entry for the registry decides
-            return None
+            return _decode(entry, path, registry)
     return None
 
 
@@ -101,30 +102,52 @@ _HELPER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _NOT_FOUND = "credentials not found"  # what every docker-credential helper says for an unknown server
 
 
+_asked: dict[tuple[str, str], Credentials | None] = {}  # (helper, registry) -> its answer, this run
+_asking = threading.Lock()  # one helper at a time: it may prompt for a keyring
+
+
+def _outside_the_store(search: str) -> str:
+    """PATH without the entries inside devshell's store (a project's tools)."""
+    from devshell.home import home
+
+    store = os.path.realpath(home().store)
+    return os.pathsep.join(d for d in search.split(os.pathsep)
+                           if d and not (os.path.realpath(d) + "/").startswith(store + "/"))
+
+
 def _from_helper(name: str, registry: str, path: Path, key: str,
                  env: Mapping[str, str]) -> Credentials | None:
-    """Ask `docker-credential-NAME get` for `registry`'s credentials."""
+    """Ask `docker-credential-NAME get` for `registry`'s credentials, once per run."""
     if not _HELPER_NAME.fullmatch(name):
         raise UsageError(f"{path}: {key} names {name!r}, which is not a credential helper",
                          hint="a helper is named by a plain word: docker-credential-NAME is run")
     program = f"docker-credential-{name}"
-    found = shutil.which(program, path=env.get("PATH", os.environ.get("PATH")))
+    found = shutil.which(program, path=_outside_the_store(env.get("PATH", os.environ.get("PATH", ""))))
     if found is None:
         raise UsageError(f"{path}: {key} names the credential helper {program}, which is not on PATH",
                          hint=f"install {program}, or log in so that the file holds an `auth` entry "
                          "for the registry (or point REGISTRY_AUTH_FILE at one that does)")
+    with _asking:
+        if (found, registry) not in _asked:
+            _asked[(found, registry)] = _ask(found, program, registry, path, key, env)
+        return _asked[(found, registry)]
+
+
+def _ask(found: str, program: str, registry: str, path: Path, key: str,
+         env: Mapping[str, str]) -> Credentials | None:
     try:
         proc = subprocess.run([found, "get"], input=registry, capture_output=True, text=True, timeout=60,
-                              env={**os.environ, **env}, check=False)
+                              encoding="utf-8", errors="replace", env={**os.environ, **env}, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UsageError(f"{program} (from {path}) could not be run: {exc}") from None
     if proc.returncode != 0:
-        said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        if any(_NOT_FOUND in line.lower() for line in said):
+        if _NOT_FOUND in (proc.stdout + proc.stderr).lower():
             return None
-        # What a failing helper says is an error message, never the secret it did not print.
+        # Only stderr is shown: what went to stdout may be the secret itself.
+        said = proc.stderr.strip().splitlines()
         why = "".join(c if c.isprintable() else "?" for c in (said[0] if said else "")[:200])
-        raise UsageError(f"{program} (from {path}) failed for {registry}: {why or f'exit {proc.returncode}'}",
+        raise UsageError(f"{program} (from {path}) failed for {registry}: {why or 'no message'} "
+                         f"(exit {proc.returncode})",
                          hint=f"run `echo {registry} | {program} get` to see why")
     try:
         answer = json.loads(proc.stdout)

@@ -139,9 +139,9 @@ class Bundle:
             raise LayoutError(f"{self.path}: the manifest of {output} is not JSON: {exc}") from None
 
     def prefill(self, home: Home, artifact: Artifact, label: str) -> None:
-        from devshell.net.fetch import Download, cached_path, save
+        from devshell.net.fetch import Download, present, save
 
-        wanted = [p for p in pieces(artifact, label) if not cached_path(home, p.integrity).exists()]
+        wanted = [p for p in pieces(artifact, label) if not present(home, p.integrity, p.size, p.label)]
         if not wanted:
             return
         manifest = self.manifest(artifact.output)

@@ -255,9 +255,9 @@ class RegistryCache:
         cache, each verified against the lock; anything else is left to the
         upstreams."""
         from devshell.net import http
-        from devshell.net.fetch import cached_path
+        from devshell.net.fetch import present
 
-        wanted = [p for p in pieces(artifact, label) if not cached_path(home, p.integrity).exists()]
+        wanted = [p for p in pieces(artifact, label) if not present(home, p.integrity, p.size, p.label)]
         if not wanted or http.offline() or not self.usable():
             return
         try:
