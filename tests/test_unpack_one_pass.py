@@ -206,37 +206,33 @@ def test_a_member_named_like_the_staging_directory_unpacks(tmp_path: Path) -> No
     assert sorted(os.listdir(dest)) == [".devshell-staging", ".devshell-staging-0", "bin"]
 
 
-def test_a_directory_named_like_the_staging_directory_holding_only_empty_files_is_kept(tmp_path: Path) -> None:
-    # Nothing is staged for empty files, so no staging directory is made:
-    # the member's own directory of that name must not be taken for it.
+def _unpacked_empties(tmp_path: Path, empty: tuple[str, ...], link: tuple[str, str]) -> Path:
+    """A tar.gz of empty files and one symlink (name, target), unpacked."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:
-        for name in (".devshell-staging/keep", "sub/e"):
+        for name in empty:
             tar.addfile(tarfile.TarInfo(name))
-        link = tarfile.TarInfo(".devshell-staging-link")
-        link.type, link.linkname = tarfile.SYMTYPE, "sub"
-        tar.addfile(link)
+        info = tarfile.TarInfo(link[0])
+        info.type, info.linkname = tarfile.SYMTYPE, link[1]
+        tar.addfile(info)
     archive = tmp_path / "a.tar.gz"
     archive.write_bytes(raw.getvalue())
     dest = tmp_path / "out"
     dest.mkdir()
     unpack(archive, "tar.gz", dest)
+    return dest
+
+
+def test_a_directory_named_like_the_staging_directory_holding_only_empty_files_is_kept(tmp_path: Path) -> None:
+    # Nothing is staged for empty files, so no staging directory is made:
+    # the member's own directory of that name must not be taken for it.
+    dest = _unpacked_empties(tmp_path, (".devshell-staging/keep", "sub/e"), (".devshell-staging-link", "sub"))
     assert sorted(os.listdir(dest)) == [".devshell-staging", ".devshell-staging-link", "sub"]
     assert os.listdir(dest / ".devshell-staging") == ["keep"]
 
 
 def test_a_symlink_named_like_the_staging_directory_unpacks(tmp_path: Path) -> None:
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
-        tar.addfile(tarfile.TarInfo("sub/e"))
-        link = tarfile.TarInfo(".devshell-staging")
-        link.type, link.linkname = tarfile.SYMTYPE, "sub"
-        tar.addfile(link)
-    archive = tmp_path / "a.tar.gz"
-    archive.write_bytes(raw.getvalue())
-    dest = tmp_path / "out"
-    dest.mkdir()
-    unpack(archive, "tar.gz", dest)
+    dest = _unpacked_empties(tmp_path, ("sub/e",), (".devshell-staging", "sub"))
     assert os.readlink(dest / ".devshell-staging") == "sub" and os.listdir(dest / "sub") == ["e"]
 
 
