@@ -6,6 +6,7 @@ module is imported as `common`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -13,6 +14,7 @@ import re
 import resource
 import select
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -139,6 +141,42 @@ def wait_exact(proc: subprocess.Popen[bytes], timeout: float = TIMEOUT) -> int:
     finally:
         os.close(pidfd)
     return proc.wait()
+
+
+@dataclass
+class Usage:
+    """One run under GNU time: its exit code, seconds, CPU seconds (user +
+    system) and peak RSS in MB, and the tail of what it wrote to stderr."""
+
+    code: int
+    seconds: float
+    cpu: float
+    rss_mb: float
+    stderr: str
+
+
+def under_time(cmd: Sequence[str], **kw: object) -> Usage:
+    """Run `cmd` under GNU time, stdout discarded. GNU time reports CPU and
+    RSS: a child forked from the bench would carry the bench's own
+    high-water mark (the kernel keeps it across exec), so `os.wait4` here
+    would not do. The command runs in a session of its own, killed whole
+    after TIMEOUT (killing GNU time alone would leave it running)."""
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", prefix="time-", dir=WORK) as report:
+        start = time.perf_counter()
+        proc = subprocess.Popen([TIME, "-f", "%U %S %M", "-o", report.name, *cmd],
+                                stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
+                                start_new_session=True, **kw)  # type: ignore[call-overload]
+        try:
+            code = wait_exact(proc)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        elapsed = time.perf_counter() - start
+        fields = report.read().split()[-3:]
+        err.seek(0)
+        said = err.read().decode("utf-8", "replace").strip()
+    user, system, rss_kib = fields if len(fields) == 3 and fields[2].isdigit() else ("0", "0", "0")
+    return Usage(code, elapsed, float(user) + float(system), int(rss_kib) / 1024, said)
 
 
 def timed(cmd: Sequence[str], **kw: object) -> float:

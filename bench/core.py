@@ -62,6 +62,7 @@ from common import (
     serve,
     table,
     timed,
+    under_time,
     wait_exact,
     wipe,
 )
@@ -252,21 +253,12 @@ _BASELINE = {"tar.gz": "curl|tar -xz", "tar.xz": "curl|tar -xJ", "tar.zst": "cur
 
 def measured(cmd: Sequence[str], **kw: object) -> tuple[float, float, float]:
     """Wall-clock seconds, CPU seconds (user + system) and peak RSS in MB of
-    one run of `cmd` (which must succeed). GNU time reports the CPU and RSS:
-    a child forked from this bench would inherit the bench's own high-water
-    mark (the kernel keeps it across exec), so `os.wait4` here would not do."""
-    with tempfile.NamedTemporaryFile("r", prefix="time-", dir=WORK) as report:
-        start = time.perf_counter()
-        proc = subprocess.Popen([TIME, "-f", "%U %S %M", "-o", report.name, *cmd],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
-        code = wait_exact(proc)
-        elapsed = time.perf_counter() - start
-        if code != 0:
-            check(cmd, **kw)
-            raise SystemExit(f"bench: {' '.join(cmd)} failed ({code})")
-        user, system, rss_kib = report.read().split()[-3:]
-    return elapsed, float(user) + float(system), int(rss_kib) / 1024
+    one run of `cmd` (which must succeed)."""
+    used = under_time(cmd, **kw)
+    if used.code != 0:
+        check(cmd, **kw)
+        raise SystemExit(f"bench: {' '.join(cmd)} failed ({used.code})")
+    return used.seconds, used.cpu, used.rss_mb
 
 
 def baseline(base_url: str, archives: Sequence[Archive], scratch: Path) -> tuple[float, float]:

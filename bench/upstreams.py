@@ -22,11 +22,9 @@ against a cold one (issue 4).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,7 +38,6 @@ from pathlib import Path
 import common
 from common import (
     REPO,
-    TIME,
     TIMEOUT,
     WORK,
     Contention,
@@ -54,7 +51,7 @@ from common import (
     hide_hosts,
     secs,
     table,
-    wait_exact,
+    under_time,
     wipe,
 )
 
@@ -263,28 +260,13 @@ def baseline(arts: Sequence[Artifact], scratch: Path, env: dict[str, str],
 
 def install(devshell: Path, proj: Path, env: dict[str, str]) -> tuple[float | None, float, str]:
     """`devshell install --locked`: (seconds or None, peak RSS in MB of it,
-    why it failed). GNU time reports the RSS: a child forked from this bench
-    would carry the bench's own high-water mark (the kernel keeps it across
-    exec), and under bench/cold.py that is core.py's archive generation."""
-    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", prefix="time-", dir=WORK) as report:
-        start = time.perf_counter()
-        proc = subprocess.Popen([TIME, "-f", "%M", "-o", report.name, str(devshell), "install", "--locked"],
-                                cwd=proj, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True)
-        try:
-            wait_exact(proc)
-        finally:  # a timeout kills GNU time; its devshell (and anything it left) goes too
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        elapsed = time.perf_counter() - start
-        lines = report.read().split()
-        rss = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else 0.0
-        if proc.returncode == 0:
-            return elapsed, rss, ""
-        err.seek(0)
-        lines = err.read().decode("utf-8", "replace").strip().splitlines()
-    return None, rss, hide_hosts(f"devshell exited with {proc.returncode}: "
-                                 f"{lines[-1] if lines else 'no message'}")
+    why it failed), measured as `common.under_time` says."""
+    used = under_time([str(devshell), "install", "--locked"], cwd=proj, env=env)
+    if used.code == 0:
+        return used.seconds, used.rss_mb, ""
+    lines = used.stderr.splitlines()
+    return None, used.rss_mb, hide_hosts(f"devshell exited with {used.code}: "
+                                         f"{lines[-1] if lines else 'no message'}")
 
 
 def cold_round(devshell: Path, proj: Path, home: Path, arts: Sequence[Artifact], scratch: Path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -77,6 +78,18 @@ def devshell(*args: str, cwd: Path, env: dict[str, str] | None = None,
     if check and proc.returncode != 0:
         raise AssertionError(f"devshell {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
+
+
+def installed_tool(root: Path) -> tuple[Path, dict[str, str]]:
+    """Install `root`'s project, whose tool `tool` prints "tool works"; its
+    store output and the sha256 its manifest records for each file."""
+    devshell("install", cwd=root, check=True)
+    assert devshell("run", "--", "tool", cwd=root, check=True).stdout == "tool works\n"
+    out = Path(devshell("store", "path", "tool", cwd=root, check=True).stdout.strip())
+    manifest = Path(os.environ["DEVSHELL_HOME"]) / "meta" / f"{out.name}.json"
+    recorded = {e["path"]: e["sha256"] for e in json.loads(manifest.read_text())["files"]
+                if e["type"] == "file"}
+    return out, recorded
 
 
 def terminal(command: str, args: list[str], *, cwd: Path, env: dict[str, str],

@@ -25,7 +25,7 @@ import zstandard
 
 from devshell.store import build_manifest, digests, streams
 from devshell.store.unpack import unpack
-from tests.helpers import devshell, sha256, url_tool, write_spec
+from tests.helpers import devshell, installed_tool, sha256, url_tool, write_spec
 from tests.loopback import LoopbackServer
 
 MiB = 1024 * 1024
@@ -88,12 +88,7 @@ def test_each_format_installs_and_its_manifest_is_what_a_rehash_gives(
     root = tmp_path / "proj"
     write_spec(root, url_tool("tool", "1.0", f"{server.url}/tool-{{version}}.{fmt}",
                               {"x86_64-linux": sha256(body)}, bin='["bin/tool"]'))
-    devshell("install", cwd=root, check=True)
-    assert devshell("run", "--", "tool", cwd=root, check=True).stdout == "tool works\n"
-    out = Path(devshell("store", "path", "tool", cwd=root, check=True).stdout.strip())
-    manifest = Path(os.environ["DEVSHELL_HOME"]) / "meta" / f"{out.name}.json"
-    recorded = {e["path"]: e["sha256"] for e in json.loads(manifest.read_text())["files"]
-                if e["type"] == "file"}
+    out, recorded = installed_tool(root)
     assert recorded == rehash(out)
     assert recorded["share/data.bin"] == hashlib.sha256(files_of(1)["share/data.bin"]).hexdigest()
     verify = devshell("verify", cwd=root)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import os
 import random
 import stat
 import threading
@@ -21,7 +19,7 @@ from devshell.errors import StoreError
 from devshell.store import build_manifest, digests
 from devshell.store import unpack as unpack_module
 from devshell.store.unpack import unpack
-from tests.helpers import devshell, sha256, url_tool, write_spec
+from tests.helpers import devshell, installed_tool, sha256, url_tool, write_spec
 from tests.loopback import LoopbackServer
 
 
@@ -56,12 +54,7 @@ def test_a_wheel_sized_zip_installs_and_verifies(tmp_path: Path, server: Loopbac
     root = tmp_path / "proj"
     write_spec(root, url_tool("tool", "1.0", f"{server.url}/tool-{{version}}.zip",
                               {"x86_64-linux": sha256(body)}, bin='["bin/tool"]'))
-    devshell("install", cwd=root, check=True)
-    assert devshell("run", "--", "tool", cwd=root, check=True).stdout == "tool works\n"
-    out = Path(devshell("store", "path", "tool", cwd=root, check=True).stdout.strip())
-    manifest = Path(os.environ["DEVSHELL_HOME"]) / "meta" / f"{out.name}.json"
-    recorded = {e["path"]: e["sha256"] for e in json.loads(manifest.read_text())["files"]
-                if e["type"] == "file"}
+    _, recorded = installed_tool(root)
     assert recorded == {p: hashlib.sha256(d).hexdigest() for p, d in files.items()}
     verify = devshell("verify", cwd=root)
     assert verify.returncode == 0, verify.stderr
